@@ -1,0 +1,140 @@
+"""Pure ASGI middleware: webhook paths are handled by the receiver, all else passes through.
+
+No ``BaseHTTPMiddleware``: the request that is not ours reaches the wrapped app with its
+``receive`` untouched, so its body streams as if we were not there.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Awaitable, Callable, MutableMapping
+from typing import TYPE_CHECKING, Any
+
+from ..core.delivery import Delivery, Headers
+from ..core.flow import delivery_flow, run_async
+from ..core.outcome import Response
+from ..core.receiver import INTERNAL_ERROR, NOT_FOUND
+
+if TYPE_CHECKING:
+    from ..core.receiver import Receiver
+
+__all__ = ["ASGIApp", "ASGIMiddleware", "ClientDisconnected", "not_found_app"]
+
+logger = logging.getLogger("hookreceiver")
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+Receive = Callable[[], Awaitable[Message]]
+Send = Callable[[Message], Awaitable[None]]
+ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
+
+
+class ClientDisconnected(Exception):
+    """The sender closed the connection before its body was read; nothing is answered."""
+
+
+class _BodyStream:
+    """The request body as an async iterator over ``http.request`` messages."""
+
+    __slots__ = ("_receive", "_done")
+
+    def __init__(self, receive: Receive) -> None:
+        self._receive = receive
+        self._done = False
+
+    def __aiter__(self) -> _BodyStream:
+        return self
+
+    async def __anext__(self) -> bytes:
+        if self._done:
+            raise StopAsyncIteration
+        message = await self._receive()
+        if message["type"] == "http.disconnect":
+            raise ClientDisconnected
+        self._done = not message.get("more_body", False)
+        body: bytes = message.get("body", b"")
+        return body
+
+
+def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
+    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
+
+
+def delivery_from_scope(scope: Scope, receive: Receive) -> Delivery:
+    """Translate an ASGI HTTP scope into a :class:`~hookreceiver.Delivery`."""
+    client = scope.get("client")
+    raw_path = scope.get("raw_path")
+    return Delivery(
+        method=scope["method"],
+        path=scope["path"],
+        query=scope.get("query_string", b"").decode("latin-1"),
+        headers=Headers.from_lower(
+            tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
+        ),
+        peer=client[0] if client else None,
+        body=_BodyStream(receive),
+        raw_path=raw_path.decode("latin-1") if raw_path is not None else None,
+        scheme=scope.get("scheme", "http"),
+    )
+
+
+class ASGIMiddleware:
+    """Wrap ``app``; deliveries to the receiver's endpoints never reach it.
+
+    Args:
+        app: the ASGI application to wrap.
+        receiver: the :class:`~hookreceiver.Receiver` whose endpoints are served.
+    """
+
+    def __init__(self, app: ASGIApp, *, receiver: Receiver) -> None:
+        self.app = app
+        self.receiver = receiver
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        """Handle a webhook delivery, or pass the request through."""
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        route = self.receiver.match(scope["path"])
+        if route is None:
+            await self.app(scope, receive, send)
+            return
+        delivery = delivery_from_scope(scope, receive)
+        try:
+            response = await run_async(delivery_flow(self.receiver, route, delivery))
+        except ClientDisconnected:
+            logger.info("sender disconnected before its body was read: %s", scope["path"])
+            return
+        except Exception:
+            logger.exception("unexpected error handling %s %s", scope["method"], scope["path"])
+            response = INTERNAL_ERROR
+        await send(
+            {
+                "type": "http.response.start",
+                "status": response.status,
+                "headers": _encode_headers(response),
+            }
+        )
+        await send({"type": "http.response.body", "body": response.body})
+
+
+async def not_found_app(scope: Scope, receive: Receive, send: Send) -> None:
+    """The app behind :attr:`Receiver.asgi_app`: 404 for HTTP, lifespan acknowledged."""
+    if scope["type"] == "lifespan":
+        while True:
+            message = await receive()
+            if message["type"] == "lifespan.startup":
+                await send({"type": "lifespan.startup.complete"})
+            elif message["type"] == "lifespan.shutdown":
+                await send({"type": "lifespan.shutdown.complete"})
+                return
+    if scope["type"] != "http":
+        return
+    await send(
+        {
+            "type": "http.response.start",
+            "status": NOT_FOUND.status,
+            "headers": _encode_headers(NOT_FOUND),
+        }
+    )
+    await send({"type": "http.response.body", "body": NOT_FOUND.body})

@@ -1,0 +1,130 @@
+"""WSGI middleware: the same flow as ASGI, driven with blocking calls, no event loop per request.
+
+Async handlers, when registered, run on one background event loop per process.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable, Iterable, Iterator
+from http import HTTPStatus
+from typing import TYPE_CHECKING, Any, BinaryIO
+
+from ..core.delivery import Delivery, Headers
+from ..core.flow import delivery_flow, run_sync
+from ..core.outcome import Response
+from ..core.receiver import INTERNAL_ERROR, NOT_FOUND
+
+if TYPE_CHECKING:
+    from ..core.receiver import Receiver
+
+__all__ = ["WSGIApp", "WSGIMiddleware", "not_found_wsgi_app"]
+
+logger = logging.getLogger("hookreceiver")
+
+Environ = dict[str, Any]
+StartResponse = Callable[..., Any]
+WSGIApp = Callable[[Environ, StartResponse], Iterable[bytes]]
+
+CHUNK = 64 * 1024
+
+
+class _InputStream:
+    """``wsgi.input`` as an iterator of chunks, reading no further than ``Content-Length``."""
+
+    __slots__ = ("_stream", "_remaining")
+
+    def __init__(self, stream: BinaryIO, length: int | None) -> None:
+        self._stream = stream
+        self._remaining = length
+
+    def __iter__(self) -> Iterator[bytes]:
+        return self
+
+    def __next__(self) -> bytes:
+        if self._remaining is not None:
+            if self._remaining <= 0:
+                raise StopIteration
+            chunk = self._stream.read(min(CHUNK, self._remaining))
+            if not chunk:
+                raise StopIteration
+            self._remaining -= len(chunk)
+            return chunk
+        chunk = self._stream.read(CHUNK)
+        if not chunk:
+            raise StopIteration
+        return chunk
+
+
+def _status_line(status: int) -> str:
+    try:
+        return f"{status} {HTTPStatus(status).phrase}"
+    except ValueError:
+        return f"{status} Unknown"
+
+
+def delivery_from_environ(environ: Environ) -> Delivery:
+    """Translate a WSGI environ into a :class:`~hookreceiver.Delivery`."""
+    headers: list[tuple[str, str]] = []
+    for key, value in environ.items():
+        if key.startswith("HTTP_"):
+            headers.append((key[5:].replace("_", "-").lower(), value))
+        elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
+            headers.append((key.replace("_", "-").lower(), value))
+    length_text = environ.get("CONTENT_LENGTH") or ""
+    length = int(length_text) if length_text.isdigit() else None
+    if length is None and not environ.get("wsgi.input_terminated"):
+        length = 0  # no length and no chunked support from the server: no body to read
+    return Delivery(
+        method=environ.get("REQUEST_METHOD", "GET").upper(),
+        path=_path(environ.get("PATH_INFO", "")),
+        query=environ.get("QUERY_STRING", ""),
+        headers=Headers.from_lower(tuple(headers)),
+        peer=environ.get("REMOTE_ADDR") or None,
+        body=_InputStream(environ["wsgi.input"], length),
+        raw_path=environ.get("RAW_URI") or environ.get("REQUEST_URI"),
+        scheme=environ.get("wsgi.url_scheme", "http"),
+    )
+
+
+def _path(path_info: str) -> str:
+    # PEP 3333: PATH_INFO is the raw bytes decoded as latin-1; URLs are UTF-8.
+    if path_info.isascii():
+        return path_info
+    return path_info.encode("latin-1").decode("utf-8", "replace")
+
+
+def _respond(response: Response, start_response: StartResponse) -> list[bytes]:
+    start_response(_status_line(response.status), list(response.headers))
+    return [response.body]
+
+
+class WSGIMiddleware:
+    """Wrap a WSGI ``app``; deliveries to the receiver's endpoints never reach it.
+
+    Args:
+        app: the WSGI application to wrap.
+        receiver: the :class:`~hookreceiver.Receiver` whose endpoints are served.
+    """
+
+    def __init__(self, app: WSGIApp, *, receiver: Receiver) -> None:
+        self.app = app
+        self.receiver = receiver
+
+    def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+        """Handle a webhook delivery, or pass the request through."""
+        route = self.receiver.match(_path(environ.get("PATH_INFO", "")))
+        if route is None:
+            return self.app(environ, start_response)
+        try:
+            delivery = delivery_from_environ(environ)
+            response = run_sync(delivery_flow(self.receiver, route, delivery))
+        except Exception:
+            logger.exception("unexpected error handling %s", environ.get("PATH_INFO"))
+            response = INTERNAL_ERROR
+        return _respond(response, start_response)
+
+
+def not_found_wsgi_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
+    """The app behind :attr:`Receiver.wsgi_app`: 404 for every other path."""
+    return _respond(NOT_FOUND, start_response)

@@ -1,0 +1,107 @@
+"""The framework-free description of one HTTP delivery.
+
+Adapters (ASGI, WSGI, the test client) translate their request into a :class:`Delivery`; the core
+never sees a framework object. Headers are kept as the ordered list the server gave, names
+lower-cased, so duplicated headers stay visible to the guards that care about them.
+"""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
+from dataclasses import dataclass, field
+from urllib.parse import parse_qsl
+
+__all__ = ["BodySource", "Delivery", "Headers"]
+
+#: What a delivery's body can be: the whole body, or chunks pulled by the sync or async driver.
+BodySource = bytes | Iterable[bytes] | AsyncIterable[bytes]
+
+
+class Headers(Mapping[str, str]):
+    """Read-only, case-insensitive HTTP headers that keep duplicates.
+
+    ``headers["x-hook-id"]`` and ``get`` return the first value; :meth:`get_all` returns all of
+    them in order.
+    """
+
+    __slots__ = ("_items",)
+
+    def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
+        self._items: tuple[tuple[str, str], ...] = tuple(
+            (name.lower(), value) for name, value in items
+        )
+
+    @classmethod
+    def from_lower(cls, items: tuple[tuple[str, str], ...]) -> Headers:
+        """Wrap items whose names are already lower-case (as ASGI gives them), without copying."""
+        headers = cls.__new__(cls)
+        headers._items = items
+        return headers
+
+    def __getitem__(self, name: str) -> str:
+        name = name.lower()
+        for key, value in self._items:
+            if key == name:
+                return value
+        raise KeyError(name)
+
+    def get_all(self, name: str) -> list[str]:
+        """Every value of ``name``, in the order received."""
+        name = name.lower()
+        return [value for key, value in self._items if key == name]
+
+    def items_list(self) -> tuple[tuple[str, str], ...]:
+        """All ``(lower-case name, value)`` pairs, duplicates included."""
+        return self._items
+
+    def __iter__(self) -> Iterator[str]:
+        seen: set[str] = set()
+        for key, _ in self._items:
+            if key not in seen:
+                seen.add(key)
+                yield key
+
+    def __len__(self) -> int:
+        return len({key for key, _ in self._items})
+
+    def __repr__(self) -> str:
+        shown = [(k, "***" if k in _SECRET_HEADERS else v) for k, v in self._items]
+        return f"Headers({shown!r})"
+
+
+_SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+
+@dataclass(slots=True)
+class Delivery:
+    """One HTTP request, as the core sees it.
+
+    Attributes:
+        method: the HTTP method, upper-case.
+        path: the URL path, percent-decoded (as ASGI ``path`` and WSGI ``PATH_INFO`` give it).
+        query: the raw query string, undecoded.
+        headers: the request headers.
+        peer: the address of the TCP peer (the proxy, when there is one), or ``None``.
+        body: the body, whole or as chunks.
+        raw_path: the path as sent, still percent-encoded, when the server gives it.
+        scheme: ``http`` or ``https`` as the server saw it.
+    """
+
+    method: str
+    path: str
+    query: str = ""
+    headers: Headers = field(default_factory=Headers)
+    peer: str | None = None
+    body: BodySource = b""
+    raw_path: str | None = None
+    scheme: str = "http"
+
+    def query_params(self) -> list[tuple[str, str]]:
+        """The query string decoded into ordered ``(name, value)`` pairs."""
+        return parse_qsl(self.query, keep_blank_values=True)
+
+    @property
+    def content_type(self) -> str:
+        """The media type of the body, lower-case and without parameters (``""`` if absent)."""
+        value = self.headers.get("content-type", "")
+        return value.split(";", 1)[0].strip().lower()

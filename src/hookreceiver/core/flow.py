@@ -1,0 +1,272 @@
+"""The flow of one delivery, written once for sync and async callers.
+
+:func:`delivery_flow` is a generator: wherever it needs I/O (read the body, talk to the store,
+call a handler) it yields a :class:`Call` holding both the sync and the async way of doing it,
+and receives the result (or has the exception thrown in). :func:`run_sync` drives it from a WSGI
+thread, :func:`run_async` from an event loop. The steps themselves, and every decision about
+statuses, live here once.
+"""
+
+from __future__ import annotations
+
+import logging
+import secrets
+from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Iterable
+from typing import TYPE_CHECKING, Any, NamedTuple
+
+from ..errors import DeliveryRejected, InvalidPayload, StoreUnavailable, UnknownEvent
+from ..parsing.body import Body, BodySink
+from ..security.base import GuardRequest
+from ..stores.base import Claim, ClaimState
+from .delivery import BodySource, Delivery
+from .events import DeliveryContext, ParsedEvent
+from .outcome import Outcome, Response
+
+if TYPE_CHECKING:
+    from .receiver import Receiver
+    from .routing import Route
+
+__all__ = ["Call", "Flow", "delivery_flow", "run_async", "run_sync"]
+
+logger = logging.getLogger("hookreceiver")
+
+
+class Call(NamedTuple):
+    """One piece of I/O the flow needs, in both flavours."""
+
+    sync: Callable[..., Any]
+    async_: Callable[..., Awaitable[Any]]
+    args: tuple[Any, ...]
+
+
+Flow = Generator[Call, Any, Response]
+
+
+def run_sync(flow: Flow) -> Response:
+    """Drive a flow with blocking I/O."""
+    value: Any = None
+    error: Exception | None = None
+    while True:
+        try:
+            call = flow.send(value) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            response: Response = stop.value
+            return response
+        try:
+            value, error = call.sync(*call.args), None
+        except Exception as exc:  # handed back to the flow, which decides
+            value, error = None, exc
+
+
+async def run_async(flow: Flow) -> Response:
+    """Drive a flow on an event loop."""
+    value: Any = None
+    error: Exception | None = None
+    while True:
+        try:
+            call = flow.send(value) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            response: Response = stop.value
+            return response
+        try:
+            value, error = await call.async_(*call.args), None
+        except Exception as exc:
+            value, error = None, exc
+
+
+# Body reading ----------------------------------------------------------------------------------
+
+
+def _read_sync(source: BodySource, sink: BodySink) -> Body:
+    try:
+        if isinstance(source, (bytes, bytearray)):
+            if source:
+                sink.feed(bytes(source))
+        else:
+            for chunk in source:  # type: ignore[union-attr]
+                if chunk:
+                    sink.feed(chunk)
+    except DeliveryRejected:
+        raise
+    except BaseException:
+        sink.abort()
+        raise
+    return sink.finish()
+
+
+async def _read_async(source: BodySource, sink: BodySink) -> Body:
+    if not isinstance(source, AsyncIterable):
+        return _read_sync(source, sink)
+    try:
+        async for chunk in source:
+            if chunk:
+                sink.feed(chunk)
+    except DeliveryRejected:
+        raise
+    except BaseException:
+        sink.abort()
+        raise
+    return sink.finish()
+
+
+def _read_call(source: BodySource, sink: BodySink) -> Call:
+    return Call(_read_sync, _read_async, (source, sink))
+
+
+# The flow --------------------------------------------------------------------------------------
+
+
+def delivery_flow(receiver: Receiver, route: Route, delivery: Delivery) -> Flow:
+    """The steps of one delivery to a known endpoint; returns the response to send."""
+    endpoint = route.endpoint
+    provider = endpoint.provider
+    delivery_id = secrets.token_hex(8)
+    body: Body | None = None
+    try:
+        if delivery.method not in endpoint.methods:
+            raise DeliveryRejected(
+                f"{delivery.method} is not accepted here",
+                status=405,
+                error="method_not_allowed",
+                headers=endpoint.allow_header,
+            )
+        # Guards: cheapest first, before a byte of the body is read.
+        request = GuardRequest(
+            delivery, endpoint.path, route.params, receiver.client_address(delivery)
+        )
+        for guard in provider.guards:
+            guard.check(request)
+        sink = provider.body_sink(delivery)
+        body = Body() if sink is None else (yield _read_call(delivery.body, sink))
+        assert body is not None
+        for guard in provider.guards:
+            if guard.needs_body:
+                guard.check_body(request, body.raw)
+        event = provider.parse(delivery, route.params, body)
+        if event.name not in provider.events and provider.strict:
+            raise UnknownEvent(f"event {event.name!r} is not one {provider.name} documents")
+    except DeliveryRejected as exc:
+        if body is not None:
+            body.close()
+        return _refused(receiver, delivery, route, exc, delivery_id)
+    except BaseException:
+        if body is not None:
+            body.close()
+        raise
+
+    ctx = DeliveryContext(
+        delivery_id=delivery_id,
+        event_name=event.name,
+        provider=provider.name,
+        idempotency_key=event.key,
+        headers=delivery.headers,
+        peer=request.client,
+        raw_body=body.raw,
+        attachments=event.attachments or body.files,
+        signed=request.signed,
+        params=route.params,
+        event=event,
+    )
+    try:
+        outcome = yield from _handle_once(receiver, event, ctx)
+    finally:
+        body.close()
+    return provider.respond(outcome)
+
+
+def _refused(
+    receiver: Receiver, delivery: Delivery, route: Route, exc: DeliveryRejected, delivery_id: str
+) -> Response:
+    provider = route.endpoint.provider
+    logger.warning(
+        "refused %s %s (%s, delivery %s): %s %s",
+        delivery.method,
+        route.endpoint.path,
+        provider.name,
+        delivery_id,
+        exc.status,
+        exc.detail,
+    )
+    if isinstance(exc, (InvalidPayload, UnknownEvent)):
+        receiver.on_invalid(delivery, route, exc)
+        status = provider.statuses.get(Outcome.INVALID_PAYLOAD, exc.status)
+        if status != exc.status and not isinstance(exc, UnknownEvent):
+            exc = type(exc)(exc.detail, status=status)
+    return provider.reject(exc)
+
+
+def _handle_once(
+    receiver: Receiver, event: ParsedEvent, ctx: DeliveryContext
+) -> Generator[Call, Any, Outcome]:
+    """Claim the key, run the handlers, complete or release: the exactly-once core."""
+    store = receiver.store
+    try:
+        claim: Claim = yield Call(store.claim, store.aclaim, (event.key, receiver.lease))
+    except StoreUnavailable as exc:
+        logger.error(
+            "store unavailable for %s (delivery %s): %s", ctx.event_name, ctx.delivery_id, exc
+        )
+        return Outcome.STORE_UNAVAILABLE
+    if claim.state is not ClaimState.NEW:
+        logger.info(
+            "duplicate %s %s (%s, delivery %s)",
+            claim.state.value,
+            ctx.event_name,
+            event.key,
+            ctx.delivery_id,
+        )
+        return Outcome.DUPLICATE if claim.state is ClaimState.DONE else Outcome.IN_FLIGHT
+    assert claim.token is not None
+    failure = yield from _dispatch(receiver, event, ctx)
+    try:
+        if failure is None:
+            yield Call(
+                store.complete, store.acomplete, (event.key, claim.token, receiver.retain_for)
+            )
+        else:
+            yield Call(store.release, store.arelease, (event.key, claim.token))
+    except StoreUnavailable as exc:
+        # The handlers ran; the lease will expire on its own. Say so, and answer by the result.
+        logger.error(
+            "store unavailable after handling %s (delivery %s): %s",
+            ctx.event_name,
+            ctx.delivery_id,
+            exc,
+        )
+    if failure is not None:
+        return Outcome.HANDLER_FAILED
+    receiver.log_handled(ctx)
+    return Outcome.HANDLED
+
+
+def _dispatch(
+    receiver: Receiver, event: ParsedEvent, ctx: DeliveryContext
+) -> Generator[Call, Any, Exception | None]:
+    """Run each handler in order; the first failure stops the rest and goes to error handlers."""
+    for spec, normalized in receiver.handlers.resolve(event):
+        argument = event.normalized if normalized else event.model
+        try:
+            yield Call(spec.call_sync, spec.call_async, (argument, ctx))
+        except Exception as exc:
+            logger.error(
+                "handler %s failed for %s (delivery %s)",
+                spec.name,
+                ctx.event_name,
+                ctx.delivery_id,
+                exc_info=exc,
+            )
+            for on_error in receiver.handlers.error_handlers:
+                try:
+                    yield Call(on_error.call_sync, on_error.call_async, (exc, ctx))
+                except Exception:
+                    logger.exception(
+                        "error handler %s failed (delivery %s)", on_error.name, ctx.delivery_id
+                    )
+            return exc
+    return None
+
+
+def iter_chunks(data: bytes, size: int = 65536) -> Iterable[bytes]:
+    """Split ``data`` into chunks, as a server would deliver it (tests and the inbox)."""
+    for start in range(0, len(data), size):
+        yield data[start : start + size]

@@ -1,0 +1,68 @@
+"""Outcomes of a delivery, and the HTTP response each provider's retry rules want for them."""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["Outcome", "Response", "error_response"]
+
+
+class Outcome(str, Enum):
+    """What happened to one delivery, before the provider turns it into a status."""
+
+    #: Every handler succeeded.
+    HANDLED = "handled"
+    #: The event was already handled: nothing ran.
+    DUPLICATE = "duplicate"
+    #: The same event is being handled right now by another worker: nothing ran.
+    IN_FLIGHT = "in_flight"
+    #: A handler raised; the claim was released so a retry is handled.
+    HANDLER_FAILED = "handler_failed"
+    #: Written durably to the inbox; handlers run later.
+    ACCEPTED = "accepted"
+    #: The dedup store (or inbox) could not be reached; nothing ran, nothing was marked.
+    STORE_UNAVAILABLE = "store_unavailable"
+    #: The body decoded but did not validate (or the event is unknown to a strict endpoint).
+    INVALID_PAYLOAD = "invalid_payload"
+    #: Refused before parsing: verification, size, media type, method, malformed body.
+    REJECTED = "rejected"
+
+
+@dataclass(frozen=True, slots=True)
+class Response:
+    """An HTTP response, independent of any framework.
+
+    Attributes:
+        status: the status code.
+        headers: ``(name, value)`` pairs; ``content-type`` and ``content-length`` included.
+        body: the encoded body.
+    """
+
+    status: int
+    headers: tuple[tuple[str, str], ...]
+    body: bytes
+
+    @classmethod
+    def json(
+        cls, status: int, payload: object, headers: tuple[tuple[str, str], ...] = ()
+    ) -> Response:
+        """A compact JSON response."""
+        body = json.dumps(payload, separators=(",", ":")).encode()
+        return cls(
+            status,
+            (
+                ("content-type", "application/json"),
+                ("content-length", str(len(body))),
+                *headers,
+            ),
+            body,
+        )
+
+
+def error_response(
+    status: int, error: str, detail: str, headers: tuple[tuple[str, str], ...] = ()
+) -> Response:
+    """The short JSON error every refusal uses: ``{"error": ..., "detail": ...}``."""
+    return Response.json(status, {"error": error, "detail": detail}, headers)

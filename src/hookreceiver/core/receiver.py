@@ -1,0 +1,202 @@
+"""The receiver: endpoints, handlers and a dedup store, behind ASGI and WSGI adapters."""
+
+from __future__ import annotations
+
+import json
+import logging
+from collections.abc import Callable, Iterable
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
+
+from ..errors import DeliveryRejected
+from ..stores.base import Store
+from ..stores.memory import MemoryStore
+from .delivery import Delivery
+from .events import DeliveryContext
+from .flow import delivery_flow, run_async, run_sync
+from .handlers import Handler, HandlerRegistry
+from .outcome import Response, error_response
+from .routing import Endpoint, Route, Router
+
+if TYPE_CHECKING:
+    from ..adapters.asgi import ASGIApp, ASGIMiddleware
+    from ..adapters.wsgi import WSGIApp, WSGIMiddleware
+    from ..providers.base import Provider
+
+__all__ = ["ClientResolver", "Receiver"]
+
+logger = logging.getLogger("hookreceiver")
+
+E = TypeVar("E")
+F = TypeVar("F", bound=Callable[..., Any])
+
+DAY = 86400.0
+NOT_FOUND = error_response(404, "not_found", "no webhook endpoint at this path")
+INTERNAL_ERROR = error_response(500, "internal_error", "the receiver failed; see its log")
+
+
+class ClientResolver(Protocol):
+    """Finds the sender's address of a delivery (see ``security.TrustedProxies``)."""
+
+    def client_address(self, delivery: Delivery) -> str | None:
+        """The sender's address, or ``None`` when it cannot be known."""
+
+
+class Receiver:
+    """Holds endpoints, handlers and a dedup store, and handles deliveries to them.
+
+    Args:
+        store: the dedup store (a fresh :class:`~hookreceiver.stores.MemoryStore` if omitted;
+            use SQLite, Redis or PostgreSQL when more than one process serves webhooks).
+        lease: seconds a claim is held while handlers run; a worker that died frees its
+            claims after this long.
+        retain_for: seconds a handled event's key is remembered (7 days by default: longer
+            than any provider retries).
+        proxies: where the sender's address comes from behind a reverse proxy; by default
+            the TCP peer, and forwarding headers are ignored.
+        log_events: log one JSON line per handled event on the ``hookreceiver.events`` logger.
+    """
+
+    def __init__(
+        self,
+        *,
+        store: Store | None = None,
+        lease: float = 300.0,
+        retain_for: float = 7 * DAY,
+        proxies: ClientResolver | None = None,
+        log_events: bool = True,
+    ) -> None:
+        self.store: Store = store if store is not None else MemoryStore()
+        self.lease = lease
+        self.retain_for = retain_for
+        self.proxies = proxies
+        self.log_events = log_events
+        self.router = Router()
+        self.handlers = HandlerRegistry()
+        self._event_log = logging.getLogger("hookreceiver.events")
+
+    # Configuration ---------------------------------------------------------------------------
+
+    def endpoint(
+        self, path: str, provider: Provider, *, methods: Iterable[str] | None = None
+    ) -> Endpoint:
+        """Serve ``provider``'s deliveries at ``path`` (a template such as ``/hooks/{event}``).
+
+        Raises:
+            ConfigurationError: the path is taken or malformed, or the provider has no sender
+                verification and no explicit opt-out.
+        """
+        provider.check_configuration(path)
+        chosen = frozenset(m.upper() for m in (methods or provider.methods))
+        endpoint = Endpoint(path, provider, chosen)
+        self.router.add(endpoint)
+        return endpoint
+
+    @overload
+    def on(self, target: type[E]) -> Callable[[Handler[E]], Handler[E]]: ...
+
+    @overload
+    def on(self, target: str = "*") -> Callable[[F], F]: ...
+
+    def on(self, target: str | type = "*") -> Callable[[Any], Any]:
+        """Register a handler ``(event, ctx)``, sync or async.
+
+        ``target`` is an event name (``"documo.fax.inbound"``), a normalized name
+        (``"fax.received"``), a provider wildcard (``"documo.*"``), ``"*"`` for every event, or
+        a model class (the handler then receives events that are instances of it).
+        """
+
+        def register(fn: Any) -> Any:
+            self.handlers.add(target, fn)
+            return fn
+
+        return register
+
+    def on_error(self, fn: F) -> F:
+        """Register ``fn(exception, ctx)``, called when a handler raises."""
+        self.handlers.add_error_handler(fn)
+        return fn
+
+    # Handling --------------------------------------------------------------------------------
+
+    def match(self, path: str) -> Route | None:
+        """The endpoint serving ``path``, or ``None`` when the request is not for us."""
+        return self.router.match(path)
+
+    def client_address(self, delivery: Delivery) -> str | None:
+        """The sender's address: the peer, or what trusted proxies say."""
+        if self.proxies is None:
+            return delivery.peer
+        return self.proxies.client_address(delivery)
+
+    def handle(self, delivery: Delivery) -> Response:
+        """Handle one delivery synchronously (WSGI threads, tests). 404 for unknown paths."""
+        route = self.match(delivery.path)
+        if route is None:
+            return NOT_FOUND
+        try:
+            return run_sync(delivery_flow(self, route, delivery))
+        except Exception:
+            logger.exception("unexpected error handling %s %s", delivery.method, delivery.path)
+            return INTERNAL_ERROR
+
+    async def ahandle(self, delivery: Delivery) -> Response:
+        """Handle one delivery on the event loop. 404 for unknown paths."""
+        route = self.match(delivery.path)
+        if route is None:
+            return NOT_FOUND
+        try:
+            return await run_async(delivery_flow(self, route, delivery))
+        except Exception:
+            logger.exception("unexpected error handling %s %s", delivery.method, delivery.path)
+            return INTERNAL_ERROR
+
+    # Hooks the flow calls ---------------------------------------------------------------------
+
+    def on_invalid(self, delivery: Delivery, route: Route, exc: DeliveryRejected) -> None:
+        """Called for an authenticated delivery that does not parse or validate."""
+
+    def log_handled(self, ctx: DeliveryContext) -> None:
+        """Log one JSON line for a handled event."""
+        if self.log_events and self._event_log.isEnabledFor(logging.INFO):
+            self._event_log.info(
+                json.dumps(
+                    {
+                        "event": ctx.event_name,
+                        "provider": ctx.provider,
+                        "idempotency_key": ctx.idempotency_key,
+                        "delivery_id": ctx.delivery_id,
+                    }
+                )
+            )
+
+    # Adapters --------------------------------------------------------------------------------
+
+    def asgi_middleware(self, app: ASGIApp) -> ASGIMiddleware:
+        """Wrap an ASGI app: webhook paths are handled here, everything else passes through.
+
+        Use as ``Middleware(receiver.asgi_middleware)`` in Starlette or
+        ``app.add_middleware(receiver.asgi_middleware)`` in FastAPI.
+        """
+        from ..adapters.asgi import ASGIMiddleware
+
+        return ASGIMiddleware(app, receiver=self)
+
+    @property
+    def asgi_app(self) -> ASGIMiddleware:
+        """A mountable ASGI app answering 404 for paths that are not endpoints."""
+        from ..adapters.asgi import ASGIMiddleware, not_found_app
+
+        return ASGIMiddleware(not_found_app, receiver=self)
+
+    def wsgi_middleware(self, app: WSGIApp) -> WSGIMiddleware:
+        """Wrap a WSGI app (``app.wsgi_app = receiver.wsgi_middleware(app.wsgi_app)``)."""
+        from ..adapters.wsgi import WSGIMiddleware
+
+        return WSGIMiddleware(app, receiver=self)
+
+    @property
+    def wsgi_app(self) -> WSGIMiddleware:
+        """A mountable WSGI app answering 404 for paths that are not endpoints."""
+        from ..adapters.wsgi import WSGIMiddleware, not_found_wsgi_app
+
+        return WSGIMiddleware(not_found_wsgi_app, receiver=self)

@@ -1,0 +1,99 @@
+"""Endpoints and their path templates (``/hooks/zipwhip/{event}``)."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from ..errors import ConfigurationError
+
+if TYPE_CHECKING:
+    from ..providers.base import Provider
+
+__all__ = ["Endpoint", "Route", "Router"]
+
+_PLACEHOLDER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
+_EMPTY: Mapping[str, str] = {}
+
+
+@dataclass(slots=True)
+class Endpoint:
+    """One path template served for one provider.
+
+    Attributes:
+        path: the template, e.g. ``/hooks/zipwhip/{event}``.
+        provider: the provider instance (its security, limits and policies).
+        methods: the accepted HTTP methods.
+    """
+
+    path: str
+    provider: Provider
+    methods: frozenset[str]
+    allow_header: tuple[tuple[str, str], ...] = field(init=False)
+    pattern: re.Pattern[str] | None = field(init=False)
+
+    def __post_init__(self) -> None:
+        if not self.path.startswith("/"):
+            raise ConfigurationError(f"endpoint path must start with '/': {self.path!r}")
+        self.allow_header = (("allow", ", ".join(sorted(self.methods))),)
+        names = _PLACEHOLDER.findall(self.path)
+        if len(set(names)) != len(names):
+            raise ConfigurationError(f"endpoint path repeats a placeholder: {self.path!r}")
+        if not names:
+            self.pattern = None
+            return
+        regex, position = "", 0
+        for match in _PLACEHOLDER.finditer(self.path):
+            regex += re.escape(self.path[position : match.start()])
+            regex += f"(?P<{match.group(1)}>[^/]+)"
+            position = match.end()
+        regex += re.escape(self.path[position:])
+        self.pattern = re.compile(regex)
+
+
+@dataclass(frozen=True, slots=True)
+class Route:
+    """A matched endpoint with the values of its placeholders."""
+
+    endpoint: Endpoint
+    params: Mapping[str, str]
+
+
+class Router:
+    """Matches paths to endpoints: exact paths by dict look-up, templates in registration order."""
+
+    def __init__(self) -> None:
+        self._exact: dict[str, Endpoint] = {}
+        self._templates: list[Endpoint] = []
+        self._prefixes: tuple[str, ...] = ()
+
+    def add(self, endpoint: Endpoint) -> None:
+        """Register an endpoint; a path already served raises ``ConfigurationError``."""
+        if endpoint.path in self._exact or any(e.path == endpoint.path for e in self._templates):
+            raise ConfigurationError(f"endpoint path registered twice: {endpoint.path!r}")
+        if endpoint.pattern is None:
+            self._exact[endpoint.path] = endpoint
+        else:
+            self._templates.append(endpoint)
+            self._prefixes = tuple({e.path.split("{", 1)[0] for e in self._templates})
+
+    def match(self, path: str) -> Route | None:
+        """The route for ``path``, or ``None`` (the request passes through)."""
+        endpoint = self._exact.get(path)
+        if endpoint is not None:
+            return Route(endpoint, _EMPTY)
+        if not path.startswith(self._prefixes):
+            return None
+        for endpoint in self._templates:
+            assert endpoint.pattern is not None
+            found = endpoint.pattern.fullmatch(path)
+            if found is not None:
+                return Route(endpoint, found.groupdict())
+        return None
+
+    @property
+    def endpoints(self) -> list[Endpoint]:
+        """Every endpoint, exact paths first."""
+        return [*self._exact.values(), *self._templates]

@@ -1,0 +1,35 @@
+"""JSON bodies: decoded with the standard library, which keeps every integer exact.
+
+Zipwhip's message ids are 64-bit integers above 2**53; a float-based decoder would corrupt them.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from ..errors import MalformedBody
+
+__all__ = ["decode_json", "decode_json_object"]
+
+
+def decode_json(raw: bytes | str) -> Any:
+    """Decode JSON, raising :class:`~hookreceiver.MalformedBody` with a short reason."""
+    if not raw:
+        raise MalformedBody("body is empty; a JSON document was expected")
+    try:
+        return json.loads(raw)
+    except UnicodeDecodeError:
+        raise MalformedBody("body is not valid UTF-8 JSON") from None
+    except json.JSONDecodeError as exc:
+        raise MalformedBody(f"body is not valid JSON: {exc.msg} at position {exc.pos}") from None
+    except RecursionError:
+        raise MalformedBody("JSON body is nested too deeply") from None
+
+
+def decode_json_object(raw: bytes | str) -> dict[str, Any]:
+    """Decode JSON that must be an object (every provider's events are)."""
+    value = decode_json(raw)
+    if not isinstance(value, dict):
+        raise MalformedBody(f"JSON body must be an object, not {type(value).__name__}")
+    return value

@@ -1,0 +1,181 @@
+"""The provider base class: what every provider module declares, and the security it builds.
+
+A provider instance is the configuration of one endpoint for one sender: which methods and
+content types it sends, how its body becomes a typed event, its sender IP preset, its security
+and the status each outcome must be answered with under its retry rules.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any, ClassVar, TypeVar
+
+from pydantic import BaseModel, ValidationError
+
+from ..core.delivery import Delivery
+from ..core.events import ParsedEvent
+from ..core.outcome import Outcome, Response, error_response
+from ..errors import ConfigurationError, DeliveryRejected, InvalidPayload, UnsupportedMediaType
+from ..parsing.body import Body, BodySink, BufferedSink
+from ..parsing.multipart import MultipartSink, multipart_boundary
+from ..security.allowlist import IPAllowlist
+from ..security.base import Guard
+from ..security.basic_auth import BasicAuth
+
+__all__ = ["DEFAULT_STATUSES", "Provider", "validate_model"]
+
+logger = logging.getLogger("hookreceiver")
+
+M = TypeVar("M", bound=BaseModel)
+
+#: Statuses per outcome for a sender that retries on 5xx and gives up on 4xx (most of them).
+DEFAULT_STATUSES: Mapping[Outcome, int] = {
+    Outcome.HANDLED: 200,
+    Outcome.DUPLICATE: 200,
+    Outcome.IN_FLIGHT: 503,
+    Outcome.HANDLER_FAILED: 500,
+    Outcome.ACCEPTED: 200,
+    Outcome.STORE_UNAVAILABLE: 503,
+    Outcome.INVALID_PAYLOAD: 400,
+}
+
+MiB = 1024 * 1024
+
+
+def validate_model(model: type[M], data: Any) -> M:
+    """Validate ``data`` into ``model``; a failure becomes a 400 naming the first bad field."""
+    try:
+        return model.model_validate(data)
+    except ValidationError as exc:
+        first = exc.errors(include_url=False, include_input=False)[0]
+        where = ".".join(str(part) for part in first["loc"]) or "body"
+        more = exc.error_count() - 1
+        suffix = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
+        raise InvalidPayload(f"field '{where}': {first['msg']}{suffix}") from None
+
+
+class Provider:
+    """Base class of every provider. Subclasses set the class attributes and :meth:`parse`.
+
+    Args:
+        basic_auth: accepted ``(username, password)`` pairs (several while rotating).
+        allow_ips: addresses or networks allowed to send, added to the provider's preset.
+        ip_preset: whether the provider's published sender addresses are allowed (on by
+            default where the provider publishes them).
+        guards: further guards (a signed-URL guard, an HMAC guard, your own).
+        strict: answer 422 for event names the provider does not document, instead of
+            handing them to catch-all handlers as :class:`~hookreceiver.GenericEvent`.
+        max_body: size limit of a JSON or form body (default 1 MiB).
+        max_multipart_body: size limit of a multipart body, attachment included (default 25 MiB).
+        insecure_no_verification: allow this endpoint with no verification at all. Anyone who
+            can reach it can then forge events; a warning is logged at start.
+    """
+
+    #: The provider's name: the first part of its event names and idempotency keys.
+    name: ClassVar[str] = ""
+    #: The sender addresses the provider publishes (allowed by default).
+    ip_preset: ClassVar[tuple[str, ...]] = ()
+    #: The HTTP methods the provider may deliver with.
+    methods: ClassVar[tuple[str, ...]] = ("POST",)
+    #: The media types the provider sends bodies as.
+    content_types: ClassVar[frozenset[str]] = frozenset({"application/json"})
+    #: The status answered for each outcome (rejections use their own 4xx).
+    statuses: ClassVar[Mapping[Outcome, int]] = DEFAULT_STATUSES
+    #: Events the provider documents, as full names; others are generic (or 422 when strict).
+    events: ClassVar[frozenset[str]] = frozenset()
+
+    def __init__(
+        self,
+        *,
+        basic_auth: Sequence[tuple[str, str]] | None = None,
+        allow_ips: Iterable[str] | None = None,
+        ip_preset: bool = True,
+        guards: Iterable[Guard] = (),
+        strict: bool = False,
+        max_body: int = 1 * MiB,
+        max_multipart_body: int = 25 * MiB,
+        insecure_no_verification: bool = False,
+    ) -> None:
+        self.strict = strict
+        self.max_body = max_body
+        self.max_multipart_body = max_multipart_body
+        self.insecure_no_verification = insecure_no_verification
+        networks = [*(self.ip_preset if ip_preset else ()), *(allow_ips or ())]
+        built: list[Guard] = []
+        if networks:
+            built.append(IPAllowlist(networks))
+        if basic_auth:
+            built.append(BasicAuth(basic_auth, realm=self.name or "hookreceiver"))
+        built.extend(guards)
+        self.guards: tuple[Guard, ...] = tuple(sorted(built, key=lambda guard: guard.order))
+        self._responses = {
+            outcome: Response.json(status, {"status": outcome.value}, self._retry_after(status))
+            for outcome, status in self.statuses.items()
+        }
+
+    # Start-up --------------------------------------------------------------------------------
+
+    def check_configuration(self, path: str) -> None:
+        """Fail closed: an endpoint with no verification refuses to start unless opted out."""
+        if self.guards:
+            return
+        if not self.insecure_no_verification:
+            raise ConfigurationError(
+                f"endpoint {path} ({self.name}) has no sender verification: configure "
+                "allow_ips, basic_auth or signed URLs, or pass insecure_no_verification=True"
+            )
+        logger.warning(
+            "endpoint %s (%s) accepts deliveries from anyone: no sender verification",
+            path,
+            self.name,
+        )
+
+    # Per delivery ----------------------------------------------------------------------------
+
+    def body_sink(self, delivery: Delivery) -> BodySink | None:
+        """The sink that reads this delivery's body, or ``None`` when there is none to read.
+
+        Raises:
+            UnsupportedMediaType: a content type this provider does not send.
+        """
+        content_type = delivery.content_type
+        if content_type not in self.content_types:
+            if delivery.method == "GET" and not content_type:
+                return None
+            raise UnsupportedMediaType(
+                f"content type {content_type or '(none)'!r} is not one {self.name} sends"
+            )
+        if content_type == "multipart/form-data":
+            boundary = multipart_boundary(delivery.headers.get("content-type", ""))
+            return MultipartSink(boundary, limit=self.max_multipart_body)
+        return BufferedSink(self.max_body, content_type)
+
+    def parse(self, delivery: Delivery, params: Mapping[str, str], body: Body) -> ParsedEvent:
+        """Turn a verified, fully read delivery into a typed event.
+
+        Raises:
+            MalformedBody: the body cannot be decoded.
+            InvalidPayload: it decoded but does not validate (use :func:`validate_model`).
+            UnknownEvent: strict endpoint, undocumented event.
+        """
+        raise NotImplementedError
+
+    def event_name(self, event: str) -> str:
+        """The full name of one of this provider's events."""
+        return f"{self.name}.{event}"
+
+    def respond(self, outcome: Outcome) -> Response:
+        """The response for an outcome, with the status this provider's retry rules need."""
+        return self._responses[outcome]
+
+    def reject(self, exc: DeliveryRejected) -> Response:
+        """The response for a refused delivery: its own status, a short JSON error."""
+        return error_response(exc.status, exc.error, exc.detail, exc.headers)
+
+    @staticmethod
+    def _retry_after(status: int) -> tuple[tuple[str, str], ...]:
+        return (("retry-after", "5"),) if status == 503 else ()
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(guards={list(self.guards)!r})"

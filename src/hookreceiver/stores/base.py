@@ -1,0 +1,80 @@
+"""The dedup store interface: outcome-aware claims on idempotency keys.
+
+A claim is a short lease on a key. ``claim`` answers atomically, across every process sharing the
+store, one of:
+
+- ``NEW``: nobody holds or finished the key; the caller now owns it (it gets an owner token);
+- ``DONE``: a handler already succeeded for the key (within its retention): do nothing;
+- ``IN_FLIGHT``: another worker holds a live lease on it: do nothing now, let the sender retry.
+
+The owner then calls ``complete`` (success: keep the key as done for ``retain_for`` seconds) or
+``release`` (failure: forget it so the sender's retry is handled). Only the owner token that won
+the claim can complete or release it, so a worker whose lease expired cannot undo the work of the
+worker that took over. A claim whose worker died expires after ``lease`` seconds.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from enum import Enum
+
+__all__ = ["Claim", "ClaimState", "Store"]
+
+
+class ClaimState(str, Enum):
+    """The answer to a claim."""
+
+    NEW = "new"
+    DONE = "done"
+    IN_FLIGHT = "in_flight"
+
+
+@dataclass(frozen=True, slots=True)
+class Claim:
+    """The result of :meth:`Store.claim`: its state, and the owner token when ``NEW``."""
+
+    state: ClaimState
+    token: str | None = None
+
+
+class Store:
+    """Base class of dedup stores.
+
+    Subclasses implement the three sync methods. The async methods default to running the sync
+    ones in a worker thread; stores with a native async client (Redis, PostgreSQL) or with no
+    I/O at all (memory) override them.
+
+    Every method raises :class:`~hookreceiver.StoreUnavailable` when the backend is unreachable.
+    """
+
+    def claim(self, key: str, lease: float) -> Claim:
+        """Atomically claim ``key`` for ``lease`` seconds."""
+        raise NotImplementedError
+
+    def complete(self, key: str, token: str, retain_for: float) -> bool:
+        """Mark ``key`` done for ``retain_for`` seconds; ``False`` if ``token`` lost it."""
+        raise NotImplementedError
+
+    def release(self, key: str, token: str) -> bool:
+        """Forget ``key`` so a retry is handled; ``False`` if ``token`` no longer owns it."""
+        raise NotImplementedError
+
+    async def aclaim(self, key: str, lease: float) -> Claim:
+        """Async :meth:`claim`."""
+        return await asyncio.to_thread(self.claim, key, lease)
+
+    async def acomplete(self, key: str, token: str, retain_for: float) -> bool:
+        """Async :meth:`complete`."""
+        return await asyncio.to_thread(self.complete, key, token, retain_for)
+
+    async def arelease(self, key: str, token: str) -> bool:
+        """Async :meth:`release`."""
+        return await asyncio.to_thread(self.release, key, token)
+
+    def close(self) -> None:
+        """Release connections and files. The default does nothing."""
+
+    async def aclose(self) -> None:
+        """Async :meth:`close`."""
+        self.close()

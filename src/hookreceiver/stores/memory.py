@@ -1,0 +1,92 @@
+"""An in-process dedup store: for tests and single-process apps.
+
+Bounded: once ``max_keys`` keys are held, expired keys are swept, and if that is not enough the
+oldest finished keys are dropped first (an in-flight claim is never dropped).
+"""
+
+from __future__ import annotations
+
+import secrets
+import threading
+import time
+from collections import OrderedDict
+from collections.abc import Callable
+
+from .base import Claim, ClaimState, Store
+
+__all__ = ["MemoryStore"]
+
+_DONE = ClaimState.DONE
+_IN_FLIGHT = ClaimState.IN_FLIGHT
+
+
+class MemoryStore(Store):
+    """Dedup in a dict guarded by a lock.
+
+    Args:
+        max_keys: how many keys are held at most.
+        clock: seconds as a float; pass a fake clock in tests.
+    """
+
+    def __init__(self, *, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic):
+        self.max_keys = max_keys
+        self._clock = clock
+        self._lock = threading.Lock()
+        # key -> (state, token, expires_at); OrderedDict keeps insertion order for eviction.
+        self._entries: OrderedDict[str, tuple[ClaimState, str, float]] = OrderedDict()
+
+    def claim(self, key: str, lease: float) -> Claim:
+        """Claim ``key``: new, done or in flight."""
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is not None and entry[2] > now:
+                return Claim(entry[0])
+            if entry is None and len(self._entries) >= self.max_keys:
+                self._make_room(now)
+            token = secrets.token_hex(8)
+            self._entries[key] = (_IN_FLIGHT, token, now + lease)
+            self._entries.move_to_end(key)
+            return Claim(ClaimState.NEW, token)
+
+    def complete(self, key: str, token: str, retain_for: float) -> bool:
+        """Mark ``key`` done, if ``token`` still owns it."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[1] != token or entry[0] is not _IN_FLIGHT:
+                return False
+            self._entries[key] = (_DONE, token, self._clock() + retain_for)
+            return True
+
+    def release(self, key: str, token: str) -> bool:
+        """Forget ``key``, if ``token`` still owns it."""
+        with self._lock:
+            entry = self._entries.get(key)
+            if entry is None or entry[1] != token or entry[0] is not _IN_FLIGHT:
+                return False
+            del self._entries[key]
+            return True
+
+    async def aclaim(self, key: str, lease: float) -> Claim:
+        """No I/O: call :meth:`claim` directly rather than in a thread."""
+        return self.claim(key, lease)
+
+    async def acomplete(self, key: str, token: str, retain_for: float) -> bool:
+        """No I/O: call :meth:`complete` directly."""
+        return self.complete(key, token, retain_for)
+
+    async def arelease(self, key: str, token: str) -> bool:
+        """No I/O: call :meth:`release` directly."""
+        return self.release(key, token)
+
+    def __len__(self) -> int:
+        return len(self._entries)
+
+    def _make_room(self, now: float) -> None:
+        for key in [k for k, (_, _, expires) in self._entries.items() if expires <= now]:
+            del self._entries[key]
+        while len(self._entries) >= self.max_keys:
+            victim = next((k for k, e in self._entries.items() if e[0] is _DONE), None)
+            if victim is None:
+                break
+            del self._entries[victim]
