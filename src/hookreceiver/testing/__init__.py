@@ -1,0 +1,1 @@
+"""Simulated deliveries for testing webhook handlers (filled in by issue 6)."""
