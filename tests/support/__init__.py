@@ -1,0 +1,1 @@
+"""Helpers shared by the test suite (payload builders, real servers)."""
