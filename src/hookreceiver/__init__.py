@@ -11,6 +11,7 @@ from .core.delivery import Delivery, Headers
 from .core.events import DeliveryContext, GenericEvent, ParsedEvent
 from .core.outcome import Outcome, Response
 from .core.receiver import Receiver
+from .core.routing import Endpoint, Route
 from .errors import (
     ConfigurationError,
     DeliveryRejected,
@@ -34,6 +35,7 @@ __all__ = [
     "Delivery",
     "DeliveryContext",
     "DeliveryRejected",
+    "Endpoint",
     "GenericEvent",
     "Headers",
     "HookReceiverError",
@@ -46,6 +48,7 @@ __all__ = [
     "PayloadTooLarge",
     "Receiver",
     "Response",
+    "Route",
     "StoreUnavailable",
     "UnknownEvent",
     "UnsupportedMediaType",
