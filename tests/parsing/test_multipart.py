@@ -1,0 +1,117 @@
+"""Streaming multipart: fields, files spooled to disk, limits and broken bodies."""
+
+from __future__ import annotations
+
+import hashlib
+import os
+
+import pytest
+
+from hookreceiver import MalformedBody, PayloadTooLarge
+from hookreceiver.parsing import MultipartSink, multipart_boundary
+
+BOUNDARY = "----hookreceiverBoundary7MA4YWxk"
+
+
+def multipart(fields: dict[str, str], files: dict[str, tuple[str, str, bytes]]) -> bytes:
+    out = b""
+    for name, value in fields.items():
+        out += (
+            (f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"\r\n\r\n').encode()
+            + value.encode()
+            + b"\r\n"
+        )
+    for name, (filename, content_type, data) in files.items():
+        out += (
+            (
+                f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="{name}"; '
+                f'filename="{filename}"\r\nContent-Type: {content_type}\r\n\r\n'
+            ).encode()
+            + data
+            + b"\r\n"
+        )
+    return out + f"--{BOUNDARY}--\r\n".encode()
+
+
+def feed(sink: MultipartSink, data: bytes, chunk: int = 7_919) -> None:
+    for start in range(0, len(data), chunk):
+        sink.feed(data[start : start + chunk])
+
+
+def test_fields_and_a_large_file_stream_to_disk() -> None:
+    pdf = os.urandom(3 * 1024 * 1024)
+    body = multipart(
+        {"data": '{"messageId":"m1"}'}, {"attachment": ("fax.pdf", "application/pdf", pdf)}
+    )
+    sink = MultipartSink(
+        multipart_boundary(f"multipart/form-data; boundary={BOUNDARY}"), limit=10 << 20
+    )
+    feed(sink, body)
+    parsed = sink.finish()
+    assert parsed.fields == {"data": '{"messageId":"m1"}'}
+    (attachment,) = parsed.files
+    assert (attachment.field, attachment.filename, attachment.content_type) == (
+        "attachment",
+        "fax.pdf",
+        "application/pdf",
+    )
+    assert attachment.size == len(pdf)
+    assert attachment.sha256 == hashlib.sha256(pdf).hexdigest()
+    assert not attachment.in_memory  # rolled over to a temporary file
+    assert attachment.read() == pdf
+    parsed.close()
+    assert attachment.closed
+
+
+def test_attachment_save_copies_the_content(tmp_path: os.PathLike[str]) -> None:
+    body = multipart({}, {"attachment": ("a.pdf", "application/pdf", b"%PDF-1.4 tiny")})
+    sink = MultipartSink(BOUNDARY.encode(), limit=1 << 20)
+    feed(sink, body, chunk=5)
+    (attachment,) = sink.finish().files
+    target = attachment.save(os.path.join(tmp_path, "copy.pdf"))
+    assert target.read_bytes() == b"%PDF-1.4 tiny"
+    attachment.close()
+
+
+def test_body_over_limit_is_refused_while_streaming() -> None:
+    body = multipart({}, {"attachment": ("a.pdf", "application/pdf", b"x" * 50_000)})
+    sink = MultipartSink(BOUNDARY.encode(), limit=20_000)
+    with pytest.raises(PayloadTooLarge):
+        feed(sink, body, chunk=4096)
+
+
+def test_text_field_over_its_limit_is_refused() -> None:
+    body = multipart({"data": "y" * 5000}, {})
+    sink = MultipartSink(BOUNDARY.encode(), limit=1 << 20, max_field_size=1000)
+    with pytest.raises(PayloadTooLarge, match="field 'data'"):
+        feed(sink, body)
+
+
+def test_too_many_files_is_refused() -> None:
+    files = {f"f{i}": (f"{i}.pdf", "application/pdf", b"x") for i in range(3)}
+    sink = MultipartSink(BOUNDARY.encode(), limit=1 << 20, max_files=2)
+    with pytest.raises(PayloadTooLarge, match="more than 2 files"):
+        feed(sink, multipart({}, files))
+
+
+@pytest.mark.parametrize(
+    "body",
+    [
+        b"garbage without a boundary",
+        multipart({"data": "{}"}, {})[:-10],  # truncated: no closing boundary
+        f"--{BOUNDARY}\r\nContent-Disposition: inline\r\n\r\nx\r\n--{BOUNDARY}--\r\n".encode(),
+        f'--{BOUNDARY}\r\nContent-Disposition: form-data; name="d"\r\n\r\n\xff\xfe\r\n'
+        f"--{BOUNDARY}--\r\n".encode("latin-1"),
+    ],
+)
+def test_broken_bodies_are_malformed(body: bytes) -> None:
+    sink = MultipartSink(BOUNDARY.encode(), limit=1 << 20)
+    with pytest.raises(MalformedBody):
+        feed(sink, body)
+        sink.finish()
+
+
+@pytest.mark.parametrize("header", ["multipart/form-data", "multipart/form-data; boundary="])
+def test_missing_boundary_is_malformed(header: str) -> None:
+    with pytest.raises(MalformedBody):
+        multipart_boundary(header)
