@@ -1,0 +1,137 @@
+"""Fax.Plus deliveries: POST JSON ``{"hook": {...}, "data": {...}}`` from Fax.Plus's addresses.
+
+``hook.id`` differs from ``data.id`` when Fax.Plus is retrying a fax (``retry=True``). The docs
+name the numbers ``from``/``to`` while the official SDKs' model says ``from_number``/``to_number``
+(``sdk_names=True``). Times are ``YYYY-MM-DD HH:mm:ss`` in UTC.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ._base import (
+    HeadersArg,
+    SimulatedDelivery,
+    Transport,
+    assemble,
+    deep_merge,
+    json_body,
+    next_number,
+    recent_time,
+    unique_hex,
+)
+
+__all__ = [
+    "EVENTS",
+    "IP_PRESET",
+    "USER_AGENT",
+    "fax_event",
+    "fax_page_received",
+    "fax_received",
+    "fax_sent",
+]
+
+PROVIDER = "faxplus"
+#: Fax.Plus's published sender addresses.
+IP_PRESET = ("34.65.253.117", "34.65.146.131")
+#: Fax.Plus does not publish its agent [I].
+USER_AGENT = "FaxPlus-Webhooks/1.0"
+DEFAULT_PATH = "/hooks/faxplus"
+_TIME = "%Y-%m-%d %H:%M:%S"
+
+
+def fax_event(
+    event: str,
+    *,
+    status: str = "success",
+    pages: int = 1,
+    retry: bool = False,
+    sdk_names: bool = False,
+    target: str = "https://example.com/hooks/faxplus",
+    path: str | None = None,
+    sender: str | None = None,
+    basic_auth: tuple[str, str] | None = None,
+    headers: HeadersArg = None,
+    user_agent: str | None = USER_AGENT,
+    sign: Callable[[str], str] | None = None,
+    **fields: Any,
+) -> SimulatedDelivery:
+    """Any Fax.Plus event (``fax_sent``, ``fax_received``, ``fax_page_received``).
+
+    Args:
+        status: the fax's ``FaxStatus`` (``success``, ``failed_user_busy``...).
+        retry: Fax.Plus is retrying this fax: ``hook.id`` differs from ``data.id``.
+        sdk_names: name the numbers ``from_number``/``to_number`` as the SDKs do.
+        fields: fields of ``data`` to set; ``hook={...}`` sets fields of ``hook``.
+    """
+    fax_id = unique_hex(24)
+    started = recent_time()
+    n = next_number()
+    ours, theirs = "+1 334-304-0000", f"+1 334-555-{n % 10000:04d}"
+    sent = event == "fax_sent"
+    data: dict[str, Any] = {
+        "id": fax_id,
+        "uid": unique_hex(32),
+        "pages": pages,
+        "from": ours if sent else theirs,
+        "to": theirs if sent else ours,
+        "start_time": started.strftime(_TIME),
+        "file": f"{unique_hex(32)}.tiff",
+        "file_name": f"fax-{'to' if sent else 'from'}-{theirs.replace(' ', '')}",
+        "status": status,
+        "cost": pages,
+    }
+    if sdk_names:
+        data["from_number"], data["to_number"] = data.pop("from"), data.pop("to")
+    hook = {
+        "id": unique_hex(24) if retry else fax_id,
+        "event": event,
+        "event_time": started.strftime(_TIME),
+        "target": target,
+    }
+    hook = deep_merge(hook, fields.pop("hook", {}))
+    payload = {"hook": hook, "data": deep_merge(data, fields)}
+    transport = Transport(
+        path=path,
+        sender=sender,
+        basic_auth=basic_auth,
+        headers=headers,
+        user_agent=user_agent,
+        sign=sign,
+    )
+    return assemble(
+        provider=PROVIDER,
+        event=f"{PROVIDER}.{event}",
+        method="POST",
+        default_path=DEFAULT_PATH,
+        body=json_body(payload),
+        content_type="application/json",
+        payload=payload,
+        preset=IP_PRESET,
+        url_event=event,
+        **transport,
+    )
+
+
+def fax_sent(**kwargs: Any) -> SimulatedDelivery:
+    """``fax_sent``: a fax was sent (see ``status=``). Keywords as for :func:`fax_event`."""
+    return fax_event("fax_sent", **kwargs)
+
+
+def fax_received(**kwargs: Any) -> SimulatedDelivery:
+    """``fax_received``: a fax was received. Keywords as for :func:`fax_event`."""
+    return fax_event("fax_received", **kwargs)
+
+
+def fax_page_received(**kwargs: Any) -> SimulatedDelivery:
+    """``fax_page_received``: one page of a fax being received (fax streaming)."""
+    return fax_event("fax_page_received", **kwargs)
+
+
+#: Every event's factory, by the event name after ``faxplus.``.
+EVENTS: dict[str, Callable[..., SimulatedDelivery]] = {
+    "fax_sent": fax_sent,
+    "fax_received": fax_received,
+    "fax_page_received": fax_page_received,
+}

@@ -1,0 +1,155 @@
+"""Updox deliveries, as Updox's webhook job sends them.
+
+Updox POSTs JSON to the callback URL registered for one event, and the payload names no event,
+so the default path is ``/hooks/updox/<event>``. Updox signs nothing and publishes no sender
+addresses: a secret callback URL is the protection, so pass ``sign=`` (a function from a path to
+its signed form, such as a signer's URL method) to put the token in the URL. Ids are longs on
+current pages and strings on older ones (``string_ids=True``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+from ._base import (
+    HeadersArg,
+    SimulatedDelivery,
+    Transport,
+    assemble,
+    deep_merge,
+    json_body,
+    next_number,
+)
+
+__all__ = [
+    "EVENTS",
+    "IP_PRESET",
+    "USER_AGENT",
+    "account_status",
+    "inbound_direct",
+    "inbound_fax",
+    "inbound_mdn",
+    "module_status",
+    "outbound_fax",
+    "updox_event",
+]
+
+PROVIDER = "updox"
+#: Updox publishes none; simulated senders use TEST-NET-2.
+IP_PRESET = ("198.51.100.0/24",)
+#: Updox's sender is a Java service; the exact agent is not published [I].
+USER_AGENT = "Apache-HttpClient/4.5.13 (Java/1.8.0_292)"
+DEFAULT_PATH = "/hooks/updox/{event}"
+_ACCOUNT = 70012
+
+
+def _payload(event: str, status: str | None) -> dict[str, Any]:
+    n = next_number()
+    if event == "inbound_fax":
+        return {"faxId": 4_000_000 + n, "accountId": _ACCOUNT}
+    if event == "outbound_fax":
+        return {"faxId": 5_000_000 + n, "accountId": _ACCOUNT, "status": status or "success"}
+    if event == "inbound_direct":
+        return {"accountId": _ACCOUNT, "userId": 800 + n % 100, "messageId": 6_000_000 + n}
+    if event == "inbound_mdn":
+        return {"messageId": 6_000_000 + n, "mdnStatus": status or "processed"}
+    if event == "account_status":
+        return {"accountId": _ACCOUNT + n, "active": True}
+    if event == "module_status":
+        return {"practiceId": _ACCOUNT, "moduleId": 90 + n % 10, "active": True}
+    raise ValueError(f"Updox has no event {event!r}")
+
+
+def updox_event(
+    event: str,
+    *,
+    status: str | None = None,
+    string_ids: bool = False,
+    path: str | None = None,
+    sender: str | None = None,
+    basic_auth: tuple[str, str] | None = None,
+    headers: HeadersArg = None,
+    user_agent: str | None = USER_AGENT,
+    sign: Callable[[str], str] | None = None,
+    **fields: Any,
+) -> SimulatedDelivery:
+    """Any Updox event.
+
+    Args:
+        event: ``inbound_fax``, ``outbound_fax``, ``inbound_direct``, ``inbound_mdn``,
+            ``account_status`` or ``module_status``.
+        status: ``status`` of an outbound fax, or ``mdnStatus`` of an MDN.
+        string_ids: send ids as strings, as older Updox pages show.
+        sign: makes the secret callback URL: ``path -> signed path`` (token in the query).
+        fields: wire fields to set (``faxId=...``); ``...`` drops one.
+    """
+    payload = _payload(event, status)
+    if string_ids:
+        payload = {
+            k: str(v) if isinstance(v, int) and k.endswith("Id") else v for k, v in payload.items()
+        }
+    payload = deep_merge(payload, fields)
+    transport = Transport(
+        path=path,
+        sender=sender,
+        basic_auth=basic_auth,
+        headers=headers,
+        user_agent=user_agent,
+        sign=sign,
+    )
+    return assemble(
+        provider=PROVIDER,
+        event=f"{PROVIDER}.{event}",
+        method="POST",
+        default_path=DEFAULT_PATH.format(event=event),
+        body=json_body(payload),
+        content_type="application/json",
+        payload=payload,
+        preset=IP_PRESET,
+        url_event=event,
+        **transport,
+    )
+
+
+def inbound_fax(**kwargs: Any) -> SimulatedDelivery:
+    """``inbound_fax``: a fax arrived (``faxId``, ``accountId``)."""
+    return updox_event("inbound_fax", **kwargs)
+
+
+def outbound_fax(**kwargs: Any) -> SimulatedDelivery:
+    """``outbound_fax``: a sent fax ended; ``status=`` busy, cancelled, failure, received or
+    success."""
+    return updox_event("outbound_fax", **kwargs)
+
+
+def inbound_direct(**kwargs: Any) -> SimulatedDelivery:
+    """``inbound_direct``: a Direct message arrived."""
+    return updox_event("inbound_direct", **kwargs)
+
+
+def inbound_mdn(**kwargs: Any) -> SimulatedDelivery:
+    """``inbound_mdn``: an MDN status arrived; ``status=`` received, processed, dispatched,
+    failed, deleted or denied."""
+    return updox_event("inbound_mdn", **kwargs)
+
+
+def account_status(**kwargs: Any) -> SimulatedDelivery:
+    """``account_status``: an account was (de)activated (``active=False``)."""
+    return updox_event("account_status", **kwargs)
+
+
+def module_status(**kwargs: Any) -> SimulatedDelivery:
+    """``module_status``: a module was (de)activated (``active=False``)."""
+    return updox_event("module_status", **kwargs)
+
+
+#: Every event's factory, by the event name after ``updox.``.
+EVENTS: dict[str, Callable[..., SimulatedDelivery]] = {
+    "inbound_fax": inbound_fax,
+    "outbound_fax": outbound_fax,
+    "inbound_direct": inbound_direct,
+    "inbound_mdn": inbound_mdn,
+    "account_status": account_status,
+    "module_status": module_status,
+}
