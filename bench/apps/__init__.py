@@ -1,0 +1,1 @@
+"""The applications the benchmark runner serves: hookreceiver and the baselines beside it."""

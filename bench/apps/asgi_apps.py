@@ -1,0 +1,161 @@
+"""ASGI targets, each served alone by uvicorn (httptools) in its own process.
+
+- ``hookreceiver_app``: a Starlette app with the receiver mounted as middleware, as users mount
+  it; Fax.Plus at ``/hooks/faxplus`` (IP allowlist 127.0.0.1, memory store, no-op async handler).
+- ``starlette_app``: a bare Starlette route that json-loads the body.
+- ``fastapi_app``: a FastAPI endpoint taking a pydantic model of the same payload.
+- ``raw_app``: a raw ASGI callable that reads the body and answers 200 (the ceiling).
+- ``hookreceiver_documo_app`` / ``starlette_form_app``: the multipart targets.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Awaitable, Callable, MutableMapping
+from datetime import datetime
+from typing import Any
+
+from fastapi import FastAPI
+from pydantic import BaseModel, ConfigDict, Field
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse, PlainTextResponse, Response
+from starlette.routing import Route
+
+from hookreceiver import DeliveryContext, Receiver, providers
+
+from .documo import documo_provider
+
+__all__ = [
+    "fastapi_app",
+    "hookreceiver_app",
+    "hookreceiver_documo_app",
+    "raw_app",
+    "starlette_app",
+    "starlette_form_app",
+]
+
+HANDLED = {"status": "handled"}
+HANDLED_BODY = b'{"status":"handled"}'
+
+
+async def _home(request: Request) -> Response:
+    return PlainTextResponse("the app the receiver is mounted in")
+
+
+async def _noop(event: object, ctx: DeliveryContext) -> None:
+    """The handler: does nothing, so only the receiver's own cost is measured."""
+
+
+# hookreceiver ---------------------------------------------------------------------------------
+
+hooks = Receiver()
+hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"]))
+hooks.on("*")(_noop)
+
+hookreceiver_app = Starlette(
+    routes=[Route("/", _home)], middleware=[Middleware(hooks.asgi_middleware)]
+)
+
+documo_hooks = Receiver()
+documo_hooks.endpoint("/hooks/documo", documo_provider())
+documo_hooks.on("*")(_noop)
+
+hookreceiver_documo_app = Starlette(
+    routes=[Route("/", _home)], middleware=[Middleware(documo_hooks.asgi_middleware)]
+)
+
+
+# Bare Starlette -------------------------------------------------------------------------------
+
+
+async def _starlette_faxplus(request: Request) -> Response:
+    json.loads(await request.body())
+    return JSONResponse(HANDLED)
+
+
+starlette_app = Starlette(
+    routes=[Route("/", _home), Route("/hooks/faxplus", _starlette_faxplus, methods=["POST"])]
+)
+
+
+async def _starlette_form(request: Request) -> Response:
+    async with request.form() as form:
+        data = form["data"]
+        json.loads(data if isinstance(data, str) else await data.read())
+        form["attachment"]  # noqa: B018 - the file part must be there, as for the receiver
+    return JSONResponse(HANDLED)
+
+
+starlette_form_app = Starlette(
+    routes=[Route("/", _home), Route("/hooks/documo", _starlette_form, methods=["POST"])]
+)
+
+
+# FastAPI --------------------------------------------------------------------------------------
+
+
+class Hook(BaseModel):
+    """Fax.Plus ``hook``."""
+
+    id: str
+    event: str
+    event_time: datetime
+    target: str | None = None
+
+
+class Fax(BaseModel):
+    """Fax.Plus ``data``."""
+
+    model_config = ConfigDict(populate_by_name=True)
+
+    id: str
+    uid: str | None = None
+    pages: int | None = None
+    from_number: str | None = Field(None, alias="from")
+    to_number: str | None = Field(None, alias="to")
+    start_time: datetime | None = None
+    file: str | None = None
+    file_name: str | None = None
+    cost: float | None = None
+    status: str
+
+
+class FaxPlusDelivery(BaseModel):
+    """The whole Fax.Plus delivery."""
+
+    hook: Hook
+    data: Fax
+
+
+fastapi_app = FastAPI(openapi_url=None, docs_url=None, redoc_url=None)
+
+
+@fastapi_app.post("/hooks/faxplus")
+async def _fastapi_faxplus(delivery: FaxPlusDelivery) -> dict[str, str]:
+    return HANDLED
+
+
+# Raw ASGI: the ceiling ------------------------------------------------------------------------
+
+Scope = MutableMapping[str, Any]
+Message = MutableMapping[str, Any]
+
+_RAW_HEADERS = [(b"content-type", b"application/json"), (b"content-length", b"20")]
+
+
+async def raw_app(
+    scope: Scope,
+    receive: Callable[[], Awaitable[Message]],
+    send: Callable[[Message], Awaitable[None]],
+) -> None:
+    """Read the body, answer 200. Nothing less can serve a webhook."""
+    if scope["type"] != "http":
+        return
+    more = True
+    while more:
+        message = await receive()
+        more = message.get("more_body", False)
+    await send({"type": "http.response.start", "status": 200, "headers": _RAW_HEADERS})
+    await send({"type": "http.response.body", "body": HANDLED_BODY})

@@ -1,0 +1,1 @@
+"""The benchmark runner's parts: servers, load generators, sections and the report."""

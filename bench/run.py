@@ -1,0 +1,98 @@
+"""Run the hookreceiver benchmark suite and write its results.
+
+    python bench/run.py                 # the full run: a few minutes, needs wrk
+    python bench/run.py --smoke         # a few seconds, no wrk: checks the suite still works
+    python bench/run.py --only asgi,stores
+
+Results go to ``bench/results/latest.json`` and ``bench/results/latest.md`` (or ``--out``), and
+the markdown is printed. See ``bench/README.md``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import sys
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from harness.config import Config
+from harness.http_bench import ASGI_TARGETS, WSGI_TARGETS, run_http
+from harness.import_bench import run_imports
+from harness.load import wrk_available
+from harness.multipart_bench import run_multipart
+from harness.report import goals, machine, markdown
+from harness.servers import BENCH_DIR
+from harness.stores_bench import run_stores
+
+SECTIONS = ("asgi", "wsgi", "multipart", "stores", "imports")
+
+
+def _arguments(argv: list[str] | None) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--smoke", action="store_true", help="a few seconds; no wrk needed")
+    parser.add_argument("--only", help=f"comma-separated sections of {', '.join(SECTIONS)}")
+    parser.add_argument("--stores", help="comma-separated stores (memory,sqlite,redis,postgres)")
+    parser.add_argument("--load", choices=["wrk", "python"], help="the load generator")
+    parser.add_argument("--rounds", type=int, help="measured rounds per target")
+    parser.add_argument("--duration", type=float, help="seconds per measured round")
+    parser.add_argument("--connections", type=int, help="concurrent connections")
+    parser.add_argument("--loop", choices=["asyncio", "uvloop"], help="uvicorn's event loop")
+    parser.add_argument(
+        "--out", type=Path, default=BENCH_DIR / "results", help="where latest.json/.md go"
+    )
+    return parser.parse_args(argv)
+
+
+def _config(args: argparse.Namespace) -> Config:
+    config = Config.for_smoke() if args.smoke else Config()
+    changes = {
+        name: getattr(args, name)
+        for name in ("load", "rounds", "duration", "connections", "loop")
+        if getattr(args, name) is not None
+    }
+    config = replace(config, **changes)
+    if config.load == "wrk" and not wrk_available():
+        sys.exit("wrk is not installed (apt-get install -y wrk), or pass --load python")
+    if (os.cpu_count() or 1) < 2:
+        config = replace(config, server_cpu=None, load_cpu=None)
+    return config
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run the chosen sections; print the table; write JSON and markdown."""
+    args = _arguments(argv)
+    config = _config(args)
+    chosen = args.only.split(",") if args.only else list(SECTIONS)
+    unknown = set(chosen) - set(SECTIONS)
+    if unknown:
+        sys.exit(f"unknown sections: {', '.join(sorted(unknown))}")
+    if config.load_cpu is not None and hasattr(os, "sched_setaffinity"):
+        os.sched_setaffinity(0, {config.load_cpu})  # this process is a client too: keep it off
+    stores = args.stores.split(",") if args.stores else None
+    steps: dict[str, Callable[[], dict[str, Any]]] = {
+        "asgi": lambda: run_http(ASGI_TARGETS, config),
+        "wsgi": lambda: run_http(WSGI_TARGETS, config),
+        "multipart": lambda: run_multipart(config),
+        "stores": lambda: run_stores(config, stores),
+        "imports": lambda: run_imports(config.import_runs),
+    }
+    results: dict[str, Any] = {"machine": machine(), "config": config.as_dict()}
+    for name in SECTIONS:
+        if name in chosen:
+            print(f"running {name}...", file=sys.stderr, flush=True)
+            results[name] = steps[name]()
+    results["goals"] = goals(results)
+    table = markdown(results)
+    args.out.mkdir(parents=True, exist_ok=True)
+    (args.out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
+    (args.out / "latest.md").write_text(table)
+    print(table)
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,103 @@
+"""The benchmark suite's smoke run: every section still runs end to end, in a few seconds.
+
+Not a timed test: no number is compared with a goal here. It checks that each target serves the
+benchmark's deliveries (every answer a 2xx, the receiver deduplicating), that every section
+reports, and that the JSON and markdown results are written.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+RUNNER = ROOT / "bench" / "run.py"
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
+    out = tmp_path_factory.mktemp("bench")
+    stores = ["memory", "sqlite"]
+    if os.environ.get("HOOKRECEIVER_REDIS_URL"):
+        stores.append("redis")
+    if os.environ.get("HOOKRECEIVER_POSTGRES_DSN"):
+        stores.append("postgres")
+    done = subprocess.run(
+        [sys.executable, str(RUNNER), "--smoke", "--out", str(out), "--stores", ",".join(stores)],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+    results = json.loads((out / "latest.json").read_text())
+    assert (out / "latest.md").read_text() == done.stdout.rstrip("\n") + "\n"
+    return results, done.stdout
+
+
+def test_every_section_reports(smoke: tuple[dict, str]) -> None:
+    results, table = smoke
+    assert {"asgi", "wsgi", "multipart", "stores", "imports", "machine", "goals"} <= set(results)
+    assert results["config"]["smoke"] is True
+    for heading in ("## 1. ASGI", "## 2. WSGI", "## 3. Multipart", "## 4. Stores", "## 5. Import"):
+        assert heading in table
+
+
+@pytest.mark.parametrize(
+    ("section", "targets"),
+    [
+        ("asgi", {"hookreceiver", "starlette", "fastapi", "raw_asgi"}),
+        ("wsgi", {"hookreceiver_flask", "flask"}),
+    ],
+)
+def test_http_targets_served_every_request(
+    smoke: tuple[dict, str], section: str, targets: set[str]
+) -> None:
+    results = smoke[0][section]
+    assert set(results["targets"]) == targets
+    for name, row in results["targets"].items():
+        assert row["errors"] == 0, name
+        assert all(run["requests"] > 0 for run in row["runs"]), name
+        assert row["rps"] > 0 and row["p99_ms"] >= row["p50_ms"] > 0, name
+
+
+def test_receivers_deduplicate_under_the_benchmark(smoke: tuple[dict, str]) -> None:
+    results = smoke[0]
+    for section, name in (("asgi", "hookreceiver"), ("wsgi", "hookreceiver_flask")):
+        check = results[section]["checks"][name]
+        assert check == {"first": {"status": "handled"}, "repeat": {"status": "duplicate"}}
+
+
+def test_multipart_measures_memory_and_speed(smoke: tuple[dict, str]) -> None:
+    targets = smoke[0]["multipart"]["targets"]
+    assert set(targets) == {"hookreceiver_documo", "starlette_form"}
+    for row in targets.values():
+        assert row["mb_per_s"] > 0
+        assert row["peak_rss_growth_mib"] >= 0
+
+
+def test_stores_compare_with_raw_commands(smoke: tuple[dict, str]) -> None:
+    backends = smoke[0]["stores"]["backends"]
+    expected = {"memory", "sqlite"}
+    expected |= {"redis"} if os.environ.get("HOOKRECEIVER_REDIS_URL") else set()
+    expected |= {"postgres"} if os.environ.get("HOOKRECEIVER_POSTGRES_DSN") else set()
+    assert set(backends) == expected
+    for name, row in backends.items():
+        assert "skipped" not in row, row
+        assert row["cost_ratio"] > 0, name
+        assert row["hookreceiver"]["pairs_per_s"] > 0 and row["raw"]["pairs_per_s"] > 0
+
+
+def test_goals_cover_every_target_of_the_issue(smoke: tuple[dict, str]) -> None:
+    names = [goal["name"] for goal in smoke[0]["goals"]]
+    assert "ASGI req/s vs starlette" in names and "ASGI req/s vs fastapi" in names
+    assert "WSGI req/s vs Flask" in names and "import time vs pydantic BaseModel" in names
+    assert any("peak RSS growth" in n for n in names) and any("MB/s" in n for n in names)
+    assert all(goal["measured"] is not None for goal in smoke[0]["goals"])
