@@ -1,0 +1,176 @@
+"""The embedded default: a dedup store in one SQLite file, shared by every process on one host.
+
+The database runs in WAL mode (readers never wait for the writer) with a busy timeout (writers
+from other processes wait their turn instead of failing). A claim first reads the key without
+taking the write lock, which answers most duplicates; a new key is then taken with one atomic
+upsert that only overwrites an expired row, so two processes can never both get ``NEW``.
+
+Expired keys are deleted by the claims themselves: every ``cleanup_every`` claims a process
+deletes up to ``cleanup_batch`` expired rows, so no separate job is needed.
+
+Times are wall-clock seconds (``time.time``): the file outlives processes and reboots, and
+every process must read the same clock.
+"""
+
+from __future__ import annotations
+
+import itertools
+import os
+import secrets
+import sqlite3
+import time
+from collections.abc import Callable
+
+from ..errors import StoreUnavailable
+from ._pool import SyncPool
+from .base import Claim, ClaimState, Store
+
+__all__ = ["SQLiteStore"]
+
+_TABLE = "hookreceiver_claims"
+_SCHEMA = (
+    f"CREATE TABLE IF NOT EXISTS {_TABLE} ("
+    " key TEXT PRIMARY KEY, token TEXT NOT NULL, done INTEGER NOT NULL,"
+    " expires_at REAL NOT NULL) WITHOUT ROWID",
+    f"CREATE INDEX IF NOT EXISTS {_TABLE}_expires ON {_TABLE} (expires_at)",
+)
+_READ = f"SELECT done, expires_at FROM {_TABLE} WHERE key = ?"
+# Only an expired row is taken over; a live one leaves the upsert with no change (rowcount 0).
+_TAKE = (
+    f"INSERT INTO {_TABLE} (key, token, done, expires_at) VALUES (?, ?, 0, ?)"
+    " ON CONFLICT (key) DO UPDATE SET token = excluded.token, done = 0,"
+    f" expires_at = excluded.expires_at WHERE {_TABLE}.expires_at <= ?"
+)
+_COMPLETE = f"UPDATE {_TABLE} SET done = 1, expires_at = ? WHERE key = ? AND token = ? AND done = 0"
+_RELEASE = f"DELETE FROM {_TABLE} WHERE key = ? AND token = ? AND done = 0"
+_CLEANUP = (
+    f"DELETE FROM {_TABLE} WHERE key IN (SELECT key FROM {_TABLE} WHERE expires_at <= ? LIMIT ?)"
+)
+
+
+class SQLiteStore(Store):
+    """Dedup in a SQLite file: safe for several worker processes (and threads) on one host.
+
+    Not for a database on a network file system (NFS, SMB): SQLite's locking is unreliable
+    there; use Redis or PostgreSQL when workers run on several hosts.
+
+    Args:
+        path: the database file (created if missing). ``":memory:"`` is refused: it cannot be
+            shared, use :class:`~hookreceiver.stores.MemoryStore`.
+        busy_timeout: seconds a write waits for another process's write before the store
+            reports itself unavailable (the delivery is then answered with a retry status).
+        synchronous: SQLite's ``synchronous`` pragma. ``NORMAL`` (the default) survives any
+            process crash; ``FULL`` also survives power loss, at the cost of an fsync per write.
+        cleanup_every: every this many claims (per process), expired rows are deleted.
+        cleanup_batch: how many expired rows one clean-up deletes at most.
+        max_connections: connections open at most in this process.
+        clock: wall-clock seconds; pass a fake clock in tests.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        busy_timeout: float = 5.0,
+        synchronous: str = "NORMAL",
+        cleanup_every: int = 1000,
+        cleanup_batch: int = 500,
+        max_connections: int = 16,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.path = os.fspath(path)
+        if self.path == ":memory:" or not self.path:
+            raise ValueError("SQLiteStore needs a file; use MemoryStore for one process")
+        if synchronous.upper() not in {"OFF", "NORMAL", "FULL", "EXTRA"}:
+            raise ValueError(f"unknown synchronous mode {synchronous!r}")
+        self.busy_timeout = busy_timeout
+        self.synchronous = synchronous.upper()
+        self.cleanup_every = max(1, cleanup_every)
+        self.cleanup_batch = cleanup_batch
+        self._clock = clock
+        self._claims = itertools.count(1)
+        self._pool: SyncPool[sqlite3.Connection] = SyncPool(
+            self._connect, _close, max_size=max_connections, timeout=busy_timeout
+        )
+
+    def _connect(self) -> sqlite3.Connection:
+        # Autocommit (isolation_level=None): each statement is its own atomic transaction.
+        conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            for statement in _SCHEMA:
+                conn.execute(statement)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    def claim(self, key: str, lease: float) -> Claim:
+        """Claim ``key``: new, done or in flight."""
+        try:
+            with self._pool.connection() as conn:
+                now = self._clock()
+                claim = _live(conn.execute(_READ, (key,)).fetchone(), now)
+                if claim is None:
+                    token = secrets.token_hex(16)
+                    taken = conn.execute(_TAKE, (key, token, now + lease, now)).rowcount
+                    if taken:
+                        claim = Claim(ClaimState.NEW, token)
+                    else:
+                        # Someone took it between the read and the upsert. If it has already
+                        # gone again, "in flight" is the safe answer: the sender retries.
+                        row = conn.execute(_READ, (key,)).fetchone()
+                        claim = _live(row, now) or Claim(ClaimState.IN_FLIGHT)
+                if next(self._claims) % self.cleanup_every == 0:
+                    conn.execute(_CLEANUP, (now, self.cleanup_batch))
+                return claim
+        except sqlite3.Error as exc:
+            raise _unavailable(exc) from exc
+
+    def complete(self, key: str, token: str, retain_for: float) -> bool:
+        """Mark ``key`` done for ``retain_for`` seconds, if ``token`` still owns it."""
+        return self._write(_COMPLETE, (self._clock() + retain_for, key, token))
+
+    def release(self, key: str, token: str) -> bool:
+        """Forget ``key``, if ``token`` still owns it."""
+        return self._write(_RELEASE, (key, token))
+
+    def cleanup(self) -> int:
+        """Delete up to ``cleanup_batch`` expired rows now; returns how many went."""
+        return self._write_count(_CLEANUP, (self._clock(), self.cleanup_batch))
+
+    def _write(self, sql: str, params: tuple[object, ...]) -> bool:
+        return self._write_count(sql, params) > 0
+
+    def _write_count(self, sql: str, params: tuple[object, ...]) -> int:
+        try:
+            with self._pool.connection() as conn:
+                return conn.execute(sql, params).rowcount
+        except sqlite3.Error as exc:
+            raise _unavailable(exc) from exc
+
+    def close(self) -> None:
+        """Close this process's idle connections."""
+        self._pool.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteStore({self.path!r})"
+
+
+def _live(row: tuple[int, float] | None, now: float) -> Claim | None:
+    if row is None or row[1] <= now:
+        return None
+    return Claim(ClaimState.DONE if row[0] else ClaimState.IN_FLIGHT)
+
+
+def _close(conn: sqlite3.Connection) -> None:
+    conn.close()
+
+
+def _unavailable(exc: sqlite3.Error) -> StoreUnavailable:
+    # "database is locked" after the busy timeout, a full disk, an unreadable file.
+    return StoreUnavailable(f"SQLite store: {exc}")

@@ -1,0 +1,332 @@
+"""Helpers for the store tests: stores with their time control, a TCP proxy, a private Redis,
+and worker processes serving real HTTP."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager, suppress
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from hookreceiver.stores import MemoryStore, Store
+from support.servers import free_port
+
+WORKER = Path(__file__).with_name("store_worker.py")
+
+
+class FakeClock:
+    """A clock tests move by hand."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@dataclass
+class Kit:
+    """A store under test, how to make more instances on the same backend, and its time.
+
+    ``make()`` is a second worker's view of the same backend (for memory: the same object).
+    ``advance(s)`` lets ``s`` seconds pass: a fake clock where the store takes one, a real
+    sleep where expiry is the server's (Redis, PostgreSQL).
+    """
+
+    name: str
+    make: Callable[[], Store]
+    advance: Callable[[float], None]
+    spec: dict[str, Any]
+    stores: list[Store] = field(default_factory=list)
+
+    def new(self) -> Store:
+        store = self.make()
+        self.stores.append(store)
+        return store
+
+    def close(self) -> None:
+        for store in self.stores:
+            store.close()
+
+
+def memory_kit() -> Kit:
+    clock = FakeClock()
+    shared = MemoryStore(clock=clock)
+    return Kit("memory", lambda: shared, clock.advance, {"kind": "memory"})
+
+
+def sqlite_kit(path: Path, **options: Any) -> Kit:
+    from hookreceiver.stores import SQLiteStore
+
+    clock = FakeClock(time.time())
+    return Kit(
+        "sqlite",
+        lambda: SQLiteStore(path, clock=clock, **options),
+        clock.advance,
+        {"kind": "sqlite", "path": str(path)},
+    )
+
+
+def redis_kit(url: str, prefix: str, **options: Any) -> Kit:
+    from hookreceiver.stores import RedisStore
+
+    return Kit(
+        "redis",
+        lambda: RedisStore(url, prefix=prefix, **options),
+        time.sleep,
+        {"kind": "redis", "url": url, "prefix": prefix},
+    )
+
+
+def postgres_kit(dsn: str, table: str, **options: Any) -> Kit:
+    from hookreceiver.stores import PostgresStore
+
+    return Kit(
+        "postgres",
+        lambda: PostgresStore(dsn, table=table, **options),
+        time.sleep,
+        {"kind": "postgres", "dsn": dsn, "table": table},
+    )
+
+
+def store_from_spec(spec: dict[str, Any]) -> Store:
+    """The store a worker process uses, from the JSON spec the test hands it."""
+    kind = spec["kind"]
+    if kind == "sqlite":
+        from hookreceiver.stores import SQLiteStore
+
+        return SQLiteStore(spec["path"])
+    if kind == "redis":
+        from hookreceiver.stores import RedisStore
+
+        return RedisStore(spec["url"], prefix=spec["prefix"])
+    if kind == "postgres":
+        from hookreceiver.stores import PostgresStore
+
+        return PostgresStore(spec["dsn"], table=spec["table"])
+    raise ValueError(kind)
+
+
+def drop_backend(spec: dict[str, Any]) -> None:
+    """Remove what a test run left in Redis or PostgreSQL (keys under its prefix, its table)."""
+    if spec["kind"] == "redis":
+        import redis
+
+        client = redis.Redis.from_url(spec["url"])
+        try:
+            keys = list(client.scan_iter(match=spec["prefix"] + "*", count=1000))
+            for start in range(0, len(keys), 500):
+                client.delete(*keys[start : start + 500])
+        finally:
+            client.close()
+    elif spec["kind"] == "postgres":
+        import psycopg
+        from psycopg import sql
+
+        with psycopg.connect(spec["dsn"], autocommit=True) as conn:
+            conn.execute(sql.SQL("DROP TABLE IF EXISTS {}").format(sql.Identifier(spec["table"])))
+
+
+def faxplus_body(hook_id: str, event: str = "fax_received") -> bytes:
+    """A Fax.Plus delivery body; its idempotency key is ``faxplus:<event>:<hook_id>``."""
+    from support.payloads import faxplus_payload
+
+    return json.dumps(faxplus_payload(event, hook_id=hook_id)).encode()
+
+
+# Worker processes ------------------------------------------------------------------------------
+
+
+@dataclass
+class Worker:
+    """One worker process serving the receiver over HTTP on a loopback port."""
+
+    process: subprocess.Popen[bytes]
+    port: int
+    kind: str
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/hooks/faxplus"
+
+    def kill(self) -> None:
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+        self.process.wait(10)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(5)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+
+def start_workers(
+    kinds: list[str], spec: dict[str, Any], workdir: Path, *, lease: float, delay: float = 0.0
+) -> list[Worker]:
+    """Start one worker per kind (``asgi`` or ``wsgi``) and wait until each accepts requests."""
+    workers = []
+    for kind in kinds:
+        port = free_port()
+        args = [
+            sys.executable,
+            str(WORKER),
+            "--kind",
+            kind,
+            "--port",
+            str(port),
+            "--store",
+            json.dumps(spec),
+            "--dir",
+            str(workdir),
+            "--lease",
+            str(lease),
+            "--delay",
+            str(delay),
+        ]
+        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
+        process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL)
+        workers.append(Worker(process, port, kind))
+    try:
+        for worker in workers:
+            wait_for_port(worker.port, worker.process)
+    except BaseException:
+        for worker in workers:
+            worker.kill()
+        raise
+    return workers
+
+
+def wait_for_port(port: int, process: subprocess.Popen[bytes] | None, timeout: float = 20) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        if process is not None and process.poll() is not None:
+            raise RuntimeError(f"process exited with {process.returncode} before listening")
+        with suppress(OSError), socket.create_connection(("127.0.0.1", port), timeout=0.2):
+            return
+        if time.monotonic() > deadline:
+            raise RuntimeError(f"nothing listens on port {port} after {timeout} s")
+        time.sleep(0.05)
+
+
+def handled_keys(workdir: Path) -> list[str]:
+    """The keys the workers' handlers recorded, one line per run (written with O_APPEND)."""
+    path = workdir / "handled.log"
+    return path.read_text().split() if path.exists() else []
+
+
+# Outages ---------------------------------------------------------------------------------------
+
+
+class PrivateRedis:
+    """A throw-away ``redis-server`` on a free port, stopped and started at will."""
+
+    def __init__(self) -> None:
+        binary = shutil.which("redis-server")
+        if binary is None:
+            raise RuntimeError("redis-server is not installed")
+        self.binary = binary
+        self.port = free_port()
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"redis://127.0.0.1:{self.port}/0"
+
+    def start(self) -> None:
+        args = [self.binary, "--port", str(self.port), "--bind", "127.0.0.1"]
+        args += ["--save", "", "--appendonly", "no"]
+        self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
+        wait_for_port(self.port, self.process)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            self.process.wait(10)
+        self.process = None
+
+
+class TcpProxy:
+    """Forwards a loopback port to a server; ``stop`` cuts every connection, as an outage does."""
+
+    def __init__(self, target: tuple[str, int]) -> None:
+        self.target = target
+        self.port = free_port()
+        self._listener: socket.socket | None = None
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
+        self._threads: list[threading.Thread] = []
+
+    def start(self) -> None:
+        listener = socket.create_server(("127.0.0.1", self.port))
+        listener.settimeout(0.05)
+        self._listener = listener
+        thread = threading.Thread(target=self._accept, args=(listener,), daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self) -> None:
+        listener, self._listener = self._listener, None
+        if listener is not None:
+            listener.close()
+        with self._lock:
+            sockets, self._sockets = self._sockets, []
+        for sock in sockets:
+            with suppress(OSError):
+                sock.shutdown(socket.SHUT_RDWR)
+            sock.close()
+        for thread in self._threads:
+            thread.join(2)
+        self._threads = []
+
+    def _accept(self, listener: socket.socket) -> None:
+        while self._listener is listener:
+            try:
+                client, _ = listener.accept()
+            except TimeoutError:
+                continue
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=2)
+            except OSError:
+                client.close()
+                continue
+            client.settimeout(None)
+            upstream.settimeout(None)
+            with self._lock:
+                self._sockets += [client, upstream]
+            for a, b in ((client, upstream), (upstream, client)):
+                threading.Thread(target=_pump, args=(a, b), daemon=True).start()
+
+
+def _pump(source: socket.socket, sink: socket.socket) -> None:
+    with suppress(OSError):
+        while data := source.recv(65536):
+            sink.sendall(data)
+    with suppress(OSError):
+        sink.shutdown(socket.SHUT_WR)
+
+
+@contextmanager
+def running(proxy: TcpProxy) -> Iterator[TcpProxy]:
+    proxy.start()
+    try:
+        yield proxy
+    finally:
+        proxy.stop()
