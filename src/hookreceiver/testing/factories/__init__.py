@@ -65,7 +65,9 @@ def factory(provider: str, event: str) -> Callable[..., SimulatedDelivery]:
         raise UnknownName(f"unknown provider {provider!r}." + _suggest(key, sorted(PROVIDERS)))
     events: dict[str, Callable[..., SimulatedDelivery]] = module.EVENTS
     short = event.removeprefix(f"{key}.")
-    found = events.get(short) or events.get(short.replace(" ", "_"))
+    aliases: dict[str, str] = getattr(module, "ALIASES", {})
+    short = aliases.get(short, aliases.get(short.replace(" ", "_"), short))
+    found = events.get(short)
     if found is None:
         raise UnknownName(f"unknown {key} event {event!r}." + _suggest(short, list(events)))
     return found

@@ -11,15 +11,19 @@ import ipaddress
 import itertools
 import json
 import random
+import re
 import secrets
 import uuid
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import Any, TypedDict
-from urllib.parse import quote, quote_plus, urlsplit
+from typing import TYPE_CHECKING, Any, TypedDict
+from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from ...core.delivery import Delivery, Headers
+
+if TYPE_CHECKING:
+    from ...security.signed_urls import URLSigner
 
 __all__ = [
     "AttachmentArg",
@@ -281,14 +285,62 @@ def _header_items(headers: HeadersArg) -> list[tuple[str, str]]:
 
 
 class Transport(TypedDict):
-    """The transport keywords every factory takes, passed on to :func:`assemble`."""
+    """The transport keywords every factory takes, passed on to :func:`assemble`.
+
+    ``path`` may be a template (``/hooks/zipwhip/{event}``): ``{event}`` is filled with the
+    event's URL name. ``url`` is the full callback URL the provider was given (what
+    ``receiver.callback_url(...)`` returns): its path and query are used. ``signer`` (a
+    :class:`~hookreceiver.security.URLSigner`) signs ``path`` as an endpoint template, with
+    ``signed_context`` as the context handlers receive in ``ctx.signed``.
+    """
 
     path: str | None
+    url: str | None
     sender: str | None
     basic_auth: tuple[str, str] | None
     headers: HeadersArg
     user_agent: str | None
-    sign: Callable[[str], str] | None
+    signer: URLSigner | None
+    signed_context: Mapping[str, Any] | None
+
+
+_PLACEHOLDER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
+
+
+def _fill(template: str, url_event: str | None) -> str:
+    def value(match: re.Match[str]) -> str:
+        if match.group(1) != "event" or url_event is None:
+            raise ValueError(f"cannot fill {{{match.group(1)}}} in {template!r}: pass path=")
+        return quote(url_event, safe="")
+
+    return _PLACEHOLDER.sub(value, template)
+
+
+def _signed(
+    signer: URLSigner, template: str, url_event: str | None, context: Mapping[str, Any] | None
+) -> tuple[str, str]:
+    names = set(_PLACEHOLDER.findall(template)) - {signer.param}
+    params = {"event": url_event} if "event" in names and url_event is not None else {}
+    url = signer.url("http://signed.invalid", template, params, context)
+    parts = urlsplit(url)
+    return unquote(parts.path), parts.query
+
+
+def _where(
+    path: str | None,
+    url: str | None,
+    default_path: str,
+    url_event: str | None,
+    signer: URLSigner | None,
+    context: Mapping[str, Any] | None,
+) -> tuple[str, str]:
+    if url is not None:
+        parts = urlsplit(url)
+        return unquote(parts.path) or "/", parts.query
+    template = path if path is not None else default_path
+    if signer is not None:
+        return _signed(signer, template, url_event, context)
+    return _fill(template, url_event), ""
 
 
 def assemble(
@@ -296,26 +348,30 @@ def assemble(
     provider: str,
     event: str,
     method: str,
-    path: str | None,
     default_path: str,
     body: bytes,
     content_type: str | None,
     payload: Mapping[str, Any],
-    sender: str | None,
     preset: Iterable[str],
-    user_agent: str | None,
+    path: str | None = None,
+    url: str | None = None,
+    sender: str | None = None,
+    user_agent: str | None = None,
     provider_headers: Iterable[tuple[str, str]] = (),
     headers: HeadersArg = None,
     basic_auth: tuple[str, str] | None = None,
+    signer: URLSigner | None = None,
+    signed_context: Mapping[str, Any] | None = None,
     query: str = "",
+    query_joiner: str = "&",
     attachment: bytes | None = None,
     url_event: str | None = None,
-    sign: Callable[[str], str] | None = None,
 ) -> SimulatedDelivery:
     """Put a provider's request together: headers in the order a client sends them.
 
-    ``headers`` replace same-named defaults (an empty value removes the header); ``sign``
-    turns ``path?query`` into the signed ``path?query`` of a secret callback URL.
+    ``headers`` replace same-named defaults (an empty value removes the header). ``query`` is
+    the event's own query string (Kazoo GET), appended to the callback URL's query with
+    ``query_joiner``.
     """
     items: list[tuple[str, str]] = []
     if content_type is not None:
@@ -330,21 +386,19 @@ def assemble(
     replaced = {name.lower() for name, _ in extra}
     items = [(k, v) for k, v in items if k.lower() not in replaced]
     items.extend((k, v) for k, v in extra if v != "")
-    chosen_path = path if path is not None else default_path
-    if sign is not None:
-        signed = sign(chosen_path + (f"?{query}" if query else ""))
-        chosen_path, _, query = signed.partition("?")
+    chosen_path, url_query = _where(path, url, default_path, url_event, signer, signed_context)
+    full_query = query_joiner.join(q for q in (url_query, query) if q)
     return SimulatedDelivery(
         provider=provider,
         event=event,
         method=method.upper(),
         path=chosen_path,
-        query=query,
+        query=full_query,
         headers=tuple(items),
         body=body,
         sender=sender if sender is not None else pick_sender(preset),
         payload=payload,
         attachment=attachment,
         url_event=url_event,
-        path_given=path is not None or sign is not None,
+        path_given=path is not None or url is not None or signer is not None,
     )

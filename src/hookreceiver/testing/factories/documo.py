@@ -9,7 +9,8 @@ plain JSON. Basic auth, when the webhook has it, arrives in ``Authorization``. D
 
 Every factory takes the wire fields as keywords (``messageId=...``, ``faxNumber=...``; ``...``
 drops a field) besides its friendly arguments, and the transport keywords ``path``, ``sender``,
-``basic_auth``, ``headers``, ``user_agent`` and ``sign``.
+``url``, ``basic_auth``, ``headers``, ``user_agent``, ``signer`` and ``signed_context`` (see
+:class:`~hookreceiver.testing.factories._base.Transport`).
 """
 
 from __future__ import annotations
@@ -17,7 +18,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from datetime import datetime, timedelta
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..pdf import make_pdf
 from ._base import (
@@ -33,6 +34,9 @@ from ._base import (
     recent_time,
     unique_uuid,
 )
+
+if TYPE_CHECKING:
+    from ...security.signed_urls import URLSigner
 
 __all__ = [
     "EVENTS",
@@ -179,17 +183,21 @@ def fax_inbound(
     basic_auth: tuple[str, str] | None = None,
     headers: HeadersArg = None,
     user_agent: str | None = USER_AGENT,
-    sign: Callable[[str], str] | None = None,
+    url: str | None = None,
+    signer: URLSigner | None = None,
+    signed_context: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> SimulatedDelivery:
     """``fax.inbound``: a fax was received; the PDF (``pages`` pages) is attached by default."""
     transport = Transport(
         path=path,
+        url=url,
         sender=sender,
         basic_auth=basic_auth,
         headers=headers,
         user_agent=user_agent,
-        sign=sign,
+        signer=signer,
+        signed_context=signed_context,
     )
     return _fax("fax.inbound", "inbound", status, pages, attachment, True, transport, fields)
 
@@ -204,17 +212,21 @@ def fax_outbound(
     basic_auth: tuple[str, str] | None = None,
     headers: HeadersArg = None,
     user_agent: str | None = USER_AGENT,
-    sign: Callable[[str], str] | None = None,
+    url: str | None = None,
+    signer: URLSigner | None = None,
+    signed_context: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> SimulatedDelivery:
     """``fax.outbound``: a sent fax ended (``success`` or ``failed``); no attachment by default."""
     transport = Transport(
         path=path,
+        url=url,
         sender=sender,
         basic_auth=basic_auth,
         headers=headers,
         user_agent=user_agent,
-        sign=sign,
+        signer=signer,
+        signed_context=signed_context,
     )
     return _fax("fax.outbound", "outbound", status, pages, attachment, False, transport, fields)
 
@@ -229,18 +241,22 @@ def fax_outbound_extended(
     basic_auth: tuple[str, str] | None = None,
     headers: HeadersArg = None,
     user_agent: str | None = USER_AGENT,
-    sign: Callable[[str], str] | None = None,
+    url: str | None = None,
+    signer: URLSigner | None = None,
+    signed_context: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> SimulatedDelivery:
     """``fax.outbound.extended``: one post per status of a sent fax (pass ``messageId`` to
     tie several to one fax, or use :func:`outbound_extended_sequence`)."""
     transport = Transport(
         path=path,
+        url=url,
         sender=sender,
         basic_auth=basic_auth,
         headers=headers,
         user_agent=user_agent,
-        sign=sign,
+        signer=signer,
+        signed_context=signed_context,
     )
     return _fax(
         "fax.outbound.extended", "outbound", status, pages, attachment, False, transport, fields
@@ -267,7 +283,9 @@ def account_event(
     basic_auth: tuple[str, str] | None = None,
     headers: HeadersArg = None,
     user_agent: str | None = USER_AGENT,
-    sign: Callable[[str], str] | None = None,
+    url: str | None = None,
+    signer: URLSigner | None = None,
+    signed_context: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> SimulatedDelivery:
     """An account-level legacy event (``user.create``, ``number.add``, ``document.complete``...).
@@ -292,11 +310,13 @@ def account_event(
     payload = deep_merge(base, fields)
     transport = Transport(
         path=path,
+        url=url,
         sender=sender,
         basic_auth=basic_auth,
         headers=headers,
         user_agent=user_agent,
-        sign=sign,
+        signer=signer,
+        signed_context=signed_context,
     )
     return _legacy(event, payload, None, "", transport)
 
@@ -355,7 +375,9 @@ def fax_v1(
     basic_auth: tuple[str, str] | None = None,
     headers: HeadersArg = None,
     user_agent: str | None = USER_AGENT,
-    sign: Callable[[str], str] | None = None,
+    url: str | None = None,
+    signer: URLSigner | None = None,
+    signed_context: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> SimulatedDelivery:
     """A new-generation ``fax.v1.<stage>`` event, plain JSON ``{"event", "data"}``.
@@ -367,23 +389,27 @@ def fax_v1(
     status = {"succeed": "success", "failed": "failed"}.get(step, "processing")
     data = _fax_payload(direction if direction in ("inbound", "outbound") else "inbound", status, 1)
     payload = deep_merge({"event": event, "createdAt": _iso(), "data": data}, fields)
-    body = json_body(payload)
+    transport = Transport(
+        path=path,
+        url=url,
+        sender=sender,
+        basic_auth=basic_auth,
+        headers=headers,
+        user_agent=user_agent,
+        signer=signer,
+        signed_context=signed_context,
+    )
     return assemble(
         provider=PROVIDER,
         event=f"{PROVIDER}.{event}",
         method="POST",
-        path=path,
         default_path=DEFAULT_PATH,
-        body=body,
+        body=json_body(payload),
         content_type="application/json",
         payload=payload,
-        sender=sender,
         preset=IP_PRESET,
-        user_agent=user_agent,
-        headers=headers,
-        basic_auth=basic_auth,
         url_event=event,
-        sign=sign,
+        **transport,
     )
 
 

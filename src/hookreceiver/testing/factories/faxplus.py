@@ -7,8 +7,8 @@ name the numbers ``from``/``to`` while the official SDKs' model says ``from_numb
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ._base import (
     HeadersArg,
@@ -21,6 +21,9 @@ from ._base import (
     recent_time,
     unique_hex,
 )
+
+if TYPE_CHECKING:
+    from ...security.signed_urls import URLSigner
 
 __all__ = [
     "EVENTS",
@@ -54,7 +57,9 @@ def fax_event(
     basic_auth: tuple[str, str] | None = None,
     headers: HeadersArg = None,
     user_agent: str | None = USER_AGENT,
-    sign: Callable[[str], str] | None = None,
+    url: str | None = None,
+    signer: URLSigner | None = None,
+    signed_context: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> SimulatedDelivery:
     """Any Fax.Plus event (``fax_sent``, ``fax_received``, ``fax_page_received``).
@@ -94,11 +99,13 @@ def fax_event(
     payload = {"hook": hook, "data": deep_merge(data, fields)}
     transport = Transport(
         path=path,
+        url=url,
         sender=sender,
         basic_auth=basic_auth,
         headers=headers,
         user_agent=user_agent,
-        sign=sign,
+        signer=signer,
+        signed_context=signed_context,
     )
     return assemble(
         provider=PROVIDER,

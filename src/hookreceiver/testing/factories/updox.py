@@ -2,15 +2,15 @@
 
 Updox POSTs JSON to the callback URL registered for one event, and the payload names no event,
 so the default path is ``/hooks/updox/<event>``. Updox signs nothing and publishes no sender
-addresses: a secret callback URL is the protection, so pass ``sign=`` (a function from a path to
-its signed form, such as a signer's URL method) to put the token in the URL. Ids are longs on
-current pages and strings on older ones (``string_ids=True``).
+addresses: a secret callback URL is the protection, so pass ``url=`` (the URL
+``receiver.callback_url(...)`` gave) or ``signer=`` (and ``signed_context=``) to put the token in
+the URL. Ids are longs on current pages and strings on older ones (``string_ids=True``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
 
 from ._base import (
     HeadersArg,
@@ -21,6 +21,9 @@ from ._base import (
     json_body,
     next_number,
 )
+
+if TYPE_CHECKING:
+    from ...security.signed_urls import URLSigner
 
 __all__ = [
     "EVENTS",
@@ -71,7 +74,9 @@ def updox_event(
     basic_auth: tuple[str, str] | None = None,
     headers: HeadersArg = None,
     user_agent: str | None = USER_AGENT,
-    sign: Callable[[str], str] | None = None,
+    url: str | None = None,
+    signer: URLSigner | None = None,
+    signed_context: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> SimulatedDelivery:
     """Any Updox event.
@@ -81,7 +86,7 @@ def updox_event(
             ``account_status`` or ``module_status``.
         status: ``status`` of an outbound fax, or ``mdnStatus`` of an MDN.
         string_ids: send ids as strings, as older Updox pages show.
-        sign: makes the secret callback URL: ``path -> signed path`` (token in the query).
+        url: the signed callback URL Updox was given (``receiver.callback_url(...)``).
         fields: wire fields to set (``faxId=...``); ``...`` drops one.
     """
     payload = _payload(event, status)
@@ -92,17 +97,19 @@ def updox_event(
     payload = deep_merge(payload, fields)
     transport = Transport(
         path=path,
+        url=url,
         sender=sender,
         basic_auth=basic_auth,
         headers=headers,
         user_agent=user_agent,
-        sign=sign,
+        signer=signer,
+        signed_context=signed_context,
     )
     return assemble(
         provider=PROVIDER,
         event=f"{PROVIDER}.{event}",
         method="POST",
-        default_path=DEFAULT_PATH.format(event=event),
+        default_path=DEFAULT_PATH,
         body=json_body(payload),
         content_type="application/json",
         payload=payload,

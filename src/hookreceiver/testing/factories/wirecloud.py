@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ._base import (
     HeadersArg,
@@ -26,6 +26,9 @@ from ._base import (
     recent_time,
     unique_hex,
 )
+
+if TYPE_CHECKING:
+    from ...security.signed_urls import URLSigner
 
 __all__ = [
     "EVENTS",
@@ -133,7 +136,9 @@ def event(
     basic_auth: tuple[str, str] | None = None,
     headers: HeadersArg = None,
     user_agent: str | None = None,
-    sign: Callable[[str], str] | None = None,
+    url: str | None = None,
+    signer: URLSigner | None = None,
+    signed_context: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> SimulatedDelivery:
     """Any Kazoo webhook (``channel_create``... ``object``, ``notifications``, ``parking``).
@@ -163,11 +168,13 @@ def event(
         raise ValueError(f"Kazoo webhook format is 'form-data' or 'json', not {format!r}")
     transport = Transport(
         path=path,
+        url=url,
         sender=sender,
         basic_auth=basic_auth,
         headers=headers,
         user_agent=user_agent,
-        sign=sign,
+        signer=signer,
+        signed_context=signed_context,
     )
     return assemble(
         provider=PROVIDER,
@@ -180,6 +187,8 @@ def event(
         preset=IP_PRESET,
         provider_headers=[("x-hook-id", hook_id or unique_hex(32)), ("x-account-id", account)],
         query=query,
+        # Kazoo appends "?" and the fields to the URL as given, even one with a query already.
+        query_joiner="?",
         url_event=hook,
         **transport,
     )

@@ -9,8 +9,9 @@ exact JSON integers. Senders come from 69.46.44.0/24 and 208.69.95.64/26.
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from typing import Any
+from collections.abc import Callable, Mapping
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlencode
 
 from ._base import (
     HeadersArg,
@@ -23,8 +24,13 @@ from ._base import (
     recent_time,
 )
 
+if TYPE_CHECKING:
+    from ...security.signed_urls import URLSigner
+
 __all__ = [
+    "ALIASES",
     "EVENTS",
+    "EVENT_NAMES",
     "IP_PRESET",
     "STATUS_CODES",
     "USER_AGENT",
@@ -59,6 +65,23 @@ STATUS_CODES = {
 DEFAULT_PATH = "/hooks/zipwhip/{event}"
 #: Above 2**53: a float would lose its last digits.
 _FIRST_ID = 1327295480212647936
+
+
+#: Our event names, by the URL segment the webhook is registered with.
+EVENT_NAMES = {
+    "receive": "message.receive",
+    "send": "message.send",
+    "progress": "message.progress",
+    "read": "message.read",
+    "delete": "message.delete",
+    "optout_change": "optout.change",
+}
+
+
+def _text(value: Any) -> str:
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    return str(value)
 
 
 def _message(event: str, e164: bool) -> dict[str, Any]:
@@ -114,7 +137,9 @@ def message_event(
     basic_auth: tuple[str, str] | None = None,
     headers: HeadersArg = None,
     user_agent: str | None = USER_AGENT,
-    sign: Callable[[str], str] | None = None,
+    url: str | None = None,
+    signer: URLSigner | None = None,
+    signed_context: Mapping[str, Any] | None = None,
     **fields: Any,
 ) -> SimulatedDelivery:
     """Any Zipwhip message event (``receive``, ``send``, ``progress``, ``read``, ``delete``,
@@ -124,30 +149,39 @@ def message_event(
         event: the event, as the last segment of the webhook's URL.
         status_code: the ``statusCode`` (see :data:`STATUS_CODES`).
         e164: use the newer payload: E.164 addresses and ``messageStatus``.
-        method: ``POST`` (default), ``PUT`` or ``GET``; the JSON body is sent with each.
+        method: ``POST`` (default), ``PUT`` or ``GET`` (the fields go in the query string).
         fields: wire fields to set (``body="STOP"``, ``id=...``); ``...`` drops one.
     """
     payload = _message(event, e164)
     if status_code is not None:
         payload["statusCode"] = status_code
     payload = deep_merge(payload, fields)
+    body, query = json_body(payload), ""
+    content_type: str | None = "application/json; charset=UTF-8"
+    if method.upper() == "GET":
+        # Zipwhip does not show a GET delivery; we send the message's fields as a query [I].
+        body, content_type = b"", None
+        query = urlencode({k: _text(v) for k, v in payload.items() if v is not None})
     transport = Transport(
         path=path,
+        url=url,
         sender=sender,
         basic_auth=basic_auth,
         headers=headers,
         user_agent=user_agent,
-        sign=sign,
+        signer=signer,
+        signed_context=signed_context,
     )
     return assemble(
         provider=PROVIDER,
-        event=f"{PROVIDER}.{event}",
+        event=f"{PROVIDER}.{EVENT_NAMES.get(event, event)}",
         method=method,
-        default_path=DEFAULT_PATH.format(event=event),
-        body=json_body(payload),
-        content_type="application/json; charset=UTF-8",
+        default_path=DEFAULT_PATH,
+        body=body,
+        content_type=content_type,
         payload=payload,
         preset=IP_PRESET,
+        query=query,
         url_event=event,
         **transport,
     )
@@ -188,10 +222,12 @@ def optout_change(**kwargs: Any) -> SimulatedDelivery:
 
 #: Every event's factory, by the event name after ``zipwhip.``.
 EVENTS: dict[str, Callable[..., SimulatedDelivery]] = {
-    "receive": receive,
-    "send": send,
-    "progress": progress,
-    "read": read,
-    "delete": delete,
-    "optout_change": optout_change,
+    "message.receive": receive,
+    "message.send": send,
+    "message.progress": progress,
+    "message.read": read,
+    "message.delete": delete,
+    "optout.change": optout_change,
 }
+#: Other names of the events: the URL segments.
+ALIASES = {segment: name for segment, name in EVENT_NAMES.items()} | {"optout": "optout.change"}
