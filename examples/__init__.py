@@ -1,0 +1,1 @@
+"""Example apps: run from the repository root (see each module)."""

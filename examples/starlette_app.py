@@ -1,0 +1,49 @@
+"""hookreceiver mounted in a Starlette app, as pure ASGI middleware.
+
+Run from the repository root::
+
+    DOCUMO_BASIC_AUTH=documo:change-me \
+    UPDOX_URL_KEYS=$(python -c 'import secrets; print(secrets.token_urlsafe(32))') \
+    WIRECLOUD_URL_KEYS=$(python -c 'import secrets; print(secrets.token_urlsafe(32))') \
+    uvicorn examples.starlette_app:app
+
+Environment variables:
+
+``DOCUMO_BASIC_AUTH``       required: ``user:password`` pairs for Documo, comma-separated
+                            (list the new pair beside the old one while rotating).
+``UPDOX_URL_KEYS``          required: keys that sign Updox callback URLs, newest first.
+``WIRECLOUD_URL_KEYS``      required: keys that sign Wirecloud (Kazoo) webhook URLs.
+``HOOKRECEIVER_STORE``      the dedup store: a SQLite path (default ``hookreceiver-dedup.db``),
+                            ``redis://...``, ``postgresql://...`` or ``memory``.
+``HOOKRECEIVER_INBOX``      the SQLite file of the inbox (default ``hookreceiver-inbox.db``).
+``HOOKRECEIVER_ALLOW_IPS``  more sender addresses for Fax.Plus, Zipwhip and Documo, beside
+                            their published ones (``127.0.0.1`` to try it locally).
+``HOOKRECEIVER_TRUSTED_PROXIES``  your reverse proxies' networks; only then is
+                            ``X-Forwarded-For`` believed.
+``HOOKRECEIVER_PUBLIC_URL`` the base URL providers reach this app at (for callback URLs).
+
+Each handled event is logged as one JSON line on stdout.
+"""
+
+from __future__ import annotations
+
+from starlette.applications import Starlette
+from starlette.middleware import Middleware
+from starlette.requests import Request
+from starlette.responses import JSONResponse
+from starlette.routing import Route
+
+from examples.webhooks import build_receiver
+
+hooks = build_receiver()
+
+
+async def health(request: Request) -> JSONResponse:
+    """The app's own routes are untouched by the middleware."""
+    return JSONResponse({"ok": True})
+
+
+app = Starlette(
+    routes=[Route("/health", health)],
+    middleware=[Middleware(hooks.asgi_middleware)],
+)

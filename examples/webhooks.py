@@ -1,0 +1,141 @@
+"""The receiver both example apps mount: all five providers, secured the way each allows.
+
+Settings come from environment variables (the apps' docstrings list them):
+
+- Fax.Plus and Zipwhip: their published sender addresses (on by default).
+- Documo: its sender address and HTTP basic auth (``DOCUMO_BASIC_AUTH``).
+- Updox and Wirecloud (Kazoo): neither sends from fixed addresses nor authenticates, so their
+  endpoints take signed callback URLs (``UPDOX_URL_KEYS``, ``WIRECLOUD_URL_KEYS``). Print the
+  URLs to register with them with ``python -m examples.webhooks`` (they are credentials: they
+  are never logged). Kazoo never retries a non-200, so its deliveries go
+  to a durable inbox first and are handled from there, with retries.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import sys
+from typing import Any
+
+from hookreceiver import DeliveryContext, GenericEvent, Receiver, providers
+from hookreceiver.inbox import SQLiteInbox
+from hookreceiver.providers import CallEvent, FaxEvent, MessageEvent
+from hookreceiver.security import BasicAuth, TrustedProxies, URLSigner
+from hookreceiver.stores import MemoryStore, PostgresStore, RedisStore, SQLiteStore, Store
+
+__all__ = ["build_receiver"]
+
+log = logging.getLogger("examples")
+
+
+def _list(name: str) -> list[str]:
+    return [item.strip() for item in os.environ.get(name, "").split(",") if item.strip()]
+
+
+def _store(spec: str) -> Store:
+    if spec == "memory":
+        return MemoryStore()
+    if spec.startswith(("redis://", "rediss://", "unix://")):
+        return RedisStore(spec)
+    if spec.startswith(("postgres://", "postgresql://")):
+        return PostgresStore(spec)
+    return SQLiteStore(spec)
+
+
+def _json_lines_to_stdout() -> None:
+    # One JSON line per handled event: hookreceiver logs it on "hookreceiver.events".
+    handler = logging.StreamHandler(sys.stdout)
+    handler.setFormatter(logging.Formatter("%(message)s"))
+    events = logging.getLogger("hookreceiver.events")
+    events.handlers[:] = [handler]
+    events.setLevel(logging.INFO)
+    events.propagate = False
+    logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
+
+
+def build_receiver() -> Receiver:
+    """Build the receiver from the environment, with all five providers mounted."""
+    _json_lines_to_stdout()
+    proxies = _list("HOOKRECEIVER_TRUSTED_PROXIES")
+    hooks = Receiver(
+        store=_store(os.environ.get("HOOKRECEIVER_STORE", "hookreceiver-dedup.db")),
+        inbox=SQLiteInbox(os.environ.get("HOOKRECEIVER_INBOX", "hookreceiver-inbox.db")),
+        proxies=TrustedProxies(proxies) if proxies else None,
+        public_base_url=os.environ.get("HOOKRECEIVER_PUBLIC_URL", "http://127.0.0.1:8000"),
+    )
+    extra_ips = _list("HOOKRECEIVER_ALLOW_IPS")
+    hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=extra_ips))
+    hooks.endpoint("/hooks/zipwhip/{event}", providers.Zipwhip(allow_ips=extra_ips))
+    hooks.endpoint(
+        "/hooks/documo",
+        providers.Documo(
+            allow_ips=extra_ips,
+            guards=[BasicAuth.from_env("DOCUMO_BASIC_AUTH", realm="documo")],
+        ),
+    )
+    updox = hooks.endpoint(
+        "/hooks/updox/{event}/{token}",
+        providers.Updox(signed_urls=URLSigner.from_env("UPDOX_URL_KEYS")),
+    )
+    wirecloud = hooks.endpoint(
+        "/hooks/wirecloud/{event}",
+        providers.Wirecloud(signed_urls=URLSigner.from_env("WIRECLOUD_URL_KEYS")),
+    )
+    hooks.registration_urls = {  # type: ignore[attr-defined]
+        **{
+            f"updox {event}": hooks.callback_url(updox, event=event)
+            for event in ("inbound_fax", "outbound_fax", "inbound_direct", "inbound_mdn")
+        },
+        **{
+            f"wirecloud {event}": hooks.callback_url(wirecloud, event=event)
+            for event in ("channel_create", "channel_answer", "channel_bridge", "channel_destroy")
+        },
+    }
+    _handlers(hooks)
+    return hooks
+
+
+def _handlers(hooks: Receiver) -> None:
+    @hooks.on(FaxEvent)
+    def fax(event: FaxEvent, ctx: DeliveryContext) -> None:
+        attachment = event.attachment
+        _say(
+            ctx,
+            kind="fax",
+            direction=event.direction,
+            fax_id=event.fax_id,
+            status=event.status,
+            pages=event.pages,
+            attachment=None if attachment is None else attachment.size,
+        )
+
+    @hooks.on(MessageEvent)
+    def message(event: MessageEvent, ctx: DeliveryContext) -> None:
+        _say(ctx, kind="message", message_id=event.message_id, status=event.status)
+
+    @hooks.on(CallEvent)
+    async def call(event: CallEvent, ctx: DeliveryContext) -> None:
+        _say(ctx, kind="call", call_id=event.call_id, phase=event.phase)
+
+    @hooks.on("*")
+    def other(event: Any, ctx: DeliveryContext) -> None:
+        if isinstance(event, GenericEvent) or ctx.event.normalized is None:
+            _say(ctx, kind="other")
+
+    @hooks.on_error
+    def failed(exc: BaseException, ctx: DeliveryContext) -> None:
+        log.error("handler failed for %s (delivery %s): %r", ctx.event_name, ctx.delivery_id, exc)
+
+
+def _say(ctx: DeliveryContext, **seen: Any) -> None:
+    # What the handler saw, for people reading the demo; the JSON event line comes from the
+    # receiver itself.
+    seen = {"handler": seen.pop("kind"), "event": ctx.event_name, **seen}
+    print(json.dumps(seen, default=str), flush=True)
+
+
+if __name__ == "__main__":
+    for name, url in build_receiver().registration_urls.items():  # type: ignore[attr-defined]
+        print(f"{name:28} {url}")
