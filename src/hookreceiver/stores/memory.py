@@ -6,6 +6,7 @@ oldest finished keys are dropped first (an in-flight claim is never dropped).
 
 from __future__ import annotations
 
+import itertools
 import secrets
 import threading
 import time
@@ -34,6 +35,10 @@ class MemoryStore(Store):
         self._lock = threading.Lock()
         # key -> (state, token, expires_at); OrderedDict keeps insertion order for eviction.
         self._entries: OrderedDict[str, tuple[ClaimState, str, float]] = OrderedDict()
+        # Owner tokens only need to be unique within this store: a counter is enough, and
+        # cheaper than random bytes on every claim.
+        self._token_prefix = secrets.token_hex(4) + "-"
+        self._tokens = itertools.count(1)
 
     def claim(self, key: str, lease: float) -> Claim:
         """Claim ``key``: new, done or in flight."""
@@ -44,7 +49,7 @@ class MemoryStore(Store):
                 return Claim(entry[0])
             if entry is None and len(self._entries) >= self.max_keys:
                 self._make_room(now)
-            token = secrets.token_hex(8)
+            token = f"{self._token_prefix}{next(self._tokens)}"
             self._entries[key] = (_IN_FLIGHT, token, now + lease)
             self._entries.move_to_end(key)
             return Claim(ClaimState.NEW, token)
@@ -83,10 +88,16 @@ class MemoryStore(Store):
         return len(self._entries)
 
     def _make_room(self, now: float) -> None:
+        # A pass over every key, so it frees a tenth of the room at once: paid once per
+        # max_keys/10 new keys, not on every claim of a full store.
         for key in [k for k, (_, _, expires) in self._entries.items() if expires <= now]:
             del self._entries[key]
-        while len(self._entries) >= self.max_keys:
-            victim = next((k for k, e in self._entries.items() if e[0] is _DONE), None)
-            if victim is None:
+        excess = len(self._entries) - (self.max_keys - max(1, self.max_keys // 10))
+        victims: list[str] = []
+        for key, (state, _, _) in self._entries.items():
+            if len(victims) >= excess:
                 break
-            del self._entries[victim]
+            if state is _DONE:
+                victims.append(key)
+        for key in victims:
+            del self._entries[key]
