@@ -25,7 +25,10 @@ from hookreceiver.providers import CallEvent, FaxEvent, MessageEvent
 from hookreceiver.security import BasicAuth, TrustedProxies, URLSigner
 from hookreceiver.stores import MemoryStore, PostgresStore, RedisStore, SQLiteStore, Store
 
-__all__ = ["build_receiver"]
+__all__ = ["build_receiver", "registration_urls"]
+
+UPDOX_PATH = "/hooks/updox/{event}/{token}"
+WIRECLOUD_PATH = "/hooks/wirecloud/{event}"
 
 log = logging.getLogger("examples")
 
@@ -75,26 +78,26 @@ def build_receiver() -> Receiver:
             guards=[BasicAuth.from_env("DOCUMO_BASIC_AUTH", realm="documo")],
         ),
     )
-    updox = hooks.endpoint(
-        "/hooks/updox/{event}/{token}",
+    hooks.endpoint(
+        UPDOX_PATH,
         providers.Updox(signed_urls=URLSigner.from_env("UPDOX_URL_KEYS")),
     )
-    wirecloud = hooks.endpoint(
-        "/hooks/wirecloud/{event}",
+    hooks.endpoint(
+        WIRECLOUD_PATH,
         providers.Wirecloud(signed_urls=URLSigner.from_env("WIRECLOUD_URL_KEYS")),
     )
-    hooks.registration_urls = {  # type: ignore[attr-defined]
-        **{
-            f"updox {event}": hooks.callback_url(updox, event=event)
-            for event in ("inbound_fax", "outbound_fax", "inbound_direct", "inbound_mdn")
-        },
-        **{
-            f"wirecloud {event}": hooks.callback_url(wirecloud, event=event)
-            for event in ("channel_create", "channel_answer", "channel_bridge", "channel_destroy")
-        },
-    }
     _handlers(hooks)
     return hooks
+
+
+def registration_urls(hooks: Receiver) -> dict[str, str]:
+    """The signed URLs to register with Updox and Wirecloud, by ``"provider event"``."""
+    updox = ("inbound_fax", "outbound_fax", "inbound_direct", "inbound_mdn")
+    kazoo = ("channel_create", "channel_answer", "channel_bridge", "channel_destroy")
+    return {
+        **{f"updox {e}": hooks.callback_url(UPDOX_PATH, event=e) for e in updox},
+        **{f"wirecloud {e}": hooks.callback_url(WIRECLOUD_PATH, event=e) for e in kazoo},
+    }
 
 
 def _handlers(hooks: Receiver) -> None:
@@ -137,5 +140,5 @@ def _say(ctx: DeliveryContext, **seen: Any) -> None:
 
 
 if __name__ == "__main__":
-    for name, url in build_receiver().registration_urls.items():  # type: ignore[attr-defined]
+    for name, url in registration_urls(build_receiver()).items():
         print(f"{name:28} {url}")
