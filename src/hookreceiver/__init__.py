@@ -26,11 +26,13 @@ from .errors import (
     UnsupportedMediaType,
 )
 from .parsing.attachment import Attachment
+from .security import BasicAuth, IPAllowlist, StandardWebhooks, TrustedProxies, URLSigner
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Attachment",
+    "BasicAuth",
     "ConfigurationError",
     "Delivery",
     "DeliveryContext",
@@ -39,6 +41,7 @@ __all__ = [
     "GenericEvent",
     "Headers",
     "HookReceiverError",
+    "IPAllowlist",
     "InvalidPayload",
     "MalformedBody",
     "MethodNotAllowed",
@@ -49,7 +52,10 @@ __all__ = [
     "Receiver",
     "Response",
     "Route",
+    "StandardWebhooks",
     "StoreUnavailable",
+    "TrustedProxies",
+    "URLSigner",
     "UnknownEvent",
     "UnsupportedMediaType",
     "providers",

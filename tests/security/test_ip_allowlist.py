@@ -1,0 +1,93 @@
+"""IP allowlists: parsing, IPv4-mapped IPv6, networks of both versions, configuration errors."""
+
+from __future__ import annotations
+
+import ipaddress
+
+import pytest
+
+from hookreceiver import ConfigurationError
+from hookreceiver.security import IPAllowlist, NetworkSet, parse_address
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("198.51.100.7", "198.51.100.7"),
+        (" 198.51.100.7\t", "198.51.100.7"),
+        ("2001:db8::1", "2001:db8::1"),
+        ("[2001:db8::1]", "2001:db8::1"),
+        ("::ffff:198.51.100.7", "198.51.100.7"),
+        ("::ffff:c633:6407", "198.51.100.7"),
+        ("[::ffff:198.51.100.7]", "198.51.100.7"),
+        ("::1", "::1"),
+    ],
+)
+def test_parse_address_accepts_plain_addresses(text: str, expected: str) -> None:
+    assert parse_address(text) == ipaddress.ip_address(expected)
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "",
+        "unknown",
+        "fe80::1%eth0",
+        "[fe80::1%25eth0]",
+        "198.051.100.7",
+        "3325256711",
+        "198.51.100",
+        "１９８.51.100.7",
+        "198.51.100.7:80",
+        "198.51.100.0/24",
+        "example.com",
+        "1" * 100,
+        "::ffff:" + "1" * 70,
+    ],
+)
+def test_parse_address_refuses_anything_else(text: str) -> None:
+    assert parse_address(text) is None
+
+
+def test_allowlist_checks_both_versions_and_mapped_peers() -> None:
+    allowlist = IPAllowlist(["198.51.100.0/24", "2001:db8::/32", "192.0.2.1"])
+    assert allowlist.allows("198.51.100.200")
+    assert allowlist.allows("::ffff:198.51.100.200")
+    assert allowlist.allows("2001:db8:ffff::1")
+    assert allowlist.allows("192.0.2.1")
+    assert not allowlist.allows("192.0.2.2")
+    assert not allowlist.allows("2001:db9::1")
+    assert not allowlist.allows(None)
+    assert not allowlist.allows("garbage")
+
+
+def test_mapped_networks_in_configuration_mean_ipv4() -> None:
+    allowlist = IPAllowlist(["::ffff:10.0.0.0/104"])
+    assert allowlist.networks == (ipaddress.ip_network("10.0.0.0/8"),)
+    assert allowlist.allows("10.1.2.3")
+    assert allowlist.allows("::ffff:10.1.2.3")
+
+
+def test_ipv6_wide_network_does_not_swallow_ipv4() -> None:
+    assert not IPAllowlist(["::/0"]).allows("198.51.100.7")
+
+
+def test_preset_and_user_networks_merge_without_duplicates() -> None:
+    networks = NetworkSet(["198.51.100.7", "198.51.100.7/32", "2001:db8::/32"])
+    assert len(networks.networks) == 2
+    assert ipaddress.ip_address("198.51.100.7") in networks
+    assert "198.51.100.7" not in networks  # a string is not an address
+
+
+@pytest.mark.parametrize(
+    "networks, message",
+    [
+        ([], "at least one"),
+        (["not-a-network"], "not an IP address"),
+        (["fe80::/64%eth0"], "zone id"),
+        ("198.51.100.7", "not one string"),
+    ],
+)
+def test_bad_configuration_is_refused(networks: object, message: str) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+        IPAllowlist(networks)  # type: ignore[arg-type]
