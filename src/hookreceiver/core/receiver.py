@@ -4,10 +4,11 @@ from __future__ import annotations
 
 import json
 import logging
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
-from ..errors import DeliveryRejected
+from ..errors import ConfigurationError, DeliveryRejected
+from ..security.signed_urls import SignedURLGuard, check_base_url
 from ..stores.base import Store
 from ..stores.memory import MemoryStore
 from .delivery import Delivery
@@ -53,6 +54,8 @@ class Receiver:
             than any provider retries).
         proxies: where the sender's address comes from behind a reverse proxy; by default
             the TCP peer, and forwarding headers are ignored.
+        public_base_url: the scheme, host and any prefix senders reach this app at
+            (``https://hooks.example.com``), for :meth:`callback_url` behind a proxy.
         log_events: log one JSON line per handled event on the ``hookreceiver.events`` logger.
     """
 
@@ -63,12 +66,14 @@ class Receiver:
         lease: float = 300.0,
         retain_for: float = 7 * DAY,
         proxies: ClientResolver | None = None,
+        public_base_url: str | None = None,
         log_events: bool = True,
     ) -> None:
         self.store: Store = store if store is not None else MemoryStore()
         self.lease = lease
         self.retain_for = retain_for
         self.proxies = proxies
+        self.public_base_url = None if public_base_url is None else check_base_url(public_base_url)
         self.log_events = log_events
         self.router = Router()
         self.handlers = HandlerRegistry()
@@ -115,6 +120,38 @@ class Receiver:
         """Register ``fn(exception, ctx)``, called when a handler raises."""
         self.handlers.add_error_handler(fn)
         return fn
+
+    def callback_url(
+        self,
+        path_or_endpoint: str | Endpoint,
+        *,
+        event: str | None = None,
+        params: Mapping[str, str] | None = None,
+        context: Mapping[str, Any] | None = None,
+        expires_in: float | None = None,
+        base_url: str | None = None,
+    ) -> str:
+        """A signed URL for an endpoint whose provider has ``signed_urls=``, to give a sender.
+
+        ``event`` fills the ``{event}`` placeholder (``params`` any others); ``context`` reaches
+        handlers as ``ctx.signed``; ``expires_in`` overrides the signer's default lifetime.
+
+        Raises:
+            ConfigurationError: no such endpoint, no signed URLs on it, or no base URL.
+            ValueError: placeholder values missing or not single path segments.
+        """
+        path = getattr(path_or_endpoint, "path", path_or_endpoint)
+        endpoint = next((e for e in self.router.endpoints if e.path == path), None)
+        if endpoint is None:
+            raise ConfigurationError(f"no endpoint {path!r}")
+        guard = next((g for g in endpoint.provider.guards if isinstance(g, SignedURLGuard)), None)
+        if guard is None:
+            raise ConfigurationError(f"endpoint {path} has no signed URLs (signed_urls=)")
+        base = base_url or self.public_base_url
+        if base is None:
+            raise ConfigurationError("set Receiver(public_base_url=...) or pass base_url=")
+        values = {**(params or {}), **({} if event is None else {"event": event})}
+        return guard.signer.url(base, endpoint.path, values, context, expires_in=expires_in)
 
     # Handling --------------------------------------------------------------------------------
 

@@ -22,6 +22,7 @@ from ..parsing.multipart import MultipartSink, multipart_boundary
 from ..security.allowlist import IPAllowlist
 from ..security.base import Guard
 from ..security.basic_auth import BasicAuth
+from ..security.signed_urls import SignedURLGuard, URLSigner
 
 __all__ = ["DEFAULT_STATUSES", "Provider", "validate_model"]
 
@@ -63,7 +64,9 @@ class Provider:
         allow_ips: addresses or networks allowed to send, added to the provider's preset.
         ip_preset: whether the provider's published sender addresses are allowed (on by
             default where the provider publishes them).
-        guards: further guards (a signed-URL guard, an HMAC guard, your own).
+        signed_urls: a :class:`~hookreceiver.security.URLSigner`: deliveries must come to a
+            URL made by ``receiver.callback_url(...)`` (its context reaches ``ctx.signed``).
+        guards: further guards (an HMAC guard, your own).
         strict: answer 422 for event names the provider does not document, instead of
             handing them to catch-all handlers as :class:`~hookreceiver.GenericEvent`.
         max_body: size limit of a JSON or form body (default 1 MiB).
@@ -91,6 +94,7 @@ class Provider:
         basic_auth: Sequence[tuple[str, str]] | None = None,
         allow_ips: Iterable[str] | None = None,
         ip_preset: bool = True,
+        signed_urls: URLSigner | None = None,
         guards: Iterable[Guard] = (),
         strict: bool = False,
         max_body: int = 1 * MiB,
@@ -107,6 +111,8 @@ class Provider:
             built.append(IPAllowlist(networks))
         if basic_auth:
             built.append(BasicAuth(basic_auth, realm=self.name or "hookreceiver"))
+        if signed_urls is not None:
+            built.append(SignedURLGuard(signed_urls))
         built.extend(guards)
         self.guards: tuple[Guard, ...] = tuple(sorted(built, key=lambda guard: guard.order))
         self._responses = {
