@@ -168,7 +168,12 @@ def kazoo_schedule(retries: int = 2) -> RetrySchedule:
 
 def no_retries(provider: str) -> RetrySchedule:
     """One attempt only: for providers that document no retries (Zipwhip, Fax.Plus)."""
-    return RetrySchedule(provider, (), retry_status=lambda status: False, then="nothing more")
+    return RetrySchedule(
+        provider,
+        (),
+        retry_status=lambda status: not 200 <= status < 300,
+        then="documents no retries",
+    )
 
 
 #: The schedule of each provider, by name.
@@ -271,7 +276,8 @@ def _next_step(run: RetryRun, attempt: Attempt) -> bool:
         return False
     if attempt.number >= schedule.attempts:
         run.stopped = "exhausted"
-        run.reason = f"{schedule.attempts} attempts failed; {schedule.provider} {schedule.then}"
+        tried = f"{schedule.attempts} attempt{'s' if schedule.attempts > 1 else ''} failed"
+        run.reason = f"{tried}; {schedule.provider} {schedule.then}"
         return False
     return True
 
