@@ -1,0 +1,48 @@
+"""The inbox: lose nothing. Verified deliveries are stored, answered, then handled by workers.
+
+An endpoint in ``inbox`` mode (the default for Wirecloud/Kazoo, which never retries) writes the
+verified delivery, raw bytes and headers included, to the inbox and answers at once; a worker
+then parses it and runs its handlers under the usual dedup rules, retrying failures with
+backoff. A delivery that fails its last attempt stays as ``failed`` (``on_dead_letter`` hooks
+are called); one that does not parse or validate is ``quarantined``. Both can be replayed::
+
+    from hookreceiver import Receiver, providers
+    from hookreceiver.inbox import SQLiteInbox
+
+    hooks = Receiver(store=SQLiteStore("hooks.db"), inbox=SQLiteInbox("hooks.db"))
+    hooks.endpoint("/hooks/kazoo", providers.Wirecloud(allow_ips=[...]))   # ack="inbox"
+
+    @hooks.on_dead_letter
+    def alert(entry: InboxEntry) -> None: ...
+
+Storage: :class:`SQLiteInbox` (one host) and :class:`PostgresInbox` (several hosts; workers
+take deliveries with ``FOR UPDATE SKIP LOCKED``). Processing: the in-process worker started
+with the app, ``hookreceiver worker`` processes, or your task queue (:class:`TaskQueue`).
+"""
+
+from __future__ import annotations
+
+from .base import Inbox
+from .postgres import PostgresInbox
+from .queues import TaskQueue
+from .records import InboxEntry, InboxRecord, InboxState, Retry, StoredFile
+from .replay import ReplayResult, areplay, replay, replay_many
+from .sqlite import SQLiteInbox
+from .worker import InboxWorker
+
+__all__ = [
+    "Inbox",
+    "InboxEntry",
+    "InboxRecord",
+    "InboxState",
+    "InboxWorker",
+    "PostgresInbox",
+    "ReplayResult",
+    "Retry",
+    "SQLiteInbox",
+    "StoredFile",
+    "TaskQueue",
+    "areplay",
+    "replay",
+    "replay_many",
+]

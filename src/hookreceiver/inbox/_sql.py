@@ -1,0 +1,181 @@
+"""The SQL shared by the SQLite and PostgreSQL inboxes: one table, one layout, two dialects.
+
+Columns that are filtered or sorted on are columns; the rest of the request (headers, query,
+multipart fields, file metadata) is one JSON text, and the body and file bytes one blob, so a
+listing never reads a payload.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from .records import InboxEntry, InboxRecord, entry_from_row
+
+__all__ = ["ENTRY_COLUMNS", "Statements", "check_table_name", "insert_params", "record_from_row"]
+
+_IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
+
+ENTRY_COLUMNS = (
+    "id, state, endpoint, provider, event_name, event_key, received_at, updated_at,"
+    " attempts, next_attempt_at, last_error, size"
+)
+_ALL_COLUMNS = f"{ENTRY_COLUMNS}, lock_token, meta, payload"
+
+
+def check_table_name(table: str) -> str:
+    """``table`` if it is a plain SQL identifier (it is written into statements)."""
+    if not _IDENTIFIER.fullmatch(table):
+        raise ValueError(f"inbox table name must be a plain identifier: {table!r}")
+    return table
+
+
+def insert_params(record: InboxRecord) -> tuple[Any, ...]:
+    """The values of an INSERT of ``record``, in :data:`_ALL_COLUMNS` order."""
+    meta, payload = record.encode()
+    return (
+        record.id,
+        record.state.value,
+        record.endpoint,
+        record.provider,
+        record.event_name,
+        record.key,
+        record.received_at,
+        record.updated_at,
+        record.attempts,
+        record.next_attempt_at,
+        record.last_error,
+        record.size,
+        record.lock_token,
+        meta,
+        payload,
+    )
+
+
+def record_from_row(row: Mapping[str, Any]) -> InboxRecord:
+    """A full record from a row with every column."""
+    record = InboxRecord.decode(entry_from_row(row), row["meta"], bytes(row["payload"]))
+    record.lock_token = row["lock_token"]
+    return record
+
+
+def entries(rows: Iterable[Mapping[str, Any]]) -> list[InboxEntry]:
+    """Entries from listing rows."""
+    return [entry_from_row(row) for row in rows]
+
+
+class Statements:
+    """The statements of one inbox table, with the dialect's placeholder (``?`` or ``%s``)."""
+
+    def __init__(self, table: str, placeholder: str, *, skip_locked: bool) -> None:
+        t, p = check_table_name(table), placeholder
+        self.table = t
+        self.schema = (
+            f"CREATE TABLE IF NOT EXISTS {t} ("
+            " id TEXT PRIMARY KEY, state TEXT NOT NULL, endpoint TEXT NOT NULL,"
+            " provider TEXT NOT NULL, event_name TEXT, event_key TEXT,"
+            " received_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL,"
+            " attempts INTEGER NOT NULL, next_attempt_at DOUBLE PRECISION NOT NULL,"
+            " last_error TEXT, size BIGINT NOT NULL, lock_token TEXT, meta TEXT NOT NULL,"
+            f" payload {'BYTEA' if p == '%s' else 'BLOB'} NOT NULL)",
+            f"CREATE INDEX IF NOT EXISTS {t}_due ON {t} (state, next_attempt_at)",
+            f"CREATE INDEX IF NOT EXISTS {t}_received ON {t} (received_at)",
+        )
+        self.insert = f"INSERT INTO {t} ({_ALL_COLUMNS}) VALUES ({', '.join([p] * 15)})"
+        # The lease's end is kept in next_attempt_at, so "due" is one condition on one index
+        # for both a pending delivery and one whose worker died.
+        lock = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
+        self.take_next = (
+            f"UPDATE {t} SET state = 'processing', attempts = attempts + 1, lock_token = {p},"
+            f" next_attempt_at = {p}, updated_at = {p} WHERE id = ("
+            f"SELECT id FROM {t} WHERE state IN ('pending', 'processing')"
+            f" AND next_attempt_at <= {p} ORDER BY next_attempt_at LIMIT 1{lock})"
+            f" RETURNING {_ALL_COLUMNS}"
+        )
+        self.take_due = (
+            f"UPDATE {t} SET state = 'processing', attempts = attempts + 1, lock_token = {p},"
+            f" next_attempt_at = {p}, updated_at = {p} WHERE id = {p}"
+            f" AND state IN ('pending', 'processing') AND next_attempt_at <= {p}"
+            f" RETURNING {_ALL_COLUMNS}"
+        )
+        self.take_replay = (
+            f"UPDATE {t} SET state = 'processing', attempts = 1, lock_token = {p},"
+            f" next_attempt_at = {p}, updated_at = {p} WHERE id = {p}"
+            f" AND NOT (state = 'processing' AND next_attempt_at > {p})"
+            f" RETURNING {_ALL_COLUMNS}"
+        )
+        self.finish = (
+            f"UPDATE {t} SET state = {p}, lock_token = NULL, updated_at = {p},"
+            f" next_attempt_at = {p}, last_error = {p},"
+            f" event_name = COALESCE({p}, event_name), event_key = COALESCE({p}, event_key)"
+            f" WHERE id = {p} AND lock_token = {p} AND state = 'processing'"
+        )
+        self.delete_owned = (
+            f"DELETE FROM {t} WHERE id = {p} AND lock_token = {p} AND state = 'processing'"
+        )
+        self.get = f"SELECT {_ALL_COLUMNS} FROM {t} WHERE id = {p}"
+        self._p = p
+
+    def take(
+        self, now: float, token: str, lease: float, record_id: str | None, replay: bool
+    ) -> tuple[str, tuple[Any, ...]]:
+        """The statement and parameters that lease a delivery (see ``Inbox.take``)."""
+        if record_id is None:
+            return self.take_next, (token, now + lease, now, now)
+        sql = self.take_replay if replay else self.take_due
+        return sql, (token, now + lease, now, record_id, now)
+
+    def listing(
+        self,
+        states: Sequence[str] | None,
+        provider: str | None,
+        event: str | None,
+        limit: int | None,
+    ) -> tuple[str, list[Any]]:
+        """A filtered listing, oldest first."""
+        p = self._p
+        where: list[str] = []
+        params: list[Any] = []
+        if states is not None:
+            if not states:
+                where.append("1 = 0")
+            else:
+                where.append(f"state IN ({', '.join([p] * len(states))})")
+                params.extend(states)
+        if provider is not None:
+            where.append(f"provider = {p}")
+            params.append(provider)
+        if event is not None:
+            if event.endswith("*"):
+                where.append(f"substr(event_name, 1, {p}) = {p}")
+                params.extend([len(event) - 1, event[:-1]])
+            else:
+                where.append(f"event_name = {p}")
+                params.append(event)
+        sql = f"SELECT {ENTRY_COLUMNS} FROM {self.table}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += " ORDER BY received_at, id"
+        if limit is not None:
+            sql += f" LIMIT {p}"
+            params.append(int(limit))
+        return sql, params
+
+    def requeue(self, count: int) -> str:
+        """Make ``count`` deliveries pending, unless a live lease holds them."""
+        p = self._p
+        return (
+            f"UPDATE {self.table} SET state = 'pending', attempts = 0, lock_token = NULL,"
+            f" next_attempt_at = {p}, updated_at = {p}"
+            f" WHERE id IN ({', '.join([p] * count)})"
+            f" AND NOT (state = 'processing' AND next_attempt_at > {p})"
+        )
+
+    def purge(self, count: int) -> str:
+        """Delete deliveries in ``count`` states not updated since a time."""
+        p = self._p
+        return (
+            f"DELETE FROM {self.table} WHERE state IN ({', '.join([p] * count)})"
+            f" AND updated_at < {p}"
+        )

@@ -1,0 +1,304 @@
+"""The inbox interface: verified deliveries kept durably until their handlers have succeeded.
+
+An endpoint in ``inbox`` mode answers the sender as soon as the delivery is written here; a
+worker then takes it, parses it and runs its handlers under the usual dedup rules, retrying with
+backoff. Deliveries that do not parse are kept too, as ``quarantined``, so nothing a sender
+delivered is ever lost because a model was out of date.
+
+The life of one stored delivery::
+
+    pending ──take──> processing ──> done
+       ^                  │  ├─────> pending (a handler failed: retried after a backoff)
+       │                  │  ├─────> failed (the last attempt failed: on_dead_letter is called)
+       └──── replay ──────┘  └─────> quarantined (it does not parse or validate)
+
+A ``processing`` delivery whose worker died is taken again once its lease has expired. Every
+time is wall-clock seconds from the inbox's ``clock``: the rows outlive processes, and workers
+on several hosts must read (roughly) the same clock.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import builtins
+import logging
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING
+
+from .records import InboxEntry, InboxRecord, InboxState, Retry, capture
+
+if TYPE_CHECKING:
+    from ..core.events import ParsedEvent
+    from ..core.routing import Endpoint
+    from ..errors import DeliveryRejected
+    from ..parsing.body import Body
+    from ..security.base import GuardRequest
+
+__all__ = ["DAY", "Inbox"]
+
+logger = logging.getLogger("hookreceiver")
+
+DAY = 86400.0
+_BATCH = 500  # ids per statement: SQLite allows a few thousand parameters at most
+
+
+class Inbox:
+    """Base class of inboxes: durable storage of verified deliveries, and their retry policy.
+
+    Subclasses (:class:`~hookreceiver.inbox.SQLiteInbox`,
+    :class:`~hookreceiver.inbox.PostgresInbox`) implement the storage primitives; the public
+    methods here add the clock, the policy and change notifications. The async methods run the
+    sync ones in a worker thread.
+
+    Every method raises :class:`~hookreceiver.StoreUnavailable` when the backend is unreachable.
+
+    Args:
+        retry: the retry policy of failed deliveries.
+        lease: seconds a worker holds a delivery; a worker that died frees it after this long.
+            Keep it above your slowest handler's run time.
+        keep_done: seconds a handled delivery stays listed (and replayable) before the worker
+            purges it; ``0`` deletes it as soon as it is handled.
+        clock: wall-clock seconds; pass a fake clock in tests.
+    """
+
+    def __init__(
+        self,
+        *,
+        retry: Retry | None = None,
+        lease: float = 300.0,
+        keep_done: float = DAY,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.retry = retry if retry is not None else Retry()
+        self.lease = lease
+        self.keep_done = keep_done
+        self.clock = clock
+        self._listeners: list[Callable[[str], None]] = []
+        self._listeners_lock = threading.Lock()
+
+    # Writing ---------------------------------------------------------------------------------
+
+    def put(self, record: InboxRecord) -> None:
+        """Write ``record`` durably, then tell the listeners (in-process workers, queues)."""
+        self._insert(record)
+        if record.state is InboxState.PENDING:
+            self._notify(record.id)
+
+    async def aput(self, record: InboxRecord) -> None:
+        """Async :meth:`put`."""
+        await asyncio.to_thread(self.put, record)
+
+    def keep(
+        self,
+        request: GuardRequest,
+        endpoint: Endpoint,
+        body: Body,
+        delivery_id: str,
+        event: ParsedEvent | None = None,
+        error: DeliveryRejected | None = None,
+    ) -> InboxRecord:
+        """Capture a verified delivery as a record and :meth:`put` it (the flow calls this)."""
+        record = capture(
+            request, endpoint, body, delivery_id, self.clock(), event=event, error=error
+        )
+        self.put(record)
+        return record
+
+    async def akeep(
+        self,
+        request: GuardRequest,
+        endpoint: Endpoint,
+        body: Body,
+        delivery_id: str,
+        event: ParsedEvent | None = None,
+        error: DeliveryRejected | None = None,
+    ) -> InboxRecord:
+        """Async :meth:`keep` (reading spooled attachments and writing both off the loop)."""
+        return await asyncio.to_thread(
+            self.keep, request, endpoint, body, delivery_id, event, error
+        )
+
+    # Processing ------------------------------------------------------------------------------
+
+    def take(self, token: str) -> InboxRecord | None:
+        """Lease the delivery due first to the worker holding ``token``, or ``None``.
+
+        Due: pending with its retry time reached, or processing with an expired lease (its
+        worker died). The attempt count goes up by one.
+        """
+        return self._take(self.clock(), token, self.lease, None, False)
+
+    async def atake(self, token: str) -> InboxRecord | None:
+        """Async :meth:`take`."""
+        return await asyncio.to_thread(self.take, token)
+
+    def take_id(self, token: str, record_id: str, *, replay: bool = False) -> InboxRecord | None:
+        """Lease one given delivery to the worker holding ``token``.
+
+        With ``replay``: in any state (a replay of a failed, quarantined or done delivery),
+        restarting its attempt count. Without: only when it is due, as :meth:`take` would.
+        ``None`` when it is missing, not due, or held by a live lease.
+        """
+        return self._take(self.clock(), token, self.lease, record_id, replay)
+
+    async def atake_id(
+        self, token: str, record_id: str, *, replay: bool = False
+    ) -> InboxRecord | None:
+        """Async :meth:`take_id`."""
+        return await asyncio.to_thread(lambda: self.take_id(token, record_id, replay=replay))
+
+    def finish(
+        self,
+        record_id: str,
+        token: str,
+        state: InboxState,
+        *,
+        error: str | None = None,
+        retry_in: float = 0.0,
+        event_name: str | None = None,
+        key: str | None = None,
+    ) -> bool:
+        """End ``token``'s lease: move the delivery to ``state``; ``False`` if the lease was lost.
+
+        ``pending`` deliveries become due ``retry_in`` seconds from now. ``done`` deliveries are
+        deleted at once when ``keep_done`` is ``0``.
+        """
+        now = self.clock()
+        if state is InboxState.DONE and self.keep_done <= 0:
+            return self._delete_owned(record_id, token)
+        return self._finish(record_id, token, state, now, now + retry_in, error, event_name, key)
+
+    async def afinish(
+        self,
+        record_id: str,
+        token: str,
+        state: InboxState,
+        *,
+        error: str | None = None,
+        retry_in: float = 0.0,
+        event_name: str | None = None,
+        key: str | None = None,
+    ) -> bool:
+        """Async :meth:`finish`."""
+        return await asyncio.to_thread(
+            lambda: self.finish(
+                record_id,
+                token,
+                state,
+                error=error,
+                retry_in=retry_in,
+                event_name=event_name,
+                key=key,
+            )
+        )
+
+    # Inspection and maintenance --------------------------------------------------------------
+
+    def get(self, record_id: str) -> InboxRecord | None:
+        """The stored delivery, with its payload, or ``None``."""
+        return self._get(record_id)
+
+    def list(
+        self,
+        *,
+        states: Iterable[InboxState | str] | None = None,
+        provider: str | None = None,
+        event: str | None = None,
+        limit: int | None = 100,
+    ) -> builtins.list[InboxEntry]:
+        """Stored deliveries, oldest first, filtered by state, provider and event name.
+
+        ``event`` matches the full event name, or a prefix ending in ``*``
+        (``"wirecloud.channel_*"``).
+        """
+        chosen = None if states is None else [InboxState(s).value for s in states]
+        return self._list(chosen, provider, event, limit)
+
+    def requeue(self, record_ids: Sequence[str]) -> int:
+        """Make deliveries pending and due now with a fresh attempt count, for the workers.
+
+        Deliveries a live lease holds are left alone. Returns how many were requeued.
+        """
+        now, count = self.clock(), 0
+        for start in range(0, len(record_ids), _BATCH):
+            count += self._requeue(list(record_ids[start : start + _BATCH]), now)
+        for record_id in record_ids:
+            self._notify(record_id)
+        return count
+
+    def purge(self, *, older_than: float, states: Iterable[InboxState] = (InboxState.DONE,)) -> int:
+        """Delete deliveries in ``states`` not updated for ``older_than`` seconds."""
+        return self._purge([s.value for s in states], self.clock() - older_than)
+
+    def close(self) -> None:
+        """Release connections. The default does nothing."""
+
+    # Change notifications --------------------------------------------------------------------
+
+    def subscribe(self, listener: Callable[[str], None]) -> Callable[[], None]:
+        """Call ``listener(record_id)`` whenever a delivery becomes pending in this process.
+
+        Listeners must be quick and must not raise (errors are logged). Returns a function
+        that removes the listener.
+        """
+        with self._listeners_lock:
+            self._listeners = [*self._listeners, listener]
+
+        def unsubscribe() -> None:
+            with self._listeners_lock:
+                self._listeners = [f for f in self._listeners if f is not listener]
+
+        return unsubscribe
+
+    def _notify(self, record_id: str) -> None:
+        for listener in self._listeners:
+            try:
+                listener(record_id)
+            except Exception:
+                logger.exception("inbox listener failed for delivery %s", record_id)
+
+    # Storage primitives (subclasses) ---------------------------------------------------------
+
+    def _insert(self, record: InboxRecord) -> None:
+        raise NotImplementedError
+
+    def _take(
+        self, now: float, token: str, lease: float, record_id: str | None, replay: bool
+    ) -> InboxRecord | None:
+        raise NotImplementedError
+
+    def _finish(
+        self,
+        record_id: str,
+        token: str,
+        state: InboxState,
+        now: float,
+        due: float,
+        error: str | None,
+        event_name: str | None,
+        key: str | None,
+    ) -> bool:
+        raise NotImplementedError
+
+    def _delete_owned(self, record_id: str, token: str) -> bool:
+        raise NotImplementedError
+
+    def _get(self, record_id: str) -> InboxRecord | None:
+        raise NotImplementedError
+
+    def _list(
+        self,
+        states: builtins.list[str] | None,
+        provider: str | None,
+        event: str | None,
+        limit: int | None,
+    ) -> builtins.list[InboxEntry]:
+        raise NotImplementedError
+
+    def _requeue(self, record_ids: builtins.list[str], now: float) -> int:
+        raise NotImplementedError
+
+    def _purge(self, states: builtins.list[str], before: float) -> int:
+        raise NotImplementedError

@@ -1,0 +1,304 @@
+"""``hookreceiver inbox list|show|replay`` and ``hookreceiver worker``.
+
+Every command finds the receiver with ``--app module:attribute`` (or ``HOOKRECEIVER_APP``): the
+attribute is your :class:`~hookreceiver.Receiver` (or an object whose ``receiver`` is one).
+``inbox list``, ``inbox show`` and ``inbox replay --requeue`` also work with ``--inbox URL``
+(``sqlite:///hooks.db``, ``postgresql://user@host/db``; add ``?table=name`` for another table),
+which needs no handlers.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import importlib
+import json
+import os
+import signal
+import sys
+from datetime import datetime, timezone
+from typing import TYPE_CHECKING, Any
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import click
+
+from .base import Inbox
+from .records import InboxEntry, InboxRecord, InboxState
+from .replay import NEEDS_ATTENTION, ReplayResult, replay, replay_many
+from .worker import InboxWorker
+
+if TYPE_CHECKING:
+    from ..core.receiver import Receiver
+
+__all__ = ["inbox", "load_receiver", "open_inbox", "worker"]
+
+STATES = [state.value for state in InboxState]
+
+
+def load_receiver(spec: str) -> Receiver:
+    """Import ``module:attribute`` (dots allowed in both) and return the receiver it names."""
+    from ..core.receiver import Receiver
+
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise click.BadParameter(f"expected module:attribute, got {spec!r}", param_hint="--app")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())  # as uvicorn does: the app is usually beside you
+    try:
+        value: Any = importlib.import_module(module_name)
+    except ImportError as exc:
+        message = f"cannot import {module_name!r}: {exc}"
+        raise click.BadParameter(message, param_hint="--app") from None
+    for part in attribute.split("."):
+        try:
+            value = getattr(value, part)
+        except AttributeError:
+            message = f"{spec!r}: no attribute {part!r}"
+            raise click.BadParameter(message, param_hint="--app") from None
+    value = getattr(value, "receiver", value)
+    if not isinstance(value, Receiver):
+        raise click.BadParameter(f"{spec!r} is not a hookreceiver Receiver", param_hint="--app")
+    return value
+
+
+def open_inbox(url: str) -> Inbox:
+    """An inbox from a URL: ``sqlite:///path`` or ``postgresql://...`` (``?table=`` optional)."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    table = next((value for name, value in query if name == "table"), "hookreceiver_inbox")
+    rest = urlencode([(name, value) for name, value in query if name != "table"])
+    if parts.scheme == "sqlite":
+        from .sqlite import SQLiteInbox
+
+        path = parts.path[1:] if parts.path.startswith("/") else parts.path
+        return SQLiteInbox(path, table=table)
+    if parts.scheme in ("postgres", "postgresql"):
+        from .postgres import PostgresInbox
+
+        return PostgresInbox(urlunsplit(parts._replace(query=rest)), table=table)
+    raise click.BadParameter(f"unknown inbox URL scheme {parts.scheme!r}", param_hint="--inbox")
+
+
+class _Target:
+    """What ``--app`` / ``--inbox`` named; loaded when a command needs it."""
+
+    def __init__(self, app: str | None, inbox_url: str | None) -> None:
+        self.app, self.inbox_url = app, inbox_url
+
+    def receiver(self) -> Receiver:
+        if self.app is None:
+            raise click.UsageError("this command runs handlers: name the app with --app")
+        return load_receiver(self.app)
+
+    def inbox(self) -> Inbox:
+        if self.inbox_url is not None:
+            return open_inbox(self.inbox_url)
+        if self.app is None:
+            raise click.UsageError("name the app with --app, or the inbox with --inbox URL")
+        found = self.receiver().inbox
+        if found is None:
+            raise click.UsageError(f"{self.app} has no inbox: pass Receiver(inbox=...)")
+        return found
+
+
+def _when(timestamp: float) -> str:
+    return datetime.fromtimestamp(timestamp, timezone.utc).strftime("%Y-%m-%d %H:%M:%S")
+
+
+def _line(entry: InboxEntry) -> str:
+    error = (entry.last_error or "")[:60]
+    return (
+        f"{entry.id:<18} {entry.state.value:<11} {_when(entry.received_at)}  "
+        f"{entry.attempts:>3}  {entry.event_name or entry.provider + '?':<32} {error}"
+    ).rstrip()
+
+
+_app_option = click.option(
+    "--app", envvar="HOOKRECEIVER_APP", help="module:attribute of your Receiver."
+)
+_inbox_option = click.option(
+    "--inbox", "inbox_url", envvar="HOOKRECEIVER_INBOX", help="Inbox URL (no handlers needed)."
+)
+_filters = [
+    click.option("--state", "states", multiple=True, type=click.Choice(STATES), help="Repeatable."),
+    click.option("--provider", help="Provider name (wirecloud, documo, ...)."),
+    click.option("--event", help="Full event name; a trailing * matches a prefix."),
+]
+
+
+def _with_filters(fn: Any) -> Any:
+    for option in reversed(_filters):
+        fn = option(fn)
+    return fn
+
+
+@click.group()
+@_app_option
+@_inbox_option
+@click.pass_context
+def inbox(ctx: click.Context, app: str | None, inbox_url: str | None) -> None:
+    """List, show and replay the deliveries kept in the inbox."""
+    ctx.obj = _Target(app, inbox_url)
+
+
+@inbox.command("list")
+@_with_filters
+@click.option("--limit", default=100, show_default=True, help="Entries at most.")
+@click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
+@click.pass_obj
+def list_command(
+    target: _Target,
+    states: tuple[str, ...],
+    provider: str | None,
+    event: str | None,
+    limit: int,
+    as_json: bool,
+) -> None:
+    """List stored deliveries, oldest first."""
+    found = target.inbox().list(states=states or None, provider=provider, event=event, limit=limit)
+    for entry in found:
+        click.echo(json.dumps(entry.summary()) if as_json else _line(entry))
+    if not as_json:
+        click.echo(f"{len(found)} deliver{'y' if len(found) == 1 else 'ies'}", err=True)
+
+
+def _record_json(record: InboxRecord) -> dict[str, Any]:
+    return {
+        **record.summary(),
+        "method": record.method,
+        "path": record.path,
+        "query": record.query,
+        "headers": [list(pair) for pair in record.headers],
+        "client": record.client,
+        "params": record.params,
+        "content_type": record.content_type,
+        "body": record.body.decode("utf-8", "replace"),
+        "fields": record.fields,
+        "files": [
+            {
+                "field": f.field,
+                "filename": f.filename,
+                "content_type": f.content_type,
+                "size": len(f.data),
+            }
+            for f in record.files
+        ],
+        "signed": record.signed,
+    }
+
+
+@inbox.command("show")
+@click.argument("record_id")
+@click.option("--json", "as_json", is_flag=True, help="As one JSON object.")
+@click.pass_obj
+def show_command(target: _Target, record_id: str, as_json: bool) -> None:
+    """Show one stored delivery: its state, request and body."""
+    record = target.inbox().get(record_id)
+    if record is None:
+        raise click.ClickException(f"no delivery {record_id}")
+    data = _record_json(record)
+    if as_json:
+        click.echo(json.dumps(data, indent=2))
+        return
+    for name in ("id", "state", "provider", "endpoint", "event", "key", "attempts", "last_error"):
+        click.echo(f"{name + ':':<12} {data[name]}")
+    click.echo(f"{'received:':<12} {_when(record.received_at)} UTC from {record.client}")
+    click.echo(
+        f"{'request:':<12} {record.method} {record.path}"
+        + (f"?{record.query}" if record.query else "")
+    )
+    for name, value in record.headers:
+        click.echo(f"  {name}: {value}")
+    for f in data["files"]:
+        click.echo(f"file:        {f['field']} {f['filename']} {f['content_type']} {f['size']} B")
+    for name, value in record.fields.items():
+        click.echo(f"field:       {name} = {value[:200]}")
+    if record.body:
+        click.echo("")
+        click.echo(data["body"])
+
+
+def _report(results: list[ReplayResult]) -> None:
+    for result in results:
+        state = result.state.value if result.state is not None else "skipped"
+        click.echo(f"{result.id:<18} {state:<11} {result.detail or ''}".rstrip())
+
+
+@inbox.command("replay")
+@click.argument("record_ids", nargs=-1)
+@click.option("--failed", is_flag=True, help="Every failed and quarantined delivery.")
+@_with_filters
+@click.option("--limit", type=int, default=None, help="Deliveries at most.")
+@click.option("--force", is_flag=True, help="Run handlers even for events already handled.")
+@click.option("--requeue", is_flag=True, help="Hand them to running workers instead.")
+@click.pass_obj
+def replay_command(
+    target: _Target,
+    record_ids: tuple[str, ...],
+    failed: bool,
+    states: tuple[str, ...],
+    provider: str | None,
+    event: str | None,
+    limit: int | None,
+    force: bool,
+    requeue: bool,
+) -> None:
+    """Process deliveries again: given ids, a filter, or --failed.
+
+    The parser and the handlers run again in this process, through the dedup rules (an event
+    already handled is skipped unless --force). Exits 1 when any is not handled.
+    """
+    filtered = failed or bool(states or provider or event)
+    if not record_ids and not filtered:
+        raise click.UsageError("name deliveries, a filter, or --failed")
+    if record_ids and filtered:
+        raise click.UsageError("give ids or a filter, not both")
+    chosen = tuple(InboxState(s) for s in states) or NEEDS_ATTENTION
+    if requeue:
+        box = target.inbox()
+        ids = list(record_ids) or [
+            e.id for e in box.list(states=chosen, provider=provider, event=event, limit=limit)
+        ]
+        click.echo(f"requeued {box.requeue(ids)} of {len(ids)}")
+        return
+    receiver = target.receiver()
+    if record_ids:
+        results = [replay(receiver, record_id, force=force) for record_id in record_ids]
+    else:
+        results = replay_many(
+            receiver, states=chosen, provider=provider, event=event, limit=limit, force=force
+        )
+    _report(results)
+    if any(result.state is not InboxState.DONE for result in results):
+        sys.exit(1)
+
+
+@click.command()
+@_app_option
+@click.option("--concurrency", default=1, show_default=True, help="Deliveries at once.")
+@click.option("--poll-interval", default=1.0, show_default=True, help="Seconds between polls.")
+@click.option("--once", is_flag=True, help="Process what is due, then exit.")
+def worker(app: str | None, concurrency: int, poll_interval: float, once: bool) -> None:
+    """Process the inbox in this process until SIGTERM or Ctrl-C (run as many as you like)."""
+    receiver = _Target(app, None).receiver()
+    if receiver.inbox is None:
+        raise click.UsageError(f"{app} has no inbox: pass Receiver(inbox=...)")
+    runner = InboxWorker(receiver, concurrency=concurrency, poll_interval=poll_interval)
+    if once:
+        click.echo(f"processed {runner.run_until_idle()}", err=True)
+        return
+    asyncio.run(_serve(runner))
+
+
+async def _serve(runner: InboxWorker) -> None:
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, runner.request_stop)
+    click.echo(
+        f"hookreceiver worker {os.getpid()}: processing {runner.inbox!r} "
+        f"with {runner.concurrency} at once",
+        err=True,
+    )
+    try:
+        await runner.arun()
+    finally:
+        await asyncio.to_thread(runner.inbox.close)

@@ -1,0 +1,174 @@
+"""The embedded inbox: verified deliveries kept in one SQLite file, shared by the processes
+of one host.
+
+WAL mode lets the request path write while workers read; a worker takes a delivery inside an
+``IMMEDIATE`` transaction (the write lock is held from the first read), so two workers, in one
+process or several, never take the same one.
+"""
+
+from __future__ import annotations
+
+import builtins
+import os
+import sqlite3
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+
+from ..errors import StoreUnavailable
+from ..stores._pool import SyncPool
+from ._sql import Statements, entries, insert_params, record_from_row
+from .base import DAY, Inbox
+from .records import InboxEntry, InboxRecord, InboxState, Retry
+
+__all__ = ["SQLiteInbox"]
+
+
+class SQLiteInbox(Inbox):
+    """An inbox in a SQLite file: safe for several processes and threads on one host.
+
+    Not for a file on a network file system (NFS, SMB), where SQLite's locking is unreliable;
+    use :class:`~hookreceiver.inbox.PostgresInbox` when workers run on several hosts.
+
+    Args:
+        path: the database file (created if missing; it may be the dedup store's file).
+        table: the table's name.
+        retry: the retry policy of failed deliveries.
+        lease: seconds a worker holds a delivery before another may take it.
+        keep_done: seconds a handled delivery stays listed; ``0`` deletes it at once.
+        synchronous: SQLite's ``synchronous`` pragma. ``FULL`` (the default) survives power
+            loss, at the cost of an fsync per accepted delivery; ``NORMAL`` survives any
+            process crash.
+        busy_timeout: seconds a write waits for another process's write.
+        max_connections: connections open at most in this process.
+        clock: wall-clock seconds; pass a fake clock in tests.
+    """
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        table: str = "hookreceiver_inbox",
+        retry: Retry | None = None,
+        lease: float = 300.0,
+        keep_done: float = DAY,
+        synchronous: str = "FULL",
+        busy_timeout: float = 10.0,
+        max_connections: int = 16,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        super().__init__(retry=retry, lease=lease, keep_done=keep_done, clock=clock)
+        self.path = os.fspath(path)
+        if self.path == ":memory:" or not self.path:
+            raise ValueError("SQLiteInbox needs a file: an inbox in memory would not be durable")
+        if synchronous.upper() not in {"NORMAL", "FULL", "EXTRA"}:
+            raise ValueError(f"synchronous must be NORMAL, FULL or EXTRA, not {synchronous!r}")
+        self.synchronous = synchronous.upper()
+        self.busy_timeout = busy_timeout
+        self._sql = Statements(table, "?", skip_locked=False)
+        self._pool: SyncPool[sqlite3.Connection] = SyncPool(
+            self._connect, _close, max_size=max_connections, timeout=busy_timeout
+        )
+
+    def _connect(self) -> sqlite3.Connection:
+        conn = sqlite3.connect(
+            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+        )
+        try:
+            conn.row_factory = sqlite3.Row
+            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
+            conn.execute("PRAGMA journal_mode = WAL")
+            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
+            for statement in self._sql.schema:
+                conn.execute(statement)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
+
+    @contextmanager
+    def _connection(self) -> Iterator[sqlite3.Connection]:
+        try:
+            with self._pool.connection() as conn:
+                yield conn
+        except sqlite3.Error as exc:
+            # "database is locked" past the busy timeout, a full disk, an unreadable file.
+            raise StoreUnavailable(f"SQLite inbox: {exc}") from exc
+
+    def _insert(self, record: InboxRecord) -> None:
+        with self._connection() as conn:
+            conn.execute(self._sql.insert, insert_params(record))
+
+    def _take(
+        self, now: float, token: str, lease: float, record_id: str | None, replay: bool
+    ) -> InboxRecord | None:
+        sql, params = self._sql.take(now, token, lease, record_id, replay)
+        with self._connection() as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                row = conn.execute(sql, params).fetchone()
+                conn.execute("COMMIT")
+            except BaseException:
+                if conn.in_transaction:
+                    conn.execute("ROLLBACK")
+                raise
+        return None if row is None else record_from_row(row)
+
+    def _finish(
+        self,
+        record_id: str,
+        token: str,
+        state: InboxState,
+        now: float,
+        due: float,
+        error: str | None,
+        event_name: str | None,
+        key: str | None,
+    ) -> bool:
+        params = (state.value, now, due, error, event_name, key, record_id, token)
+        with self._connection() as conn:
+            return conn.execute(self._sql.finish, params).rowcount > 0
+
+    def _delete_owned(self, record_id: str, token: str) -> bool:
+        with self._connection() as conn:
+            return conn.execute(self._sql.delete_owned, (record_id, token)).rowcount > 0
+
+    def _get(self, record_id: str) -> InboxRecord | None:
+        with self._connection() as conn:
+            row = conn.execute(self._sql.get, (record_id,)).fetchone()
+        return None if row is None else record_from_row(row)
+
+    def _list(
+        self,
+        states: builtins.list[str] | None,
+        provider: str | None,
+        event: str | None,
+        limit: int | None,
+    ) -> builtins.list[InboxEntry]:
+        sql, params = self._sql.listing(states, provider, event, limit)
+        with self._connection() as conn:
+            return entries(conn.execute(sql, params).fetchall())
+
+    def _requeue(self, record_ids: builtins.list[str], now: float) -> int:
+        if not record_ids:
+            return 0
+        with self._connection() as conn:
+            sql = self._sql.requeue(len(record_ids))
+            return conn.execute(sql, (now, now, *record_ids, now)).rowcount
+
+    def _purge(self, states: builtins.list[str], before: float) -> int:
+        if not states:
+            return 0
+        with self._connection() as conn:
+            return conn.execute(self._sql.purge(len(states)), (*states, before)).rowcount
+
+    def close(self) -> None:
+        """Close this process's idle connections."""
+        self._pool.close()
+
+    def __repr__(self) -> str:
+        return f"SQLiteInbox({self.path!r}, table={self._sql.table!r})"
+
+
+def _close(conn: sqlite3.Connection) -> None:
+    conn.close()
