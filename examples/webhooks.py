@@ -28,7 +28,7 @@ from hookreceiver.stores import MemoryStore, PostgresStore, RedisStore, SQLiteSt
 __all__ = ["build_receiver", "registration_urls"]
 
 UPDOX_PATH = "/hooks/updox/{event}/{token}"
-WIRECLOUD_PATH = "/hooks/wirecloud/{event}"
+WIRECLOUD_PATH = "/hooks/wirecloud/{event}/{token}"  # Kazoo appends ?fields to GET URLs
 
 log = logging.getLogger("examples")
 
