@@ -220,11 +220,20 @@ def _handle_once(
     failure = yield from _dispatch(receiver, event, ctx)
     try:
         if failure is None:
-            yield Call(
+            kept = yield Call(
                 store.complete, store.acomplete, (event.key, claim.token, receiver.retain_for)
             )
         else:
-            yield Call(store.release, store.arelease, (event.key, claim.token))
+            kept = yield Call(store.release, store.arelease, (event.key, claim.token))
+        if kept is False:
+            # The lease ran out during the handlers and another worker may have taken the key
+            # over (and run them again): exactly once needs a lease above the slowest handler.
+            logger.warning(
+                "lease on %s ran out before its handlers finished (delivery %s): "
+                "raise Receiver(lease=...)",
+                event.key,
+                ctx.delivery_id,
+            )
     except StoreUnavailable as exc:
         # The handlers ran; the lease will expire on its own. Say so, and answer by the result.
         logger.error(
