@@ -22,6 +22,7 @@ __all__ = [
     "factory",
     "faxplus",
     "make",
+    "provider_module",
     "seed",
     "updox",
     "wirecloud",
@@ -50,6 +51,19 @@ def _suggest(name: str, known: list[str]) -> str:
     return f"{hint} Known: {', '.join(known)}."
 
 
+def provider_module(provider: str) -> ModuleType:
+    """The factory module of ``provider`` (``kazoo`` is accepted for ``wirecloud``).
+
+    Raises:
+        UnknownName: no such provider; the message names the known ones.
+    """
+    key = _ALIASES.get(provider.lower(), provider.lower())
+    module = PROVIDERS.get(key)
+    if module is None:
+        raise UnknownName(f"unknown provider {provider!r}." + _suggest(key, sorted(PROVIDERS)))
+    return module
+
+
 def factory(provider: str, event: str) -> Callable[..., SimulatedDelivery]:
     """The factory for ``provider``'s ``event`` (``"documo"``, ``"fax.inbound"``).
 
@@ -59,10 +73,8 @@ def factory(provider: str, event: str) -> Callable[..., SimulatedDelivery]:
     Raises:
         UnknownName: no such provider or event; the message names the known ones.
     """
-    key = _ALIASES.get(provider.lower(), provider.lower())
-    module = PROVIDERS.get(key)
-    if module is None:
-        raise UnknownName(f"unknown provider {provider!r}." + _suggest(key, sorted(PROVIDERS)))
+    module = provider_module(provider)
+    key = module.__name__.rsplit(".", 1)[1]
     events: dict[str, Callable[..., SimulatedDelivery]] = module.EVENTS
     short = event.removeprefix(f"{key}.")
     aliases: dict[str, str] = getattr(module, "ALIASES", {})

@@ -7,6 +7,7 @@ module, so a factory stays true to the provider's documents even when our parser
 from __future__ import annotations
 
 import base64
+import inspect
 import ipaddress
 import itertools
 import json
@@ -14,10 +15,10 @@ import random
 import re
 import secrets
 import uuid
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, TypedDict
+from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from ...core.delivery import Delivery, Headers
@@ -40,6 +41,7 @@ __all__ = [
     "pick_sender",
     "recent_time",
     "seed",
+    "signature_of",
     "unique_hex",
     "unique_uuid",
 ]
@@ -274,6 +276,23 @@ class SimulatedDelivery:
 
 #: Extra headers given to a factory: a mapping or ``(name, value)`` pairs.
 HeadersArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
+
+
+F = TypeVar("F", bound=Callable[..., Any])
+
+
+def signature_of(generic: Callable[..., Any]) -> Callable[[F], F]:
+    """Give an event's factory the keywords of the generic factory it calls (for ``help()``,
+    editors and tools), without the event argument it fills in."""
+    parameters = list(inspect.signature(generic).parameters.values())[1:]
+
+    def apply(fn: F) -> F:
+        fn.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
+            parameters, return_annotation="SimulatedDelivery"
+        )
+        return fn
+
+    return apply
 
 
 def _header_items(headers: HeadersArg) -> list[tuple[str, str]]:

@@ -32,6 +32,7 @@ from ._base import (
     multipart_body,
     next_number,
     recent_time,
+    signature_of,
     unique_uuid,
 )
 
@@ -321,31 +322,37 @@ def account_event(
     return _legacy(event, payload, None, "", transport)
 
 
+@signature_of(account_event)
 def user_create(**kwargs: Any) -> SimulatedDelivery:
     """``user.create``: see :func:`account_event` for the keywords."""
     return account_event("user.create", **kwargs)
 
 
+@signature_of(account_event)
 def user_delete(**kwargs: Any) -> SimulatedDelivery:
     """``user.delete``: see :func:`account_event` for the keywords."""
     return account_event("user.delete", **kwargs)
 
 
+@signature_of(account_event)
 def number_add(**kwargs: Any) -> SimulatedDelivery:
     """``number.add``: see :func:`account_event` for the keywords."""
     return account_event("number.add", **kwargs)
 
 
+@signature_of(account_event)
 def number_release(**kwargs: Any) -> SimulatedDelivery:
     """``number.release``: see :func:`account_event` for the keywords."""
     return account_event("number.release", **kwargs)
 
 
+@signature_of(account_event)
 def document_complete(**kwargs: Any) -> SimulatedDelivery:
     """``document.complete``: see :func:`account_event` for the keywords."""
     return account_event("document.complete", **kwargs)
 
 
+@signature_of(account_event)
 def document_failed(**kwargs: Any) -> SimulatedDelivery:
     """``document.failed``: see :func:`account_event` for the keywords."""
     return account_event("document.failed", **kwargs)

@@ -19,6 +19,7 @@ from ._base import (
     json_body,
     next_number,
     recent_time,
+    signature_of,
     unique_hex,
 )
 
@@ -121,16 +122,19 @@ def fax_event(
     )
 
 
+@signature_of(fax_event)
 def fax_sent(**kwargs: Any) -> SimulatedDelivery:
     """``fax_sent``: a fax was sent (see ``status=``). Keywords as for :func:`fax_event`."""
     return fax_event("fax_sent", **kwargs)
 
 
+@signature_of(fax_event)
 def fax_received(**kwargs: Any) -> SimulatedDelivery:
     """``fax_received``: a fax was received. Keywords as for :func:`fax_event`."""
     return fax_event("fax_received", **kwargs)
 
 
+@signature_of(fax_event)
 def fax_page_received(**kwargs: Any) -> SimulatedDelivery:
     """``fax_page_received``: one page of a fax being received (fax streaming)."""
     return fax_event("fax_page_received", **kwargs)

@@ -20,6 +20,7 @@ from ._base import (
     deep_merge,
     json_body,
     next_number,
+    signature_of,
 )
 
 if TYPE_CHECKING:
@@ -119,33 +120,39 @@ def updox_event(
     )
 
 
+@signature_of(updox_event)
 def inbound_fax(**kwargs: Any) -> SimulatedDelivery:
     """``inbound_fax``: a fax arrived (``faxId``, ``accountId``)."""
     return updox_event("inbound_fax", **kwargs)
 
 
+@signature_of(updox_event)
 def outbound_fax(**kwargs: Any) -> SimulatedDelivery:
     """``outbound_fax``: a sent fax ended; ``status=`` busy, cancelled, failure, received or
     success."""
     return updox_event("outbound_fax", **kwargs)
 
 
+@signature_of(updox_event)
 def inbound_direct(**kwargs: Any) -> SimulatedDelivery:
     """``inbound_direct``: a Direct message arrived."""
     return updox_event("inbound_direct", **kwargs)
 
 
+@signature_of(updox_event)
 def inbound_mdn(**kwargs: Any) -> SimulatedDelivery:
     """``inbound_mdn``: an MDN status arrived; ``status=`` received, processed, dispatched,
     failed, deleted or denied."""
     return updox_event("inbound_mdn", **kwargs)
 
 
+@signature_of(updox_event)
 def account_status(**kwargs: Any) -> SimulatedDelivery:
     """``account_status``: an account was (de)activated (``active=False``)."""
     return updox_event("account_status", **kwargs)
 
 
+@signature_of(updox_event)
 def module_status(**kwargs: Any) -> SimulatedDelivery:
     """``module_status``: a module was (de)activated (``active=False``)."""
     return updox_event("module_status", **kwargs)

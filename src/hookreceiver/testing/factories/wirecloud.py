@@ -24,6 +24,7 @@ from ._base import (
     json_body,
     next_number,
     recent_time,
+    signature_of,
     unique_hex,
 )
 
@@ -194,36 +195,43 @@ def event(
     )
 
 
+@signature_of(event)
 def channel_create(**kwargs: Any) -> SimulatedDelivery:
     """``channel_create``: a new call leg. Keywords as for :func:`event`."""
     return event("channel_create", **kwargs)
 
 
+@signature_of(event)
 def channel_answer(**kwargs: Any) -> SimulatedDelivery:
     """``channel_answer``: the called party answered. Keywords as for :func:`event`."""
     return event("channel_answer", **kwargs)
 
 
+@signature_of(event)
 def channel_bridge(**kwargs: Any) -> SimulatedDelivery:
     """``channel_bridge``: two legs were bridged. Keywords as for :func:`event`."""
     return event("channel_bridge", **kwargs)
 
 
+@signature_of(event)
 def channel_destroy(**kwargs: Any) -> SimulatedDelivery:
     """``channel_destroy``: the call hung up, with durations. Keywords as for :func:`event`."""
     return event("channel_destroy", **kwargs)
 
 
+@signature_of(event)
 def object_event(**kwargs: Any) -> SimulatedDelivery:
     """``object``: a document changed (no ``hook_event``). Keywords as for :func:`event`."""
     return event("object", **kwargs)
 
 
+@signature_of(event)
 def notifications(**kwargs: Any) -> SimulatedDelivery:
     """``notifications``: a notification fired. Keywords as for :func:`event`."""
     return event("notifications", **kwargs)
 
 
+@signature_of(event)
 def parking(**kwargs: Any) -> SimulatedDelivery:
     """``parking``: a call was parked or retrieved. Keywords as for :func:`event`."""
     return event("parking", **kwargs)

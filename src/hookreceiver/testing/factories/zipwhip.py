@@ -22,6 +22,7 @@ from ._base import (
     json_body,
     next_number,
     recent_time,
+    signature_of,
 )
 
 if TYPE_CHECKING:
@@ -187,31 +188,37 @@ def message_event(
     )
 
 
+@signature_of(message_event)
 def receive(**kwargs: Any) -> SimulatedDelivery:
     """``receive``: a text message arrived. Keywords as for :func:`message_event`."""
     return message_event("receive", **kwargs)
 
 
+@signature_of(message_event)
 def send(**kwargs: Any) -> SimulatedDelivery:
     """``send``: a text message was sent. Keywords as for :func:`message_event`."""
     return message_event("send", **kwargs)
 
 
+@signature_of(message_event)
 def progress(**kwargs: Any) -> SimulatedDelivery:
     """``progress``: a sent message's status changed (``status_code=``)."""
     return message_event("progress", **kwargs)
 
 
+@signature_of(message_event)
 def read(**kwargs: Any) -> SimulatedDelivery:
     """``read``: a message was read. Keywords as for :func:`message_event`."""
     return message_event("read", **kwargs)
 
 
+@signature_of(message_event)
 def delete(**kwargs: Any) -> SimulatedDelivery:
     """``delete``: a message was deleted. Keywords as for :func:`message_event`."""
     return message_event("delete", **kwargs)
 
 
+@signature_of(message_event)
 def optout_change(**kwargs: Any) -> SimulatedDelivery:
     """``optout change``: a contact opted out (or back in). Keywords as for
     :func:`message_event`."""

@@ -1,0 +1,387 @@
+"""The ``hookreceiver`` command: ``demo``, ``send``, ``events``; the inbox's ``inbox``, ``worker``.
+
+Exit codes: 0 success; 1 a delivery did not go as expected (``demo``) or the provider would not
+count it delivered (``send``); 2 a usage error (unknown provider or event, bad option); 3 no HTTP
+answer (connection refused, timeout); 4 the demo's app could not be imported or started.
+
+Needs the ``cli`` extra (``pip install 'hookreceiver[cli]'``) for click and uvicorn.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import importlib
+import inspect
+import json
+import sys
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import urlsplit
+
+try:
+    import click
+except ImportError:  # pragma: no cover - depends on the installed extras
+    sys.stderr.write(
+        "hookreceiver: the command line needs click: pip install 'hookreceiver[cli]'\n"
+    )
+    raise SystemExit(2) from None
+
+__all__ = ["main"]
+
+EXIT_NOT_DELIVERED = 1
+EXIT_NO_ANSWER = 3
+EXIT_APP_FAILED = 4
+
+# Commands defined elsewhere, imported only when used (the inbox's need its storage modules).
+_LAZY = {
+    "inbox": "hookreceiver.inbox.cli:inbox",
+    "worker": "hookreceiver.inbox.cli:worker",
+}
+
+
+class _Group(click.Group):
+    """A group whose commands from other modules load on first use."""
+
+    def list_commands(self, ctx: click.Context) -> list[str]:
+        return sorted({*super().list_commands(ctx), *_LAZY})
+
+    def get_command(self, ctx: click.Context, cmd_name: str) -> click.Command | None:
+        found = super().get_command(ctx, cmd_name)
+        if found is not None or cmd_name not in _LAZY:
+            return found
+        module, _, name = _LAZY[cmd_name].partition(":")
+        try:
+            command = getattr(importlib.import_module(module), name)
+        except (ImportError, AttributeError) as exc:
+            raise click.ClickException(f"`{cmd_name}` is unavailable: {exc}") from None
+        assert isinstance(command, click.Command)
+        return command
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(package_name="hookreceiver")
+def main() -> None:
+    """Receive fax, SMS and telephony webhooks safely, quickly and exactly once.
+
+    Exit codes: 0 success, 1 not delivered as expected, 2 usage error, 3 no HTTP answer,
+    4 the app could not start.
+    """
+
+
+# demo ------------------------------------------------------------------------------------------
+
+
+@main.command(short_help="Run the example app and fire every provider's events at it.")
+@click.option(
+    "--app",
+    "spec",
+    default="examples.starlette_app:app",
+    show_default=True,
+    help="The ASGI app to run, as module:attribute, importable from the current directory.",
+)
+@click.option("-v", "--verbose", is_flag=True, help="Also print the server's log.")
+def demo(spec: str, verbose: bool) -> None:
+    """Run the example app on a free loopback port and fire every provider's events at it.
+
+    Real HTTP deliveries, as each provider sends them: Fax.Plus and Zipwhip JSON, a Documo
+    multipart fax with a PDF, Updox and Wirecloud (Kazoo) on signed callback URLs; then a
+    duplicate, a spoofed sender, wrong credentials, a forged URL token and an oversized body.
+    Prints each delivery, its expected and actual status, and what the handler saw. Exits 0
+    when every delivery went as expected. Run it from the repository root.
+    """
+    from .testing.demo import DemoError, run_demo
+
+    try:
+        good = run_demo(spec, echo=click.echo, verbose=verbose)
+    except DemoError as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(EXIT_APP_FAILED) from None
+    if not good:
+        raise SystemExit(EXIT_NOT_DELIVERED)
+
+
+# events ----------------------------------------------------------------------------------------
+
+
+@main.command(short_help="List the providers and events `send` can fire.")
+@click.argument("provider", required=False)
+def events(provider: str | None) -> None:
+    """List the providers and the events `send` can fire (all, or PROVIDER's)."""
+    from .testing.factories import PROVIDERS, UnknownName, provider_module
+
+    try:
+        chosen = [provider_module(provider)] if provider else list(PROVIDERS.values())
+    except UnknownName as exc:
+        raise click.UsageError(str(exc)) from None
+    for module in chosen:
+        click.echo(f"{module.__name__.rsplit('.', 1)[1]}: " + ", ".join(module.EVENTS))
+
+
+# send ------------------------------------------------------------------------------------------
+
+
+def _value(text: str) -> Any:
+    """A field value: JSON when it parses (numbers, true, null, objects), else the text."""
+    try:
+        return json.loads(text)
+    except ValueError:
+        return text
+
+
+def _fields(items: tuple[str, ...]) -> dict[str, Any]:
+    """``key=value`` pairs into keywords; ``a.b=v`` nests (``hook.event_time=...``)."""
+    out: dict[str, Any] = {}
+    for item in items:
+        key, equals, text = item.partition("=")
+        if not equals or not key:
+            raise click.BadParameter(f"expected key=value, got {item!r}", param_hint="--field")
+        node = out
+        *parents, leaf = key.split(".")
+        for parent in parents:
+            child = node.setdefault(parent, {})
+            if not isinstance(child, dict):
+                raise click.BadParameter(f"{key!r} nests inside a value", param_hint="--field")
+            node = child
+        node[leaf] = _value(text)
+    return out
+
+
+def _pair(text: str | None, hint: str) -> tuple[str, str] | None:
+    if text is None:
+        return None
+    user, colon, password = text.partition(":")
+    if not colon or not user:
+        raise click.BadParameter("expected user:password", param_hint=hint)
+    return user, password
+
+
+def _accepts(make: Callable[..., Any], name: str) -> bool:
+    return name in inspect.signature(make).parameters
+
+
+def _template(url_path: str, url_event: str | None) -> str:
+    """The endpoint template a signed URL is made for: the event's segment becomes ``{event}``."""
+    head, _, last = url_path.rstrip("/").rpartition("/")
+    if url_event is not None and last == url_event:
+        return f"{head}/{{event}}"
+    return url_path
+
+
+@main.command(short_help="Fire one realistic delivery at any endpoint.")
+@click.argument("provider")
+@click.argument("event")
+@click.option("--url", required=True, help="The endpoint's full URL (http://host:port/path).")
+@click.option(
+    "-f",
+    "--field",
+    "fields",
+    multiple=True,
+    metavar="KEY=VALUE",
+    help="A wire field or factory option (faxNumber=+1555..., pages=3, status=failed); "
+    "values are JSON when they parse; a.b=v nests. Repeatable.",
+)
+@click.option("--method", help="HTTP method, for providers that let webhooks choose one.")
+@click.option(
+    "--attachment",
+    type=click.File("rb"),
+    help="A file to attach (Documo fax events); default: a generated PDF for fax.inbound.",
+)
+@click.option("--no-attachment", is_flag=True, help="Send a Documo fax event without its file.")
+@click.option("--basic-auth", metavar="USER:PASSWORD", help="HTTP basic auth credentials.")
+@click.option(
+    "--signed-url-secret",
+    metavar="KEY",
+    help="Sign the URL as a hookreceiver signed callback URL with this key.",
+)
+@click.option(
+    "--endpoint",
+    metavar="TEMPLATE",
+    help="The endpoint's path template for signing (default: the URL's path, its last segment "
+    "as {event} when it names the event).",
+)
+@click.option(
+    "--signed-context", multiple=True, metavar="KEY=VALUE", help="Context in the signed URL."
+)
+@click.option("-H", "--header", "headers", multiple=True, metavar="NAME:VALUE", help="Header.")
+@click.option("--sender", metavar="IP", help="The sender address (see --forward-header).")
+@click.option(
+    "--forward-header",
+    metavar="NAME",
+    help="Send the sender address in this header (X-Forwarded-For) to a server trusting us.",
+)
+@click.option(
+    "--retry-schedule",
+    metavar="PROVIDER|none",
+    default="none",
+    show_default=True,
+    help="Retry as this provider would until it stops (attempts are sent back to back; the "
+    "output shows when the provider would send each). 'provider' uses PROVIDER's own.",
+)
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds.")
+@click.option("--dry-run", is_flag=True, help="Print the request instead of sending it.")
+def send(
+    provider: str,
+    event: str,
+    url: str,
+    fields: tuple[str, ...],
+    method: str | None,
+    attachment: Any,
+    no_attachment: bool,
+    basic_auth: str | None,
+    signed_url_secret: str | None,
+    endpoint: str | None,
+    signed_context: tuple[str, ...],
+    headers: tuple[str, ...],
+    sender: str | None,
+    forward_header: str | None,
+    retry_schedule: str,
+    timeout: float,
+    dry_run: bool,
+) -> None:
+    """Fire one realistic PROVIDER EVENT delivery at URL, exactly as the provider sends it.
+
+    \b
+    Examples:
+      hookreceiver send documo fax.inbound --url http://127.0.0.1:8000/hooks/documo \\
+          --basic-auth documo:s3cret -f pages=3
+      hookreceiver send zipwhip receive --url http://127.0.0.1:8000/hooks/zipwhip/receive
+      hookreceiver send updox inbound_fax --url http://127.0.0.1:8000/hooks/updox/inbound_fax \\
+          --signed-url-secret "$UPDOX_URL_KEYS" --retry-schedule provider
+
+    Exits 0 when the provider would count the delivery as delivered, 1 when not, 3 when no
+    answer came. `hookreceiver events` lists the providers and events.
+    """
+    from .testing.factories import UnknownName, factory
+
+    try:
+        make = factory(provider, event)
+    except UnknownName as exc:
+        raise click.UsageError(str(exc)) from None
+    kwargs = _send_options(
+        make, fields, method, attachment, no_attachment, basic_auth, headers, sender
+    )
+    delivery = _build(make, kwargs, url, signed_url_secret, endpoint, signed_context)
+    if dry_run:
+        _print_request(delivery, url)
+        return
+    _deliver(delivery, url, retry_schedule, forward_header, timeout)
+
+
+def _send_options(
+    make: Callable[..., Any],
+    fields: tuple[str, ...],
+    method: str | None,
+    attachment: Any,
+    no_attachment: bool,
+    basic_auth: str | None,
+    headers: tuple[str, ...],
+    sender: str | None,
+) -> dict[str, Any]:
+    kwargs = _fields(fields)
+    if method is not None:
+        if not _accepts(make, "method"):
+            raise click.UsageError("this provider sends every event with one method")
+        kwargs["method"] = method.upper()
+    if attachment is not None or no_attachment:
+        if not _accepts(make, "attachment"):
+            raise click.UsageError("only Documo fax events carry an attachment")
+        kwargs["attachment"] = False if no_attachment else attachment.read()
+    credentials = _pair(basic_auth, "--basic-auth")
+    if credentials is not None:
+        kwargs["basic_auth"] = credentials
+    if headers:
+        pairs = [h.partition(":") for h in headers]
+        if any(not sep or not name.strip() for name, sep, _ in pairs):
+            raise click.BadParameter("expected NAME:VALUE", param_hint="--header")
+        kwargs["headers"] = [(name.strip(), value.strip()) for name, _, value in pairs]
+    if sender is not None:
+        kwargs["sender"] = sender
+    return kwargs
+
+
+def _build(
+    make: Callable[..., Any],
+    kwargs: dict[str, Any],
+    url: str,
+    secret: str | None,
+    endpoint: str | None,
+    context: tuple[str, ...],
+) -> Any:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise click.BadParameter(f"not an http(s) URL: {url!r}", param_hint="--url")
+    try:
+        delivery = make(**kwargs, url=url)
+        if secret is not None:
+            from .security.signed_urls import URLSigner
+
+            template = endpoint or _template(parts.path or "/", delivery.url_event)
+            signer = URLSigner([secret])
+            delivery = make(
+                **kwargs, path=template, signer=signer, signed_context=_fields(context) or None
+            )
+    except (TypeError, ValueError) as exc:
+        raise click.UsageError(str(exc)) from None
+    return delivery
+
+
+def _base(url: str) -> str:
+    parts = urlsplit(url)
+    return f"{parts.scheme}://{parts.netloc}"
+
+
+def _provider_name(name: str) -> str:
+    from .testing.factories import UnknownName, provider_module
+
+    try:
+        return provider_module(name).__name__.rsplit(".", 1)[1]
+    except UnknownName as exc:
+        raise click.BadParameter(str(exc), param_hint="--retry-schedule") from None
+
+
+def _print_request(delivery: Any, url: str) -> None:
+    click.echo(f"{delivery.method} {delivery.url(_base(url))}")
+    for name, value in delivery.headers:
+        click.echo(f"{name}: {'***' if name.lower() == 'authorization' else value}")
+    click.echo()
+    body: bytes = delivery.body
+    text = body[:2000].decode("utf-8", "replace")
+    click.echo(text + (f"\n... ({len(body)} bytes in all)" if len(body) > 2000 else ""))
+
+
+def _deliver(
+    delivery: Any, url: str, schedule_name: str, forward_header: str | None, timeout: float
+) -> None:
+    from .testing.retries import replay, schedule_for
+    from .testing.send import WebhookClient
+
+    client = WebhookClient(_base(url), forward_sender=forward_header, timeout=timeout)
+    chosen = None if schedule_name == "none" else schedule_name
+    if chosen == "provider":
+        chosen = delivery.provider
+    if chosen is None:  # one attempt, judged by the provider's own idea of success
+        schedule = dataclasses.replace(schedule_for(delivery.provider), delays=())
+    else:
+        schedule = schedule_for(_provider_name(chosen))
+    click.echo(
+        f"{delivery.method} {delivery.url(_base(url))}  ({delivery.event}, "
+        f"{len(delivery.body)} bytes, from {delivery.sender})"
+    )
+    run = replay(delivery, client, schedule=schedule)
+    for attempt in run.attempts:
+        when = f"attempt {attempt.number} at +{attempt.at:g}s: " if chosen is not None else ""
+        if attempt.result is None:
+            click.echo(f"{when}no answer: {attempt.error}")
+        else:
+            body = attempt.result.body.decode("utf-8", "replace")[:500]
+            click.echo(f"{when}-> {attempt.result.status} {body}")
+    if chosen is not None:
+        click.echo(f"{run.stopped}: {run.reason}")
+    if run.delivered:
+        return
+    last = run.attempts[-1]
+    raise SystemExit(EXIT_NO_ANSWER if last.result is None else EXIT_NOT_DELIVERED)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

@@ -1,0 +1,398 @@
+"""``hookreceiver demo``: run an example app on loopback and fire every provider's events at it.
+
+The app runs under uvicorn in a subprocess, over real HTTP, configured through the environment
+variables the examples read (demo credentials, fresh signing keys, a memory store, and loopback as
+a trusted proxy so the demo can send each provider's real sender address in
+``X-Forwarded-For``, and show a spoofed one refused). The same app is imported in this process
+only to read its endpoints: which path serves each provider, and the signed callback URLs of the
+endpoints that need them. Handler output is the JSON lines the app prints on stdout.
+"""
+
+from __future__ import annotations
+
+import importlib
+import json
+import os
+import queue
+import secrets
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import Any
+
+from ..core.receiver import Receiver
+from .factories import documo, faxplus, updox, wirecloud, zipwhip
+from .factories._base import SimulatedDelivery
+from .send import DeliveryResult, TransportError, WebhookClient, find_receiver
+
+__all__ = ["DemoError", "Step", "demo_environment", "load_app", "plan", "run_demo"]
+
+DEMO_USER = "demo"
+#: The largest body an endpoint takes by default is 1 MiB; this one is over it.
+OVERSIZED = 1024 * 1024 + 64 * 1024
+
+
+class DemoError(Exception):
+    """The demo could not run (the app would not import or start); the message says why."""
+
+
+@dataclass
+class Step:
+    """One delivery of the demo and what should become of it."""
+
+    title: str
+    delivery: SimulatedDelivery
+    expect: int
+    runs_handler: bool = True
+    result: DeliveryResult | None = None
+    error: str | None = None
+    saw: list[dict[str, Any]] = field(default_factory=list)
+
+    @property
+    def got(self) -> int | None:
+        """The status answered, or ``None`` when no answer came."""
+        return None if self.result is None else self.result.status
+
+    @property
+    def ok(self) -> bool:
+        """Whether the status is the expected one, and handlers ran only when they should."""
+        return self.got == self.expect and (bool(self.saw) or not self.runs_handler)
+
+
+def demo_environment(port: int, workdir: str) -> dict[str, str]:
+    """The environment variables that configure the example apps for the demo."""
+    return {
+        "DOCUMO_BASIC_AUTH": f"{DEMO_USER}:{secrets.token_urlsafe(12)}",
+        "UPDOX_URL_KEYS": secrets.token_urlsafe(32),
+        "WIRECLOUD_URL_KEYS": secrets.token_urlsafe(32),
+        "HOOKRECEIVER_STORE": "memory",
+        "HOOKRECEIVER_INBOX": os.path.join(workdir, "inbox.db"),
+        "HOOKRECEIVER_TRUSTED_PROXIES": "127.0.0.1",
+        "HOOKRECEIVER_PUBLIC_URL": f"http://127.0.0.1:{port}",
+    }
+
+
+def load_app(spec: str) -> Any:
+    """Import ``module:attribute`` from the current directory, as uvicorn does.
+
+    Raises:
+        DemoError: not ``module:attribute``, or it does not import.
+    """
+    module_name, _, attribute = spec.partition(":")
+    if not module_name or not attribute:
+        raise DemoError(f"--app must be module:attribute, not {spec!r}")
+    if os.getcwd() not in sys.path:
+        sys.path.insert(0, os.getcwd())
+    try:
+        value: Any = importlib.import_module(module_name)
+        for part in attribute.split("."):
+            value = getattr(value, part)
+    except (ImportError, AttributeError) as exc:
+        raise DemoError(
+            f"cannot load {spec!r} ({exc}); run the demo from the repository root, where "
+            "examples/ is, or pass --app module:attribute"
+        ) from None
+    except Exception as exc:  # the app's own start-up failed: say how
+        raise DemoError(f"importing {spec!r} failed: {type(exc).__name__}: {exc}") from None
+    return value
+
+
+def _place(
+    hooks: Receiver, base: str, provider: str, url_event: str, *, forged: bool = False
+) -> dict[str, Any]:
+    """Where a provider's delivery goes: ``path=`` the endpoint, or ``url=`` its signed URL
+    (``forged``: a URL signed with a key the app does not have).
+
+    Raises:
+        DemoError: the app serves no endpoint for ``provider``.
+    """
+    from ..security.signed_urls import SignedURLGuard, URLSigner
+
+    for endpoint in hooks.router.endpoints:
+        if endpoint.provider.name != provider:
+            continue
+        if any(isinstance(g, SignedURLGuard) for g in endpoint.provider.guards):
+            if forged:
+                return {"path": endpoint.path, "signer": URLSigner(secrets.token_urlsafe(32))}
+            event = url_event if "{event}" in endpoint.path else None
+            return {"url": hooks.callback_url(endpoint.path, event=event, base_url=base)}
+        return {"path": endpoint.path}
+    raise DemoError(f"the app has no {provider} endpoint; the demo needs all five providers")
+
+
+def plan(hooks: Receiver, base: str, documo_auth: tuple[str, str]) -> list[Step]:
+    """The demo's deliveries: every provider's events, then the ones that must be refused."""
+
+    def at(provider: str, url_event: str) -> dict[str, Any]:
+        return _place(hooks, base, provider, url_event)
+
+    auth: dict[str, Any] = {"basic_auth": documo_auth}
+    fax_in = documo.fax_inbound(pages=3, **auth, **at("documo", "fax.inbound"))
+    forged = updox.inbound_fax(**_place(hooks, base, "updox", "inbound_fax", forged=True))
+    wrong_password = (documo_auth[0], "guess")
+    return [
+        Step("faxplus fax_received", faxplus.fax_received(**at("faxplus", "fax_received")), 200),
+        Step(
+            "faxplus fax_sent (busy)",
+            faxplus.fax_sent(status="failed_user_busy", **at("faxplus", "fax_sent")),
+            200,
+        ),
+        Step("zipwhip receive", zipwhip.receive(**at("zipwhip", "receive")), 200),
+        Step(
+            "zipwhip progress (delivered)",
+            zipwhip.progress(status_code=4, **at("zipwhip", "progress")),
+            200,
+        ),
+        Step("documo fax.inbound + 3-page PDF", fax_in, 200),
+        Step(
+            "documo fax.outbound (failed)",
+            documo.fax_outbound(status="failed", **auth, **at("documo", "fax.outbound")),
+            200,
+        ),
+        Step("updox inbound_fax, signed URL", updox.inbound_fax(**at("updox", "inbound_fax")), 200),
+        Step("updox inbound_mdn, signed URL", updox.inbound_mdn(**at("updox", "inbound_mdn")), 200),
+        Step(
+            "wirecloud channel_create (form)",
+            wirecloud.channel_create(**at("wirecloud", "channel_create")),
+            200,
+        ),
+        Step(
+            "wirecloud channel_destroy (JSON)",
+            wirecloud.channel_destroy(format="json", **at("wirecloud", "channel_destroy")),
+            200,
+        ),
+        Step("documo fax.inbound again (duplicate)", fax_in, 200, runs_handler=False),
+        Step(
+            "zipwhip receive, spoofed sender",
+            zipwhip.receive(sender="203.0.113.66", **at("zipwhip", "receive")),
+            403,
+            runs_handler=False,
+        ),
+        Step(
+            "documo, wrong password",
+            documo.fax_outbound(basic_auth=wrong_password, **at("documo", "fax.outbound")),
+            401,
+            runs_handler=False,
+        ),
+        Step("updox, forged URL token", forged, 403, runs_handler=False),
+        Step(
+            "faxplus, 1.06 MiB body",
+            faxplus.fax_sent(file_name="x" * OVERSIZED, **at("faxplus", "fax_sent")),
+            413,
+            runs_handler=False,
+        ),
+    ]
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port
+
+
+def _pump(stream: Any, into: queue.Queue[str]) -> None:
+    for line in iter(stream.readline, ""):
+        into.put(line.rstrip("\n"))
+    stream.close()
+
+
+@contextmanager
+def serve(
+    spec: str, port: int, env: dict[str, str]
+) -> Iterator[tuple[queue.Queue[str], list[str]]]:
+    """Run ``spec`` under uvicorn on ``127.0.0.1:port``; yield its stdout lines and its log.
+
+    Raises:
+        DemoError: the server exited or did not listen within 15 seconds.
+    """
+    command = [sys.executable, "-m", "uvicorn", spec, "--host", "127.0.0.1", "--port", str(port)]
+    command += ["--app-dir", os.getcwd(), "--log-level", "warning", "--no-access-log"]
+    process = subprocess.Popen(
+        command,
+        env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+    lines: queue.Queue[str] = queue.Queue()
+    log: queue.Queue[str] = queue.Queue()
+    threads = [
+        threading.Thread(target=_pump, args=(process.stdout, lines), daemon=True),
+        threading.Thread(target=_pump, args=(process.stderr, log), daemon=True),
+    ]
+    for thread in threads:
+        thread.start()
+    logged: list[str] = []
+    try:
+        _wait_listening(process, port, log, logged)
+        yield lines, logged
+    finally:
+        process.terminate()
+        try:
+            process.wait(10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait(5)
+        for thread in threads:
+            thread.join(5)
+        _drain(log, logged)
+
+
+def _drain(source: queue.Queue[str], into: list[str]) -> None:
+    while True:
+        try:
+            into.append(source.get_nowait())
+        except queue.Empty:
+            return
+
+
+def _wait_listening(
+    process: subprocess.Popen[str], port: int, log: queue.Queue[str], logged: list[str]
+) -> None:
+    deadline = time.monotonic() + 15
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            time.sleep(0.2)
+            _drain(log, logged)
+            tail = "\n".join(logged[-15:])
+            raise DemoError(f"the app exited with status {process.returncode}:\n{tail}")
+        try:
+            with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                return
+        except OSError:
+            time.sleep(0.05)
+    raise DemoError("the app did not start listening within 15 seconds")
+
+
+def _collect(steps: list[Step], lines: queue.Queue[str], wait: float) -> None:
+    """Give each step the handler lines of its event, in order; wait for missing ones."""
+    pending = {id(s): s for s in steps if s.runs_handler and s.got is not None and s.got < 300}
+    extra: list[dict[str, Any]] = []
+    deadline = time.monotonic() + wait
+    while True:
+        timeout = deadline - time.monotonic() if pending else 0.05
+        if timeout <= 0 and pending:
+            break
+        try:
+            line = lines.get(timeout=max(timeout, 0.01))
+        except queue.Empty:
+            break
+        seen = _parse(line)
+        if seen is None or "handler" not in seen:
+            continue
+        owner = next(
+            (s for s in steps if id(s) in pending and s.delivery.event == seen["event"]), None
+        )
+        if owner is None:
+            extra.append(seen)
+            continue
+        owner.saw.append(seen)
+        del pending[id(owner)]
+    for seen in extra:  # a handler ran for a delivery that should not run one (a duplicate?)
+        for step in steps:
+            if not step.runs_handler and step.delivery.event == seen.get("event"):
+                step.saw.append(seen)
+                step.error = "a handler ran again"
+                break
+
+
+def _parse(line: str) -> dict[str, Any] | None:
+    try:
+        value = json.loads(line)
+    except ValueError:
+        return None
+    return value if isinstance(value, dict) else None
+
+
+def _describe(seen: dict[str, Any]) -> str:
+    # Ids are long and random: the table shows what varies between events instead.
+    details = {
+        k: v
+        for k, v in seen.items()
+        if k not in ("handler", "event") and not k.endswith("_id") and v is not None
+    }
+    words = [str(v) if k in _BARE else f"{k}={v}" for k, v in details.items()]
+    return f"{seen['handler']}: " + ", ".join(words)
+
+
+_BARE = frozenset({"direction", "status", "phase"})
+
+
+def render(steps: list[Step], width: int = 120) -> str:
+    """The table of deliveries: expected and got status, outcome, what the handler saw."""
+    rows = [("#", "delivery", "expect", "got", "outcome", "handler saw")]
+    for number, step in enumerate(steps, start=1):
+        if step.result is None:
+            got, outcome = "-", step.error or "no answer"
+        else:
+            got, outcome = str(step.got), step.result.outcome or ""
+        saw = "; ".join(_describe(s) for s in step.saw) or ("-" if not step.runs_handler else "")
+        if step.error and step.result is not None:
+            saw = f"{step.error}: {saw}"
+        mark = " " if step.ok else "!"
+        rows.append((f"{mark}{number}", step.title, str(step.expect), got, outcome, saw))
+    widths = [max(len(row[i]) for row in rows) for i in range(5)]
+    out = []
+    for row in rows:
+        head = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5]))
+        line = f"{head}  {row[5]}"
+        out.append(line if len(line) <= width else line[: width - 1] + "…")
+    out.insert(1, "-" * min(width, max(len(line) for line in out)))
+    return "\n".join(out)
+
+
+def run_demo(
+    spec: str = "examples.starlette_app:app",
+    *,
+    echo: Callable[[str], None] = print,
+    verbose: bool = False,
+) -> bool:
+    """Run the demo, print its table, and return whether every delivery went as expected.
+
+    Raises:
+        DemoError: the app could not be imported or started.
+    """
+    port = _free_port()
+    base = f"http://127.0.0.1:{port}"
+    with tempfile.TemporaryDirectory(prefix="hookreceiver-demo-") as workdir:
+        env = demo_environment(port, workdir)
+        saved = {name: os.environ.get(name) for name in env}
+        os.environ.update(env)
+        try:
+            with serve(spec, port, env) as (lines, logged):
+                # Imported here too, with the same settings, only to read its endpoints.
+                hooks = find_receiver(load_app(spec))
+                if hooks is None:
+                    raise DemoError(f"{spec!r} holds no hookreceiver Receiver")
+                user, _, password = env["DOCUMO_BASIC_AUTH"].partition(":")
+                steps = plan(hooks, base, (user, password))
+                echo(f"hookreceiver demo: {spec} on {base}, {len(steps)} deliveries over HTTP\n")
+                _fire(steps, WebhookClient(base, forward_sender="X-Forwarded-For"))
+                _collect(steps, lines, wait=5.0)
+        finally:
+            for name, value in saved.items():
+                if value is None:
+                    os.environ.pop(name, None)
+                else:
+                    os.environ[name] = value
+    echo(render(steps))
+    good = sum(step.ok for step in steps)
+    echo(f"\n{good} of {len(steps)} deliveries went as expected.")
+    if verbose or good != len(steps):
+        echo("\nserver log:\n" + ("\n".join(logged) or "(empty)"))
+    return good == len(steps)
+
+
+def _fire(steps: list[Step], client: WebhookClient) -> None:
+    for step in steps:
+        try:
+            step.result = client.send(step.delivery)
+        except TransportError as exc:
+            step.error = str(exc)
