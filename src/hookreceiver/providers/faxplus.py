@@ -11,16 +11,19 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import Enum
-from typing import ClassVar
+from typing import Annotated, ClassVar
 
-from pydantic import AliasChoices, BaseModel, ConfigDict, Field
+from pydantic import AliasChoices, Field
 
 from ..core.delivery import Delivery
-from ..core.events import GenericEvent, ParsedEvent
+from ..core.events import ParsedEvent
 from ..parsing.body import Body
 from ..parsing.json import decode_json_object
+from ._common import WireModel, digest, generic_event, make_key, safe_event_name
 from .base import Provider, validate_model
-from .types import FlexibleId, UTCDateTime
+from .normalized import FaxEvent, fax_name
+from .normalized import FaxStatus as NormalizedStatus
+from .types import FlexibleId, OpenEnum, UTCDateTime
 
 __all__ = [
     "FaxPage",
@@ -62,10 +65,8 @@ class FaxStatus(str, Enum):
     FAILED_FS_2 = "failed_fs_2"
 
 
-class FaxPlusHook(BaseModel):
+class FaxPlusHook(WireModel):
     """The ``hook`` part: which webhook fired, and when."""
-
-    model_config = ConfigDict(extra="allow")
 
     id: FlexibleId
     event: str
@@ -73,10 +74,12 @@ class FaxPlusHook(BaseModel):
     target: str | None = None
 
 
-class FaxPlusFax(BaseModel):
-    """The ``data`` part: the fax session."""
+class FaxPlusFax(WireModel):
+    """The ``data`` part: the fax session.
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    ``from_number``/``to_number`` are read from ``from``/``to`` (the docs) or from
+    ``from_number``/``to_number`` (the official SDKs' model).
+    """
 
     id: FlexibleId
     uid: FlexibleId | None = None
@@ -87,12 +90,10 @@ class FaxPlusFax(BaseModel):
     file: str | None = None
     file_name: str | None = None
     cost: float | None = None
-    status: FaxStatus | str
+    status: Annotated[FaxStatus | str, OpenEnum(FaxStatus)]
 
 
-class _FaxPlusEvent(BaseModel):
-    model_config = ConfigDict(extra="allow")
-
+class _FaxPlusEvent(WireModel):
     hook: FaxPlusHook
     data: FaxPlusFax
 
@@ -103,7 +104,7 @@ class _FaxPlusEvent(BaseModel):
 
 
 class FaxSent(_FaxPlusEvent):
-    """``faxplus.fax_sent``: a fax was sent (see ``data.status``)."""
+    """``faxplus.fax_sent``: an outbound fax finished (see ``data.status``)."""
 
 
 class FaxReceived(_FaxPlusEvent):
@@ -118,6 +119,11 @@ class FaxPageReceived(FaxPage):
     """``faxplus.fax_page_received``: one page of a fax being received (fax streaming)."""
 
 
+class _Envelope(WireModel):
+    # Only to name the missing or broken part of a body whose event cannot be read.
+    hook: FaxPlusHook
+
+
 _MODELS: dict[str, type[_FaxPlusEvent]] = {
     "fax_sent": FaxSent,
     "fax_received": FaxReceived,
@@ -125,8 +131,44 @@ _MODELS: dict[str, type[_FaxPlusEvent]] = {
 }
 
 
+def fax_status(status: FaxStatus | str) -> NormalizedStatus:
+    """Fax.Plus's status in the normalized vocabulary."""
+    value = status.value if isinstance(status, FaxStatus) else status
+    if value == "success":
+        return "success"
+    if value.startswith("partially_"):
+        return "partial"
+    if value.startswith("failed") or value == "insufficient_credit":
+        return "failed"
+    return "unknown"
+
+
+def normalize(name: str, model: _FaxPlusEvent) -> FaxEvent:
+    """The cross-provider fax view of a Fax.Plus event."""
+    data = model.data
+    inbound = not isinstance(model, FaxSent)
+    status = "in_progress" if isinstance(model, FaxPage) else fax_status(data.status)
+    return FaxEvent(
+        provider="faxplus",
+        event=name,
+        source=model,
+        direction="inbound" if inbound else "outbound",
+        fax_id=data.id,
+        status=status,
+        provider_status=str(getattr(data.status, "value", data.status)),
+        pages=data.pages,
+        from_number=data.from_number,
+        to_number=data.to_number,
+    )
+
+
 class FaxPlus(Provider):
-    """Fax.Plus webhooks: POST JSON; sender IP preset on by default."""
+    """Fax.Plus webhooks: POST JSON ``{hook, data}``; sender IP preset on by default.
+
+    Event names: ``faxplus.fax_sent``, ``faxplus.fax_received``, ``faxplus.fax_page_received``
+    (normalized: ``fax.sent``, ``fax.received``, ``fax.progress``). Idempotency key:
+    ``(hook.event, hook.id)``; page events add a hash of ``data`` (several pages share a hook id).
+    """
 
     name: ClassVar[str] = "faxplus"
     ip_preset: ClassVar[tuple[str, ...]] = ("34.65.253.117", "34.65.146.131")
@@ -136,14 +178,19 @@ class FaxPlus(Provider):
         """Decode the JSON, find the event in ``hook.event``, validate its model."""
         payload = decode_json_object(body.raw)
         hook = payload.get("hook")
-        event = hook.get("event") if isinstance(hook, dict) else None
-        if not isinstance(event, str) or not event:
-            event = validate_model(FaxPlusHook, hook).event  # raises naming the bad field
+        raw_event = hook.get("event") if isinstance(hook, dict) else None
+        if not isinstance(raw_event, str) or not raw_event:
+            validate_model(_Envelope, payload)  # raises naming the missing or bad field
+        event = safe_event_name(raw_event) or "unknown"
         model_type = _MODELS.get(event)
-        name = self.event_name(event)
         if model_type is None:
-            generic = GenericEvent(provider=self.name, name=name, payload=payload)
             hook_id = hook.get("id") if isinstance(hook, dict) else None
-            return ParsedEvent(name, self.name, f"faxplus:{event}:{hook_id}", generic)
+            return generic_event(self.name, event, payload, hook_id, digest(payload))
         model = validate_model(model_type, payload)
-        return ParsedEvent(name, self.name, f"faxplus:{event}:{model.hook.id}", model)
+        name = self.event_name(event)
+        if isinstance(model, FaxPage):
+            key = make_key(self.name, event, model.hook.id, digest(payload.get("data")))
+        else:
+            key = make_key(self.name, event, model.hook.id)
+        view = normalize(name, model)
+        return ParsedEvent(name, self.name, key, model, view, fax_name(view.direction, view.status))

@@ -1,13 +1,48 @@
-"""Field types shared by provider models."""
+"""Field types shared by provider models.
+
+Each type takes what a provider really sends and keeps it exact:
+
+- :data:`UTCDateTime`: ISO 8601 or ``YYYY-MM-DD HH:mm:ss`` (Fax.Plus) -> an aware UTC datetime;
+- :data:`GregorianSeconds`: Kazoo's seconds since year 0 (int or numeric text) -> aware UTC;
+- :data:`FlexibleId`: an id sent as a number on some pages and as text on others -> exact text;
+- :data:`ExactInt`: a 64-bit integer (Zipwhip's ids are above 2**53) that refuses floats;
+- :class:`OpenEnum`: an enum field that keeps values the provider adds later as plain text;
+- :data:`FormDict`: an object that a form body may send as an empty string.
+"""
 
 from __future__ import annotations
 
-from datetime import datetime, timezone
-from typing import Annotated
+import re
+from datetime import datetime, timedelta, timezone
+from enum import Enum
+from typing import Annotated, Any
 
-from pydantic import AfterValidator, BeforeValidator
+from pydantic import (
+    AfterValidator,
+    BeforeValidator,
+    GetCoreSchemaHandler,
+    GetJsonSchemaHandler,
+    PlainValidator,
+    WithJsonSchema,
+)
+from pydantic.json_schema import JsonSchemaValue
+from pydantic_core import core_schema
 
-__all__ = ["FlexibleId", "UTCDateTime"]
+__all__ = [
+    "GREGORIAN_UNIX_OFFSET",
+    "ExactInt",
+    "FlexibleId",
+    "FormDict",
+    "GregorianSeconds",
+    "OpenEnum",
+    "UTCDateTime",
+]
+
+#: Seconds from 0000-01-01 (proleptic Gregorian, as Erlang counts) to 1970-01-01.
+GREGORIAN_UNIX_OFFSET = 62167219200
+
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_INTEGER_TEXT = re.compile(r"[+-]?\d{1,20}")
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -26,8 +61,101 @@ def _id_text(value: object) -> object:
     return value
 
 
+def _exact_int(value: object) -> object:
+    # A float has already lost the low bits of a 64-bit id: refuse it rather than store a
+    # neighbour's id. Digit strings (GET query strings) are exact and accepted.
+    if isinstance(value, bool):
+        raise ValueError("must be an integer, not a boolean")
+    if isinstance(value, int):
+        return value
+    if isinstance(value, float):
+        raise ValueError("must be an integer; a float cannot hold a 64-bit id exactly")
+    if isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
+        return int(value)
+    raise ValueError("must be an integer")
+
+
+def _gregorian(value: object) -> datetime:
+    if isinstance(value, datetime):
+        return _as_utc(value)
+    if isinstance(value, bool):
+        raise ValueError("must be Gregorian seconds, not a boolean")
+    if isinstance(value, str):
+        text = value.strip()
+        if not _INTEGER_TEXT.fullmatch(text):
+            raise ValueError("must be Gregorian seconds (an integer)")
+        value = int(text)
+    if isinstance(value, float) and value.is_integer():
+        value = int(value)
+    if not isinstance(value, int):
+        raise ValueError("must be Gregorian seconds (an integer)")
+    try:
+        return _EPOCH + timedelta(seconds=value - GREGORIAN_UNIX_OFFSET)
+    except OverflowError:
+        raise ValueError("Gregorian seconds out of range") from None
+
+
+def _empty_as_dict(value: object) -> object:
+    # Kazoo's form encoding can leave an empty object as "key=" (or drop it entirely).
+    return {} if value == "" or value is None else value
+
+
 #: A timezone-aware UTC datetime; naive input is taken as UTC.
 UTCDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 
 #: An identifier sent as a number or a string, kept exactly as text.
 FlexibleId = Annotated[str, BeforeValidator(_id_text)]
+
+#: An integer kept exact at any size: floats refused, digit strings accepted.
+ExactInt = Annotated[int, BeforeValidator(_exact_int)]
+
+#: Kazoo's ``timestamp``: seconds since 0000-01-01 (Unix = value - 62167219200), as aware UTC.
+GregorianSeconds = Annotated[
+    datetime,
+    PlainValidator(_gregorian),
+    WithJsonSchema({"type": "integer", "description": "Gregorian seconds"}),
+]
+
+#: An object that may arrive as ``""`` from a form body (taken as ``{}``).
+FormDict = Annotated[dict[str, Any], BeforeValidator(_empty_as_dict)]
+
+
+class OpenEnum:
+    """Metadata for an ``Annotated[MyEnum | str, OpenEnum(MyEnum)]`` field that never fails on a
+    value the provider adds later.
+
+    Known values become members of the enum; new ones are kept as they came (text, or an integer
+    for integer enums), so a new status never costs an event. Compare with members
+    (``status == FaxStatus.SUCCESS``) or raw values; both work since the enums subclass
+    ``str``/``int``.
+    """
+
+    __slots__ = ("enum", "_is_int")
+
+    def __init__(self, enum: type[Enum]) -> None:
+        self.enum = enum
+        self._is_int = issubclass(enum, int)
+
+    def validate(self, value: object) -> object:
+        """The member for a known value, the value itself for a new one."""
+        if isinstance(value, self.enum):
+            return value
+        if self._is_int and isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
+            value = int(value)
+        if isinstance(value, bool) or not isinstance(value, int if self._is_int else str):
+            raise ValueError(f"must be {'an integer' if self._is_int else 'text'}")
+        try:
+            return self.enum(value)
+        except ValueError:
+            return value
+
+    def __get_pydantic_core_schema__(
+        self, source: Any, handler: GetCoreSchemaHandler
+    ) -> core_schema.CoreSchema:
+        return core_schema.no_info_plain_validator_function(self.validate)
+
+    def __get_pydantic_json_schema__(
+        self, schema: core_schema.CoreSchema, handler: GetJsonSchemaHandler
+    ) -> JsonSchemaValue:
+        kind = "integer" if self._is_int else "string"
+        return {"anyOf": [{"enum": [m.value for m in self.enum]}, {"type": kind}]}

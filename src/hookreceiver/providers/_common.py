@@ -1,0 +1,129 @@
+"""Small helpers the provider modules share: event names from URLs, keys, generic events."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Mapping
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict
+from pydantic.alias_generators import to_camel
+
+from ..core.events import GenericEvent, ParsedEvent
+from ..errors import ConfigurationError, DeliveryRejected
+
+__all__ = [
+    "CamelModel",
+    "WireModel",
+    "check_event_option",
+    "digest",
+    "event_from_segment",
+    "generic_event",
+    "make_key",
+    "safe_event_name",
+]
+
+#: Longest idempotency key kept as is; longer ones are hashed (stores index them).
+MAX_KEY = 200
+
+# What an event name taken from a URL or a payload may look like: it becomes part of the event
+# name, the idempotency key and log lines, so it is kept short and plain.
+_SAFE_EVENT = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,63}")
+
+
+class WireModel(BaseModel):
+    """Base of provider models whose wire names are already Python names (Kazoo, Fax.Plus).
+
+    Unknown fields are kept (``model_extra``), never dropped.
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True)
+
+
+class CamelModel(BaseModel):
+    """Base of models whose wire names are camelCase: ``messageId`` is read into ``message_id``.
+
+    ``model_dump(by_alias=True)`` gives the wire names back; unknown fields are kept.
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, alias_generator=to_camel)
+
+
+def safe_event_name(value: object) -> str | None:
+    """``value`` as an event name when it is short, plain text; otherwise ``None``."""
+    if not isinstance(value, str):
+        return None
+    text = value.strip().lower()
+    if _SAFE_EVENT.fullmatch(text) and ".." not in text:
+        return text
+    return None
+
+
+def event_from_segment(segment: str, aliases: Mapping[str, str]) -> str:
+    """The event a URL segment names (``/hooks/zipwhip/{event}``).
+
+    A known name or alias gives its event; an unknown but plain name is returned as is (the
+    delivery becomes a generic event, or 422 on a strict endpoint); anything else (``..``,
+    odd characters, very long) is answered 404 since no genuine webhook URL looks like that.
+    """
+    text = segment.strip().lower()
+    known = aliases.get(text)
+    if known is not None:
+        return known
+    safe = safe_event_name(text)
+    if safe is None:
+        raise DeliveryRejected(
+            "the URL does not name an event this endpoint receives",
+            status=404,
+            error="unknown_event_path",
+        )
+    return safe
+
+
+def check_event_option(event: str | None, known: Mapping[str, str], provider: str) -> str | None:
+    """Validate a provider's ``event=`` option at start-up; returns the canonical event."""
+    if event is None:
+        return None
+    canonical = known.get(event.strip().lower())
+    if canonical is None:
+        raise ConfigurationError(
+            f"{provider} has no event {event!r}; known: {', '.join(sorted(set(known.values())))}"
+        )
+    return canonical
+
+
+def _part(value: object) -> str:
+    if value is None:
+        return "-"
+    text = value.value if hasattr(value, "value") else value
+    return str(text).replace("%", "%25").replace(":", "%3A")
+
+
+def make_key(provider: str, event: str, *parts: object) -> str:
+    """An idempotency key ``provider:event:part:...``; parts are escaped, long keys hashed."""
+    key = ":".join((provider, event, *(_part(part) for part in parts)))
+    if len(key) <= MAX_KEY:
+        return key
+    return f"{provider}:{event}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+
+
+def digest(payload: Any) -> str:
+    """A short, stable hash of a decoded payload, for events that carry no id of their own."""
+    text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
+    return hashlib.sha256(text.encode()).hexdigest()[:32]
+
+
+def generic_event(
+    provider: str, event: str, payload: dict[str, Any], *key_parts: object
+) -> ParsedEvent:
+    """A :class:`~hookreceiver.GenericEvent` for an event the provider does not document.
+
+    Its key is built from ``key_parts`` when given, else from a hash of the payload, so the
+    sender's retries of the same payload are still handled once.
+    """
+    name = f"{provider}.{event}"
+    model = GenericEvent(provider=provider, name=name, payload=payload)
+    key = make_key(provider, event, *(key_parts or (digest(payload),)))
+    return ParsedEvent(name, provider, key, model)

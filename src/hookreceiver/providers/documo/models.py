@@ -1,0 +1,232 @@
+"""Typed models of Documo webhook events.
+
+The fax object's fields are those of Documo's published samples (camelCase on the wire, read
+into snake_case attributes: ``messageId`` -> ``message_id``). Legacy payloads carry a few ids
+twice (``accountId`` and ``account_id``): the camelCase value fills the attribute, the other is
+kept in ``model_extra`` like every field not listed here.
+"""
+
+from __future__ import annotations
+
+from enum import Enum
+from typing import Annotated, Any
+
+from pydantic import Field, PrivateAttr
+
+from ...parsing.attachment import Attachment
+from .._common import CamelModel
+from ..types import FlexibleId, OpenEnum, UTCDateTime
+
+__all__ = [
+    "AccountEvent",
+    "DocumentComplete",
+    "DocumentFailed",
+    "DocumoAccount",
+    "DocumoFax",
+    "FaxDirection",
+    "FaxInbound",
+    "FaxOutbound",
+    "FaxOutboundExtended",
+    "FaxStatus",
+    "FaxV1Event",
+    "FaxV1InboundComplete",
+    "FaxV1InboundFailed",
+    "FaxV1InboundInit",
+    "FaxV1InboundPage",
+    "FaxV1InboundSucceed",
+    "FaxV1OutboundComplete",
+    "FaxV1OutboundFailed",
+    "FaxV1OutboundInit",
+    "FaxV1OutboundSucceed",
+    "NumberAdd",
+    "NumberRelease",
+    "NumberV1Add",
+    "NumberV1Release",
+    "UserCreate",
+    "UserDelete",
+]
+
+
+class FaxStatus(str, Enum):
+    """A fax's ``status``; values Documo adds later are kept as plain text."""
+
+    SUCCESS = "success"
+    TRANSMITTING = "transmitting"
+    SCHEDULED = "scheduled"
+    FAILED = "failed"
+    PROCESSING = "processing"
+    CANCELLED = "cancelled"
+
+
+class FaxDirection(str, Enum):
+    """A fax's ``direction``."""
+
+    INBOUND = "inbound"
+    OUTBOUND = "outbound"
+
+
+class DocumoAccount(CamelModel):
+    """The ``account`` object of a fax."""
+
+    uuid: str | None = None
+    account_number: FlexibleId | None = None
+    account_name: str | None = None
+    account_type: str | None = None
+
+
+class _FaxFields(CamelModel):
+    """Every field of Documo's fax object; all optional."""
+
+    message_id: FlexibleId | None = None
+    result_info: str | None = None
+    delivery_id: FlexibleId | None = None
+    watermark: FlexibleId | None = None
+    message_number: FlexibleId | None = None
+    status: Annotated[FaxStatus | str, OpenEnum(FaxStatus)] | None = None
+    pages_count: int | None = None
+    pages_complete: int | None = None
+    duration: int | None = None  # milliseconds
+    fax_number: str | None = None
+    fax_csid: str | None = None
+    fax_caller_id: FlexibleId | None = None
+    fax_ecm: int | None = Field(None, alias="faxECM")
+    fax_speed: int | None = None
+    fax_detected: bool | None = None
+    fax_protocol: int | None = None
+    fax_attempt: int | None = None
+    direction: Annotated[FaxDirection | str, OpenEnum(FaxDirection)] | None = None
+    channel_type: str | None = None
+    recipient_name: str | None = None
+    subject: str | None = None
+    device_id: FlexibleId | None = None
+    faxbridge_id: FlexibleId | None = None
+    account_id: FlexibleId | None = None
+    error_code: FlexibleId | None = None
+    result_code: FlexibleId | None = None
+    is_archived: bool | None = None
+    is_file_purged: bool | None = None
+    country: str | None = None
+    created_at: UTCDateTime | None = None
+    resolved_date: UTCDateTime | None = None
+    deleted_at: UTCDateTime | None = None
+    processing_status_name: str | None = None
+    classification_label: str | None = None
+    account: DocumoAccount | None = None
+    cf: dict[str, Any] = Field(default_factory=dict)
+
+    _attachment: Attachment | None = PrivateAttr(default=None)
+
+    @property
+    def attachment(self) -> Attachment | None:
+        """The fax document, when the webhook sends it (legacy multipart ``attachment``).
+
+        Streamed to a temporary file while it arrived; removed after the handlers finish.
+        """
+        return self._attachment
+
+    @property
+    def is_final(self) -> bool:
+        """Whether ``status`` is final: a later non-final post must not overwrite it."""
+        return self.status in (FaxStatus.SUCCESS, FaxStatus.FAILED, FaxStatus.CANCELLED)
+
+
+class DocumoFax(_FaxFields):
+    """Documo's fax object, as the legacy ``fax.*`` webhooks post it."""
+
+    message_id: FlexibleId
+
+
+class FaxInbound(DocumoFax):
+    """``documo.fax.inbound``: a fax was received (``attachment`` holds it when enabled)."""
+
+
+class FaxOutbound(DocumoFax):
+    """``documo.fax.outbound``: an outbound fax succeeded or failed."""
+
+
+class FaxOutboundExtended(DocumoFax):
+    """``documo.fax.outbound.extended``: an outbound fax's status changed (any status).
+
+    Documo posts one per status, possibly out of order: check :attr:`is_final` before
+    overwriting a stored status.
+    """
+
+
+class FaxV1Event(_FaxFields):
+    """Base of the newer JSON ``fax.v1.*`` events.
+
+    Documo has not published their schema: the fax object is read from the body (or from its
+    ``data`` member), every field is optional and everything is kept.
+    """
+
+
+class FaxV1InboundInit(FaxV1Event):
+    """``documo.fax.v1.inbound.init``: an inbound fax started."""
+
+
+class FaxV1InboundPage(FaxV1Event):
+    """``documo.fax.v1.inbound.page``: a page of an inbound fax arrived."""
+
+
+class FaxV1InboundSucceed(FaxV1Event):
+    """``documo.fax.v1.inbound.succeed``: an inbound fax was received."""
+
+
+class FaxV1InboundFailed(FaxV1Event):
+    """``documo.fax.v1.inbound.failed``: an inbound fax failed."""
+
+
+class FaxV1InboundComplete(FaxV1Event):
+    """``documo.fax.v1.inbound.complete``: an inbound fax's processing finished."""
+
+
+class FaxV1OutboundInit(FaxV1Event):
+    """``documo.fax.v1.outbound.init``: an outbound fax started."""
+
+
+class FaxV1OutboundSucceed(FaxV1Event):
+    """``documo.fax.v1.outbound.succeed``: an outbound fax was delivered."""
+
+
+class FaxV1OutboundFailed(FaxV1Event):
+    """``documo.fax.v1.outbound.failed``: an outbound fax failed."""
+
+
+class FaxV1OutboundComplete(FaxV1Event):
+    """``documo.fax.v1.outbound.complete``: an outbound fax's processing finished."""
+
+
+class AccountEvent(CamelModel):
+    """Base of account and number events; Documo publishes no samples, so all is kept."""
+
+
+class UserCreate(AccountEvent):
+    """``documo.user.create``."""
+
+
+class UserDelete(AccountEvent):
+    """``documo.user.delete``."""
+
+
+class NumberAdd(AccountEvent):
+    """``documo.number.add``."""
+
+
+class NumberRelease(AccountEvent):
+    """``documo.number.release``."""
+
+
+class DocumentComplete(AccountEvent):
+    """``documo.document.complete``."""
+
+
+class DocumentFailed(AccountEvent):
+    """``documo.document.failed``."""
+
+
+class NumberV1Add(AccountEvent):
+    """``documo.fax.v1.number.add``."""
+
+
+class NumberV1Release(AccountEvent):
+    """``documo.fax.v1.number.release``."""

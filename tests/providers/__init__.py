@@ -1,0 +1,1 @@
+"""Provider tests: one shared conformance suite (conformance.py), one module per provider."""
