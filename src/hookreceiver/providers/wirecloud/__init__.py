@@ -157,8 +157,9 @@ class Wirecloud(Provider):
     # Kazoo never retries an answer: anything but 200 is only logged, and six of them in a
     # minute disable the hook. So every delivery we accepted gets exactly 200, a failed
     # handler and a store outage included: answering 5xx would lose the event all the same
-    # and put the hook at risk. Keeping a failed event for a local retry is the inbox's job
-    # (hookreceiver's inbox stores Kazoo deliveries whose handlers failed).
+    # and put the hook at risk. Keeping the event for a local retry is the inbox's job: with
+    # Receiver(inbox=...) these endpoints acknowledge through it (default_ack above); without
+    # one, the receiver warns at start-up that a failed handler loses the event.
     statuses: ClassVar[Mapping[Outcome, int]] = {
         **DEFAULT_STATUSES,
         Outcome.HANDLED: 200,
