@@ -46,7 +46,7 @@ class DemoError(Exception):
 class Step:
     """One delivery of the demo and what should become of it."""
 
-    title: str
+    case: str
     delivery: SimulatedDelivery
     expect: int
     runs_handler: bool = True
@@ -137,52 +137,52 @@ def plan(hooks: Receiver, base: str, documo_auth: tuple[str, str]) -> list[Step]
     forged = updox.inbound_fax(**_place(hooks, base, "updox", "inbound_fax", forged=True))
     wrong_password = (documo_auth[0], "guess")
     return [
-        Step("faxplus fax_received", faxplus.fax_received(**at("faxplus", "fax_received")), 200),
+        Step("", faxplus.fax_received(**at("faxplus", "fax_received")), 200),
         Step(
-            "faxplus fax_sent (busy)",
+            "busy",
             faxplus.fax_sent(status="failed_user_busy", **at("faxplus", "fax_sent")),
             200,
         ),
-        Step("zipwhip receive", zipwhip.receive(**at("zipwhip", "receive")), 200),
+        Step("", zipwhip.receive(**at("zipwhip", "receive")), 200),
         Step(
-            "zipwhip progress (delivered)",
+            "delivered",
             zipwhip.progress(status_code=4, **at("zipwhip", "progress")),
             200,
         ),
-        Step("documo fax.inbound + 3-page PDF", fax_in, 200),
+        Step("multipart, 3-page PDF", fax_in, 200),
         Step(
-            "documo fax.outbound (failed)",
+            "failed",
             documo.fax_outbound(status="failed", **auth, **at("documo", "fax.outbound")),
             200,
         ),
-        Step("updox inbound_fax, signed URL", updox.inbound_fax(**at("updox", "inbound_fax")), 200),
-        Step("updox inbound_mdn, signed URL", updox.inbound_mdn(**at("updox", "inbound_mdn")), 200),
+        Step("signed URL", updox.inbound_fax(**at("updox", "inbound_fax")), 200),
+        Step("signed URL", updox.inbound_mdn(**at("updox", "inbound_mdn")), 200),
         Step(
-            "wirecloud channel_create (form)",
+            "bracket form",
             wirecloud.channel_create(**at("wirecloud", "channel_create")),
             200,
         ),
         Step(
-            "wirecloud channel_destroy (JSON)",
+            "JSON",
             wirecloud.channel_destroy(format="json", **at("wirecloud", "channel_destroy")),
             200,
         ),
-        Step("documo fax.inbound again (duplicate)", fax_in, 200, runs_handler=False),
+        Step("same again: duplicate", fax_in, 200, runs_handler=False),
         Step(
-            "zipwhip receive, spoofed sender",
+            "spoofed sender",
             zipwhip.receive(sender="203.0.113.66", **at("zipwhip", "receive")),
             403,
             runs_handler=False,
         ),
         Step(
-            "documo, wrong password",
+            "wrong password",
             documo.fax_outbound(basic_auth=wrong_password, **at("documo", "fax.outbound")),
             401,
             runs_handler=False,
         ),
-        Step("updox, forged URL token", forged, 403, runs_handler=False),
+        Step("URL signed with a wrong key", forged, 403, runs_handler=False),
         Step(
-            "faxplus, 1.06 MiB body",
+            "1.06 MiB body",
             faxplus.fax_sent(file_name="x" * OVERSIZED, **at("faxplus", "fax_sent")),
             413,
             runs_handler=False,
@@ -318,16 +318,19 @@ def _describe(seen: dict[str, Any]) -> str:
         for k, v in seen.items()
         if k not in ("handler", "event") and not k.endswith("_id") and v is not None
     }
-    words = [str(v) if k in _BARE else f"{k}={v}" for k, v in details.items()]
+    words = [
+        str(v) if k in _BARE else f"{k} {v} B" if k == "attachment" else f"{k}={v}"
+        for k, v in details.items()
+    ]
     return f"{seen['handler']}: " + ", ".join(words)
 
 
 _BARE = frozenset({"direction", "status", "phase"})
 
 
-def render(steps: list[Step], width: int = 120) -> str:
+def render(steps: list[Step]) -> str:
     """The table of deliveries: expected and got status, outcome, what the handler saw."""
-    rows = [("#", "delivery", "expect", "got", "outcome", "handler saw")]
+    rows = [("#", "event", "case", "expect", "got", "outcome", "handler saw")]
     for number, step in enumerate(steps, start=1):
         if step.result is None:
             got, outcome = "-", step.error or "no answer"
@@ -337,15 +340,15 @@ def render(steps: list[Step], width: int = 120) -> str:
         if step.error and step.result is not None:
             saw = f"{step.error}: {saw}"
         mark = " " if step.ok else "!"
-        rows.append((f"{mark}{number}", step.title, str(step.expect), got, outcome, saw))
-    widths = [max(len(row[i]) for row in rows) for i in range(5)]
-    out = []
-    for row in rows:
-        head = "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:5]))
-        line = f"{head}  {row[5]}"
-        out.append(line if len(line) <= width else line[: width - 1] + "…")
-    out.insert(1, "-" * min(width, max(len(line) for line in out)))
-    return "\n".join(out)
+        event = step.delivery.event
+        rows.append((f"{mark}{number}", event, step.case, str(step.expect), got, outcome, saw))
+    widths = [max(len(row[i]) for row in rows) for i in range(6)]
+    out = [
+        "  ".join(cell.ljust(widths[i]) for i, cell in enumerate(row[:6])) + f"  {row[6]}"
+        for row in rows
+    ]
+    out.insert(1, "-" * max(len(line) for line in out))
+    return "\n".join(line.rstrip() for line in out)
 
 
 def run_demo(
@@ -366,13 +369,14 @@ def run_demo(
         saved = {name: os.environ.get(name) for name in env}
         os.environ.update(env)
         try:
+            # Imported here too, with the same settings, only to read its endpoints; first,
+            # so that an app that does not import is reported before a server is started.
+            hooks = find_receiver(load_app(spec))
+            if hooks is None:
+                raise DemoError(f"{spec!r} holds no hookreceiver Receiver")
+            user, _, password = env["DOCUMO_BASIC_AUTH"].partition(":")
+            steps = plan(hooks, base, (user, password))
             with serve(spec, port, env) as (lines, logged):
-                # Imported here too, with the same settings, only to read its endpoints.
-                hooks = find_receiver(load_app(spec))
-                if hooks is None:
-                    raise DemoError(f"{spec!r} holds no hookreceiver Receiver")
-                user, _, password = env["DOCUMO_BASIC_AUTH"].partition(":")
-                steps = plan(hooks, base, (user, password))
                 echo(f"hookreceiver demo: {spec} on {base}, {len(steps)} deliveries over HTTP\n")
                 _fire(steps, WebhookClient(base, forward_sender="X-Forwarded-For"))
                 _collect(steps, lines, wait=5.0)

@@ -1,0 +1,197 @@
+"""The ``hookreceiver`` command line: help, errors and exit codes, ``send``, and the demo."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+from click.testing import CliRunner
+
+from hookreceiver import DeliveryContext, Receiver, providers
+from hookreceiver.cli import main
+from hookreceiver.security import URLSigner
+from support.servers import free_port, serve_asgi
+
+ROOT = Path(__file__).resolve().parents[1]
+KEY = "cli-test-signing-key-0123456789"
+
+
+@pytest.fixture
+def runner() -> CliRunner:
+    return CliRunner()
+
+
+@pytest.fixture(scope="module")
+def server() -> Iterator[tuple[str, list[str]]]:
+    """A real server: Documo with basic auth, Updox on signed URLs, a flaky Fax.Plus handler."""
+    hooks = Receiver()
+    hooks.endpoint(
+        "/hooks/documo",
+        providers.Documo(basic_auth=[("documo", "s3cret-pass")], allow_ips=["127.0.0.1"]),
+    )
+    hooks.endpoint("/hooks/updox/{event}", providers.Updox(signed_urls=URLSigner([KEY])))
+    hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"]))
+    hooks.endpoint("/hooks/zipwhip/{event}", providers.Zipwhip(allow_ips=["127.0.0.1"]))
+    seen: list[str] = []
+
+    @hooks.on("*")
+    def record(event: Any, ctx: DeliveryContext) -> None:
+        seen.append(ctx.event_name)
+        if ctx.event_name == "faxplus.fax_sent" and seen.count("faxplus.fax_sent") == 1:
+            raise RuntimeError("first attempt fails")
+
+    with serve_asgi(hooks.asgi_app) as base:
+        yield base, seen
+
+
+@pytest.mark.parametrize("command", [[], ["demo"], ["send"], ["events"]])
+def test_every_command_has_help(runner: CliRunner, command: list[str]) -> None:
+    result = runner.invoke(main, [*command, "--help"])
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("Usage: ")
+
+
+def test_events_lists_providers_and_refuses_unknown_ones(runner: CliRunner) -> None:
+    listed = runner.invoke(main, ["events"])
+    assert listed.exit_code == 0
+    assert "documo: fax.inbound, fax.outbound" in listed.output
+    assert "zipwhip: message.receive" in listed.output
+    assert runner.invoke(main, ["events", "kazoo"]).output.startswith("wirecloud: channel_create")
+    unknown = runner.invoke(main, ["events", "zipwip"])
+    assert unknown.exit_code == 2 and "Did you mean 'zipwhip'" in unknown.output
+
+
+@pytest.mark.parametrize(
+    ("args", "message"),
+    [
+        (["send", "documoo", "fax.inbound", "--url", "http://x"], "unknown provider 'documoo'"),
+        (["send", "documo", "fax.inbond", "--url", "http://x"], "Did you mean 'fax.inbound'"),
+        (["send", "documo", "fax.inbound", "--url", "ftp://x"], "not an http(s) URL"),
+        (["send", "documo", "fax.inbound", "--url", "http://x", "--method", "GET"], "one method"),
+        (["send", "updox", "inbound_fax", "--url", "http://x", "-f", "oops"], "key=value"),
+        (["send", "faxplus", "fax_sent", "--url", "http://x", "--no-attachment"], "Documo"),
+        (["send", "documo", "fax.inbound", "--url", "http://x", "--basic-auth", "x"], "user:pas"),
+    ],
+)
+def test_send_usage_errors_exit_2_with_a_clear_message(
+    runner: CliRunner, args: list[str], message: str
+) -> None:
+    result = runner.invoke(main, args)
+    assert result.exit_code == 2, result.output
+    assert message in result.output
+
+
+def test_send_delivers_and_exit_codes_follow_the_answer(
+    runner: CliRunner, server: tuple[str, list[str]]
+) -> None:
+    base, seen = server
+    url = f"{base}/hooks/documo"
+    good = ["send", "documo", "fax.inbound", "--url", url, "--basic-auth", "documo:s3cret-pass"]
+    result = runner.invoke(main, [*good, "-f", "pages=2", "-f", "faxNumber=+15550001111"])
+    assert result.exit_code == 0, result.output
+    assert f"POST {url}  (documo.fax.inbound" in result.output
+    assert '-> 200 {"status":"handled"}' in result.output
+    assert "documo.fax.inbound" in seen
+
+    wrong = runner.invoke(main, ["send", "documo", "fax.outbound", "--url", url])
+    assert wrong.exit_code == 1 and "-> 401" in wrong.output
+
+    closed = f"http://127.0.0.1:{free_port()}/hooks/documo"
+    refused = runner.invoke(main, ["send", "faxplus", "fax_sent", "--url", closed])
+    assert refused.exit_code == 3 and "no answer" in refused.output
+
+
+def test_send_signs_the_url_and_passes_context(
+    runner: CliRunner, server: tuple[str, list[str]]
+) -> None:
+    base, seen = server
+    url = f"{base}/hooks/updox/inbound_mdn"
+    unsigned = runner.invoke(main, ["send", "updox", "inbound_mdn", "--url", url])
+    assert unsigned.exit_code == 1 and "token_required" in unsigned.output
+    signed = runner.invoke(
+        main,
+        ["send", "updox", "inbound_mdn", "--url", url, "--signed-url-secret", KEY,
+         "--signed-context", "job=7"],
+    )  # fmt: skip
+    assert signed.exit_code == 0, signed.output
+    assert "/hooks/updox/inbound_mdn?token=" in signed.output
+    assert seen[-1] == "updox.inbound_mdn"
+
+
+def test_send_with_a_retry_schedule_retries_until_success(
+    runner: CliRunner, server: tuple[str, list[str]]
+) -> None:
+    base, seen = server
+    url = f"{base}/hooks/faxplus"
+    result = runner.invoke(
+        main, ["send", "faxplus", "fax_sent", "--url", url, "--retry-schedule", "documo"]
+    )
+    assert result.exit_code == 0, result.output
+    assert "attempt 1 at +0s: -> 500" in result.output
+    assert "attempt 2 at +5s: -> 200" in result.output
+    assert "delivered:" in result.output
+    assert seen.count("faxplus.fax_sent") == 2
+
+
+def test_send_get_with_fields_and_headers(runner: CliRunner, server: tuple[str, list[str]]) -> None:
+    base, seen = server
+    url = f"{base}/hooks/zipwhip/receive"
+    args = ["send", "zipwhip", "receive", "--url", url, "--method", "get", "-f", "body=hi"]
+    result = runner.invoke(main, [*args, "-H", "X-Trace: abc"])
+    assert result.exit_code == 0, result.output
+    assert f"GET {url}?" in result.output and "body=hi" in result.output
+    assert seen[-1] == "zipwhip.message.receive"
+
+
+def test_dry_run_prints_the_request_and_hides_credentials(runner: CliRunner) -> None:
+    result = runner.invoke(
+        main,
+        ["send", "documo", "fax.inbound", "--url", "http://h:1/hooks/documo", "--dry-run",
+         "--basic-auth", "u:secret-password", "--attachment", __file__],
+    )  # fmt: skip
+    assert result.exit_code == 0, result.output
+    assert result.output.startswith("POST http://h:1/hooks/documo\n")
+    assert "authorization: ***" in result.output and "secret-password" not in result.output
+    assert 'name="attachment"' in result.output
+
+
+def _run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    env = {**os.environ, "PYTHONPATH": str(ROOT / "src")}
+    return subprocess.run(
+        [sys.executable, "-m", "hookreceiver.cli", *args],
+        cwd=ROOT,
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+@pytest.mark.slow
+def test_demo_runs_end_to_end_and_every_delivery_goes_as_expected() -> None:
+    result = _run_cli("demo")
+    assert result.returncode == 0, result.stdout + result.stderr
+    out = result.stdout
+    assert "15 of 15 deliveries went as expected." in out
+    for expected in (
+        "documo.fax.inbound         multipart, 3-page PDF",
+        "same again: duplicate        200     200  duplicate",
+        "address_not_allowed",
+        "unauthorized",
+        "invalid_token",
+        "payload_too_large",
+        "pages=3",
+        "call: started",
+    ):
+        assert expected in out, expected
+
+
+def test_demo_with_an_app_that_does_not_import_exits_4(tmp_path: Path) -> None:
+    result = _run_cli("demo", "--app", "no_such_module:app")
+    assert result.returncode == 4
+    assert "cannot load 'no_such_module:app'" in result.stderr
