@@ -93,11 +93,15 @@ def load_app(spec: str) -> Any:
         value: Any = importlib.import_module(module_name)
         for part in attribute.split("."):
             value = getattr(value, part)
-    except (ImportError, AttributeError) as exc:
+    except ModuleNotFoundError as exc:
+        if exc.name is None or not module_name.startswith(exc.name):
+            raise DemoError(f"importing {spec!r} failed: {exc}") from None  # a dependency
         raise DemoError(
             f"cannot load {spec!r} ({exc}); run the demo from the repository root, where "
             "examples/ is, or pass --app module:attribute"
         ) from None
+    except AttributeError as exc:
+        raise DemoError(f"cannot load {spec!r}: {exc}") from None
     except Exception as exc:  # the app's own start-up failed: say how
         raise DemoError(f"importing {spec!r} failed: {type(exc).__name__}: {exc}") from None
     return value
