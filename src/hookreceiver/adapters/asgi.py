@@ -93,12 +93,16 @@ class ASGIMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle a webhook delivery, or pass the request through."""
         if scope["type"] != "http":
+            if scope["type"] == "lifespan" and self.receiver._worker_due:
+                receive, send = self._with_worker(receive, send)
             await self.app(scope, receive, send)
             return
         route = self.receiver.match(scope["path"])
         if route is None:
             await self.app(scope, receive, send)
             return
+        if self.receiver._worker_due:  # no lifespan ran: start the inbox worker now
+            await self.receiver.astart_worker()
         delivery = delivery_from_scope(scope, receive)
         try:
             response = await run_async(delivery_flow(self.receiver, route, delivery))
@@ -116,6 +120,24 @@ class ASGIMiddleware:
             }
         )
         await send({"type": "http.response.body", "body": response.body})
+
+    def _with_worker(self, receive: Receive, send: Send) -> tuple[Receive, Send]:
+        """Lifespan channels that run the inbox worker between the app's start-up and its
+        shut-down (so handlers can use what the app sets up), leaving the app's own intact."""
+        receiver = self.receiver
+
+        async def receive_wrapped() -> Message:
+            message = await receive()
+            if message["type"] == "lifespan.shutdown":
+                await receiver.astop_worker()
+            return message
+
+        async def send_wrapped(message: Message) -> None:
+            if message["type"] == "lifespan.startup.complete":
+                await receiver.astart_worker()
+            await send(message)
+
+        return receive_wrapped, send_wrapped
 
 
 async def not_found_app(scope: Scope, receive: Receive, send: Send) -> None:

@@ -116,6 +116,8 @@ class WSGIMiddleware:
         route = self.receiver.match(_path(environ.get("PATH_INFO", "")))
         if route is None:
             return self.app(environ, start_response)
+        if self.receiver._worker_due:  # the inbox worker's threads start with the first delivery
+            self.receiver.start_worker()
         try:
             delivery = delivery_from_environ(environ)
             response = run_sync(delivery_flow(self.receiver, route, delivery))

@@ -11,8 +11,8 @@ from __future__ import annotations
 
 import logging
 import secrets
-from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Iterable
-from typing import TYPE_CHECKING, Any, NamedTuple
+from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
 from ..errors import DeliveryRejected, InvalidPayload, StoreUnavailable, UnknownEvent
 from ..parsing.body import Body, BodySink
@@ -23,10 +23,19 @@ from .events import DeliveryContext, ParsedEvent
 from .outcome import Outcome, Response
 
 if TYPE_CHECKING:
+    from ..providers.base import Provider
     from .receiver import Receiver
-    from .routing import Route
+    from .routing import Endpoint, Route
 
-__all__ = ["Call", "Flow", "delivery_flow", "run_async", "run_sync"]
+__all__ = [
+    "Call",
+    "Flow",
+    "delivery_flow",
+    "handle_event",
+    "parse_event",
+    "run_async",
+    "run_sync",
+]
 
 logger = logging.getLogger("hookreceiver")
 
@@ -40,9 +49,10 @@ class Call(NamedTuple):
 
 
 Flow = Generator[Call, Any, Response]
+T = TypeVar("T")
 
 
-def run_sync(flow: Flow) -> Response:
+def run_sync(flow: Generator[Call, Any, T]) -> T:
     """Drive a flow with blocking I/O."""
     value: Any = None
     error: Exception | None = None
@@ -50,15 +60,15 @@ def run_sync(flow: Flow) -> Response:
         try:
             call = flow.send(value) if error is None else flow.throw(error)
         except StopIteration as stop:
-            response: Response = stop.value
-            return response
+            result: T = stop.value
+            return result
         try:
             value, error = call.sync(*call.args), None
         except Exception as exc:  # handed back to the flow, which decides
             value, error = None, exc
 
 
-async def run_async(flow: Flow) -> Response:
+async def run_async(flow: Generator[Call, Any, T]) -> T:
     """Drive a flow on an event loop."""
     value: Any = None
     error: Exception | None = None
@@ -66,8 +76,8 @@ async def run_async(flow: Flow) -> Response:
         try:
             call = flow.send(value) if error is None else flow.throw(error)
         except StopIteration as stop:
-            response: Response = stop.value
-            return response
+            result: T = stop.value
+            return result
         try:
             value, error = await call.async_(*call.args), None
         except Exception as exc:
@@ -122,6 +132,7 @@ def delivery_flow(receiver: Receiver, route: Route, delivery: Delivery) -> Flow:
     provider = endpoint.provider
     delivery_id = secrets.token_hex(8)
     body: Body | None = None
+    parsing = False
     try:
         if delivery.method not in endpoint.methods:
             raise DeliveryRejected(
@@ -142,17 +153,30 @@ def delivery_flow(receiver: Receiver, route: Route, delivery: Delivery) -> Flow:
         for guard in provider.guards:
             if guard.needs_body:
                 guard.check_body(request, body.raw)
-        event = provider.parse(delivery, route.params, body)
-        if event.name not in provider.events and provider.strict:
-            raise UnknownEvent(f"event {event.name!r} is not one {provider.name} documents")
+        parsing = True  # verified: from here on, a refusal is quarantined in the inbox
+        event = parse_event(provider, delivery, route.params, body)
     except DeliveryRejected as exc:
-        if body is not None:
-            body.close()
+        try:
+            if parsing and receiver.inbox is not None and body is not None:
+                yield from _keep(receiver, endpoint, request, body, delivery_id, None, exc)
+        finally:
+            if body is not None:
+                body.close()
         return _refused(receiver, delivery, route, exc, delivery_id)
     except BaseException:
         if body is not None:
             body.close()
         raise
+
+    if endpoint.ack == "inbox":
+        try:
+            kept = yield from _keep(receiver, endpoint, request, body, delivery_id, event, None)
+        except BaseException:
+            body.close()
+            raise
+        if kept:
+            body.close()
+            return provider.respond(Outcome.ACCEPTED)
 
     ctx = DeliveryContext(
         delivery_id=delivery_id,
@@ -168,7 +192,7 @@ def delivery_flow(receiver: Receiver, route: Route, delivery: Delivery) -> Flow:
         event=event,
     )
     try:
-        outcome = yield from _handle_once(receiver, event, ctx)
+        outcome, _ = yield from handle_event(receiver, event, ctx)
     finally:
         body.close()
     return provider.respond(outcome)
@@ -195,10 +219,49 @@ def _refused(
     return provider.reject(exc)
 
 
-def _handle_once(
-    receiver: Receiver, event: ParsedEvent, ctx: DeliveryContext
-) -> Generator[Call, Any, Outcome]:
-    """Claim the key, run the handlers, complete or release: the exactly-once core."""
+def parse_event(
+    provider: Provider, delivery: Delivery, params: Mapping[str, str], body: Body
+) -> ParsedEvent:
+    """The provider's parse, and the strict endpoint's refusal of undocumented events."""
+    event = provider.parse(delivery, params, body)
+    if event.name not in provider.events and provider.strict:
+        raise UnknownEvent(f"event {event.name!r} is not one {provider.name} documents")
+    return event
+
+
+def _keep(
+    receiver: Receiver,
+    endpoint: Endpoint,
+    request: GuardRequest,
+    body: Body,
+    delivery_id: str,
+    event: ParsedEvent | None,
+    error: DeliveryRejected | None,
+) -> Generator[Call, Any, bool]:
+    """Write a verified delivery to the inbox: pending with its event, or quarantined."""
+    inbox = receiver.inbox
+    assert inbox is not None
+    args = (request, endpoint, body, delivery_id, event, error)
+    try:
+        yield Call(inbox.keep, inbox.akeep, args)
+    except Exception as exc:
+        # Not kept: a pending event is then handled right away instead (see delivery_flow).
+        logger.error("inbox unavailable for delivery %s: %s", delivery_id, exc)
+        return False
+    if error is not None:
+        logger.warning("quarantined delivery %s (%s): %s", delivery_id, endpoint.path, error)
+    return True
+
+
+def handle_event(
+    receiver: Receiver, event: ParsedEvent, ctx: DeliveryContext, *, force: bool = False
+) -> Generator[Call, Any, tuple[Outcome, Exception | None]]:
+    """Claim the key, run the handlers, complete or release: the exactly-once core.
+
+    Returns the outcome and the handler's exception when one failed. ``force`` (an explicit
+    replay) runs the handlers even when the key is already handled or in flight, without
+    touching the store's record of it.
+    """
     store = receiver.store
     try:
         claim: Claim = yield Call(store.claim, store.aclaim, (event.key, receiver.lease))
@@ -206,7 +269,13 @@ def _handle_once(
         logger.error(
             "store unavailable for %s (delivery %s): %s", ctx.event_name, ctx.delivery_id, exc
         )
-        return Outcome.STORE_UNAVAILABLE
+        if not force:
+            return Outcome.STORE_UNAVAILABLE, None
+        claim = Claim(ClaimState.IN_FLIGHT)
+    if claim.state is not ClaimState.NEW and force:
+        logger.warning("forced replay of %s (delivery %s)", ctx.event_name, ctx.delivery_id)
+        failure = yield from _dispatch(receiver, event, ctx)
+        return (Outcome.HANDLED, None) if failure is None else (Outcome.HANDLER_FAILED, failure)
     if claim.state is not ClaimState.NEW:
         logger.info(
             "duplicate %s %s (%s, delivery %s)",
@@ -215,7 +284,7 @@ def _handle_once(
             event.key,
             ctx.delivery_id,
         )
-        return Outcome.DUPLICATE if claim.state is ClaimState.DONE else Outcome.IN_FLIGHT
+        return (Outcome.DUPLICATE if claim.state is ClaimState.DONE else Outcome.IN_FLIGHT), None
     assert claim.token is not None
     failure = yield from _dispatch(receiver, event, ctx)
     try:
@@ -243,9 +312,9 @@ def _handle_once(
             exc,
         )
     if failure is not None:
-        return Outcome.HANDLER_FAILED
+        return Outcome.HANDLER_FAILED, failure
     receiver.log_handled(ctx)
-    return Outcome.HANDLED
+    return Outcome.HANDLED, None
 
 
 def _dispatch(

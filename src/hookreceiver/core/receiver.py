@@ -14,13 +14,15 @@ from ..stores.memory import MemoryStore
 from .delivery import Delivery
 from .events import DeliveryContext
 from .flow import delivery_flow, run_async, run_sync
-from .handlers import Handler, HandlerRegistry
+from .handlers import Handler, HandlerRegistry, HandlerSpec
 from .outcome import Response, error_response
 from .routing import Endpoint, Route, Router
 
 if TYPE_CHECKING:
     from ..adapters.asgi import ASGIApp, ASGIMiddleware
     from ..adapters.wsgi import WSGIApp, WSGIMiddleware
+    from ..inbox.base import Inbox
+    from ..inbox.worker import InboxWorker
     from ..providers.base import Provider
 
 __all__ = ["ClientResolver", "Receiver"]
@@ -57,6 +59,13 @@ class Receiver:
         public_base_url: the scheme, host and any prefix senders reach this app at
             (``https://hooks.example.com``), for :meth:`callback_url` behind a proxy.
         log_events: log one JSON line per handled event on the ``hookreceiver.events`` logger.
+        inbox: where verified deliveries are kept until handled (``SQLiteInbox``,
+            ``PostgresInbox``): endpoints in ``inbox`` mode answer once the delivery is stored,
+            and deliveries that do not parse are quarantined there.
+        worker: run an inbox worker in the app's process, started with the ASGI lifespan (or
+            on the first delivery) and in background threads under WSGI. ``True``, ``False``
+            (run ``hookreceiver worker`` instead), or a dict of
+            :class:`~hookreceiver.inbox.InboxWorker` options (``{"concurrency": 4}``).
     """
 
     def __init__(
@@ -68,6 +77,8 @@ class Receiver:
         proxies: ClientResolver | None = None,
         public_base_url: str | None = None,
         log_events: bool = True,
+        inbox: Inbox | None = None,
+        worker: bool | Mapping[str, Any] = True,
     ) -> None:
         self.store: Store = store if store is not None else MemoryStore()
         self.lease = lease
@@ -78,21 +89,40 @@ class Receiver:
         self.router = Router()
         self.handlers = HandlerRegistry()
         self._event_log = logging.getLogger("hookreceiver.events")
+        self.inbox = inbox
+        self.worker_options: Mapping[str, Any] | None = (
+            None if worker is False else ({} if worker is True else dict(worker))
+        )
+        self.dead_letter_handlers: list[HandlerSpec] = []
+        self._worker: InboxWorker | None = None
+        # Checked by the adapters on each delivery: start the in-process worker lazily.
+        self._worker_due = inbox is not None and self.worker_options is not None
 
     # Configuration ---------------------------------------------------------------------------
 
     def endpoint(
-        self, path: str, provider: Provider, *, methods: Iterable[str] | None = None
+        self,
+        path: str,
+        provider: Provider,
+        *,
+        methods: Iterable[str] | None = None,
+        ack: str | None = None,
     ) -> Endpoint:
         """Serve ``provider``'s deliveries at ``path`` (a template such as ``/hooks/{event}``).
 
+        ``ack`` is ``"sync"`` (handlers run before the answer, whose status tells the sender
+        to retry on failure) or ``"inbox"`` (the delivery is stored in the inbox and answered
+        at once; a worker runs the handlers, with retries). The default is the provider's
+        ``default_ack`` when the receiver has an inbox (``inbox`` for Wirecloud/Kazoo, which
+        never retries), else ``sync``, with a warning for providers that want an inbox.
+
         Raises:
-            ConfigurationError: the path is taken or malformed, or the provider has no sender
-                verification and no explicit opt-out.
+            ConfigurationError: the path is taken or malformed, the provider has no sender
+                verification and no explicit opt-out, or ``ack="inbox"`` without an inbox.
         """
         provider.check_configuration(path)
         chosen = frozenset(m.upper() for m in (methods or provider.methods))
-        endpoint = Endpoint(path, provider, chosen)
+        endpoint = Endpoint(path, provider, chosen, self._ack_mode(path, provider, ack))
         self.router.add(endpoint)
         return endpoint
 
@@ -120,6 +150,29 @@ class Receiver:
         """Register ``fn(exception, ctx)``, called when a handler raises."""
         self.handlers.add_error_handler(fn)
         return fn
+
+    def on_dead_letter(self, fn: F) -> F:
+        """Register ``fn(entry)``, sync or async, called when an inbox delivery has failed its
+        last attempt (``entry`` is an :class:`~hookreceiver.inbox.InboxEntry` with its
+        ``last_error``). Use it to alert; the delivery stays in the inbox for a replay."""
+        self.dead_letter_handlers.append(HandlerSpec.of(fn))
+        return fn
+
+    def _ack_mode(self, path: str, provider: Provider, ack: str | None) -> str:
+        if ack is None:
+            if provider.default_ack == "inbox" and self.inbox is None:
+                logger.warning(
+                    "endpoint %s (%s): the sender never retries, so without an inbox an event "
+                    "whose handler fails is lost; pass Receiver(inbox=SQLiteInbox(...))",
+                    path,
+                    provider.name,
+                )
+            return provider.default_ack if self.inbox is not None else "sync"
+        if ack not in ("sync", "inbox"):
+            raise ConfigurationError(f"ack must be 'sync' or 'inbox', not {ack!r}")
+        if ack == "inbox" and self.inbox is None:
+            raise ConfigurationError(f"endpoint {path}: ack='inbox' needs Receiver(inbox=...)")
+        return ack
 
     def callback_url(
         self,
@@ -205,6 +258,33 @@ class Receiver:
                     }
                 )
             )
+
+    # The in-process inbox worker --------------------------------------------------------------
+
+    def start_worker(self) -> InboxWorker:
+        """Start the inbox worker in background threads now (WSGI apps start it on the first
+        delivery); idempotent."""
+        from ..inbox.worker import start_thread_worker
+
+        return start_thread_worker(self)
+
+    def stop_worker(self, timeout: float = 30.0) -> None:
+        """Stop the background worker after its current delivery."""
+        from ..inbox.worker import stop_thread_worker
+
+        stop_thread_worker(self, timeout)
+
+    async def astart_worker(self) -> InboxWorker:
+        """Start the inbox worker as tasks on the running loop (the ASGI lifespan does)."""
+        from ..inbox.worker import start_task_worker
+
+        return await start_task_worker(self)
+
+    async def astop_worker(self, timeout: float = 30.0) -> None:
+        """Stop the worker's tasks after their current delivery."""
+        from ..inbox.worker import stop_task_worker
+
+        await stop_task_worker(self, timeout)
 
     # Adapters --------------------------------------------------------------------------------
 

@@ -26,11 +26,14 @@ class Endpoint:
         path: the template, e.g. ``/hooks/zipwhip/{event}``.
         provider: the provider instance (its security, limits and policies).
         methods: the accepted HTTP methods.
+        ack: ``"sync"`` (handlers run before the answer) or ``"inbox"`` (the delivery is
+            stored in the receiver's inbox, answered at once, and handled by a worker).
     """
 
     path: str
     provider: Provider
     methods: frozenset[str]
+    ack: str = "sync"
     allow_header: tuple[tuple[str, str], ...] = field(init=False)
     pattern: re.Pattern[str] | None = field(init=False)
 
