@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from store_kit import Kit, drop_backend, memory_kit, postgres_kit, redis_kit, sqlite_kit
+from store_kit import Driver, Kit, drop_backend, memory_kit, postgres_kit, redis_kit, sqlite_kit
 
 ALL = ["memory", "sqlite", "redis", "postgres"]
 PERSISTENT = ["sqlite", "redis", "postgres"]
@@ -52,3 +52,11 @@ def persistent_kit(request: pytest.FixtureRequest, namespace: str, tmp_path: Pat
     yield made
     made.close()
     drop_backend(made.spec)
+
+
+@pytest.fixture(params=["sync", "async"])
+def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
+    """The WSGI way (``handle``) and the ASGI way (``ahandle``) of handing in deliveries."""
+    made = Driver(request.param)
+    yield made
+    made.close()

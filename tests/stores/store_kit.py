@@ -3,6 +3,7 @@ and worker processes serving real HTTP."""
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import shutil
@@ -18,7 +19,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from hookreceiver import Delivery, Receiver, Response, providers
 from hookreceiver.stores import MemoryStore, Store
+from support.payloads import faxplus_delivery, faxplus_payload
 from support.servers import free_port
 
 WORKER = Path(__file__).with_name("store_worker.py")
@@ -142,9 +145,46 @@ def drop_backend(spec: dict[str, Any]) -> None:
 
 def faxplus_body(hook_id: str, event: str = "fax_received") -> bytes:
     """A Fax.Plus delivery body; its idempotency key is ``faxplus:<event>:<hook_id>``."""
-    from support.payloads import faxplus_payload
-
     return json.dumps(faxplus_payload(event, hook_id=hook_id)).encode()
+
+
+class Driver:
+    """Hands deliveries to the receiver the WSGI way (``handle``) or the ASGI way (``ahandle``)."""
+
+    def __init__(self, mode: str) -> None:
+        self.mode = mode
+        self.loop = asyncio.new_event_loop() if mode == "async" else None
+        self.stores: list[Store] = []
+
+    def receiver(self, store: Store, **options: Any) -> Receiver:
+        self.stores.append(store)
+        hooks = Receiver(store=store, **options)
+        hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"]))
+        return hooks
+
+    def send(self, hooks: Receiver, delivery: Delivery) -> Response:
+        if self.loop is None:
+            return hooks.handle(delivery)
+        return self.loop.run_until_complete(hooks.ahandle(delivery))
+
+    def close(self) -> None:
+        for store in dict.fromkeys(self.stores):
+            if self.loop is None:
+                store.close()
+            else:
+                self.loop.run_until_complete(store.aclose())
+        if self.loop is not None:
+            self.loop.close()
+
+
+def status_of(response: Response) -> tuple[int, str]:
+    return response.status, json.loads(response.body)["status"]
+
+
+def fax(hook_id: str) -> tuple[Delivery, str]:
+    """A Fax.Plus delivery and its idempotency key."""
+    payload = faxplus_payload(hook_id=hook_id)
+    return faxplus_delivery(payload), f"faxplus:fax_received:{hook_id}"
 
 
 # Worker processes ------------------------------------------------------------------------------
@@ -166,6 +206,7 @@ class Worker:
         if self.process.poll() is None:
             self.process.send_signal(signal.SIGKILL)
         self.process.wait(10)
+        self._close_pipe()
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -174,36 +215,31 @@ class Worker:
                 self.process.wait(5)
             except subprocess.TimeoutExpired:
                 self.kill()
+        self._close_pipe()
+
+    def _close_pipe(self) -> None:
+        if self.process.stdout is not None:
+            self.process.stdout.close()
 
 
 def start_workers(
     kinds: list[str], spec: dict[str, Any], workdir: Path, *, lease: float, delay: float = 0.0
 ) -> list[Worker]:
-    """Start one worker per kind (``asgi`` or ``wsgi``) and wait until each accepts requests."""
+    """Start one worker per kind (``asgi`` or ``wsgi``); each says which port it listens on."""
     workers = []
-    for kind in kinds:
-        port = free_port()
-        args = [
-            sys.executable,
-            str(WORKER),
-            "--kind",
-            kind,
-            "--port",
-            str(port),
-            "--store",
-            json.dumps(spec),
-            "--dir",
-            str(workdir),
-            "--lease",
-            str(lease),
-            "--delay",
-            str(delay),
-        ]
-        env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
-        process = subprocess.Popen(args, env=env, stdout=subprocess.DEVNULL)
-        workers.append(Worker(process, port, kind))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join(sys.path)}
     try:
+        for kind in kinds:
+            args = [sys.executable, str(WORKER), "--kind", kind, "--store", json.dumps(spec)]
+            args += ["--dir", str(workdir), "--lease", str(lease), "--delay", str(delay)]
+            process = subprocess.Popen(args, env=env, stdout=subprocess.PIPE)
+            workers.append(Worker(process, 0, kind))
         for worker in workers:
+            assert worker.process.stdout is not None
+            line = worker.process.stdout.readline()  # b"" if it died first
+            if not line.strip().isdigit():
+                raise RuntimeError(f"{worker.kind} worker did not start: {line!r}")
+            worker.port = int(line)
             wait_for_port(worker.port, worker.process)
     except BaseException:
         for worker in workers:
@@ -253,6 +289,9 @@ class PrivateRedis:
         args += ["--save", "", "--appendonly", "no"]
         self.process = subprocess.Popen(args, stdout=subprocess.DEVNULL)
         wait_for_port(self.port, self.process)
+        time.sleep(0.05)
+        if self.process.poll() is not None:  # the port was taken meanwhile by someone else
+            raise RuntimeError(f"redis-server exited with {self.process.returncode}")
 
     def stop(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -266,7 +305,7 @@ class TcpProxy:
 
     def __init__(self, target: tuple[str, int]) -> None:
         self.target = target
-        self.port = free_port()
+        self.port = 0  # chosen by the first start, kept by later ones
         self._listener: socket.socket | None = None
         self._sockets: list[socket.socket] = []
         self._lock = threading.Lock()
@@ -274,6 +313,7 @@ class TcpProxy:
 
     def start(self) -> None:
         listener = socket.create_server(("127.0.0.1", self.port))
+        self.port = listener.getsockname()[1]
         listener.settimeout(0.05)
         self._listener = listener
         thread = threading.Thread(target=self._accept, args=(listener,), daemon=True)

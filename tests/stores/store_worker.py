@@ -13,6 +13,7 @@ import argparse
 import asyncio
 import json
 import os
+import socket
 from pathlib import Path
 from socketserver import ThreadingMixIn
 from typing import Any
@@ -58,28 +59,26 @@ class _Quiet(WSGIRequestHandler):
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--kind", choices=["asgi", "wsgi"], required=True)
-    parser.add_argument("--port", type=int, required=True)
     parser.add_argument("--store", required=True)
     parser.add_argument("--dir", required=True)
     parser.add_argument("--lease", type=float, default=300.0)
     parser.add_argument("--delay", type=float, default=0.0)
     args = parser.parse_args()
     hooks = build(args)
+    # The worker binds a port of its own choosing and tells the test: no race for free ports
+    # with whatever else runs on the machine.
     if args.kind == "asgi":
         import uvicorn
 
-        uvicorn.run(
-            hooks.asgi_app,
-            host="127.0.0.1",
-            port=args.port,
-            log_level="warning",
-            lifespan="off",
-            backlog=1024,
-        )
+        sock = socket.create_server(("127.0.0.1", 0), backlog=1024)
+        print(sock.getsockname()[1], flush=True)
+        config = uvicorn.Config(hooks.asgi_app, log_level="warning", lifespan="off")
+        uvicorn.Server(config).run(sockets=[sock])
     else:
         server = make_server(
-            "127.0.0.1", args.port, hooks.wsgi_app, server_class=_Server, handler_class=_Quiet
+            "127.0.0.1", 0, hooks.wsgi_app, server_class=_Server, handler_class=_Quiet
         )
+        print(server.server_port, flush=True)
         server.serve_forever()
 
 

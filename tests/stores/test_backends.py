@@ -81,6 +81,30 @@ def test_sqlite_store_cleans_expired_keys_as_it_claims(tmp_path: Path) -> None:
     store.close()
 
 
+def test_sqlite_store_loses_the_race_between_its_read_and_its_upsert(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import hookreceiver.stores.sqlite as sqlite_module
+
+    mine, theirs = SQLiteStore(tmp_path / "c.db"), SQLiteStore(tmp_path / "c.db")
+    read = sqlite_module._live
+    raced: list[ClaimState] = []
+    patched = True
+
+    def read_then_lose(row: tuple[int, float] | None, now: float) -> object:
+        nonlocal patched
+        if patched:  # another process claims right after this one read "nothing"
+            patched = False
+            raced.append(theirs.claim("k", 60).state)
+        return read(row, now)
+
+    monkeypatch.setattr(sqlite_module, "_live", read_then_lose)
+    assert mine.claim("k", 60).state is ClaimState.IN_FLIGHT
+    assert raced == [ClaimState.NEW]
+    mine.close()
+    theirs.close()
+
+
 def test_sqlite_store_unreachable_file_is_unavailable(tmp_path: Path) -> None:
     store = SQLiteStore(tmp_path / "missing-dir" / "c.db")
     with pytest.raises(StoreUnavailable, match="SQLite"):
