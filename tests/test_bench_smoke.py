@@ -54,7 +54,7 @@ def test_every_section_reports(smoke: tuple[dict, str]) -> None:
     ("section", "targets"),
     [
         ("asgi", {"hookreceiver", "starlette", "fastapi", "raw_asgi"}),
-        ("wsgi", {"hookreceiver_flask", "flask"}),
+        ("wsgi", {"hookreceiver_flask", "hookreceiver_flask_sync", "flask"}),
     ],
 )
 def test_http_targets_served_every_request(
@@ -70,7 +70,9 @@ def test_http_targets_served_every_request(
 
 def test_receivers_deduplicate_under_the_benchmark(smoke: tuple[dict, str]) -> None:
     results = smoke[0]
-    for section, name in (("asgi", "hookreceiver"), ("wsgi", "hookreceiver_flask")):
+    receivers = [("asgi", "hookreceiver"), ("wsgi", "hookreceiver_flask")]
+    receivers.append(("wsgi", "hookreceiver_flask_sync"))
+    for section, name in receivers:
         check = results[section]["checks"][name]
         assert check == {"first": {"status": "handled"}, "repeat": {"status": "duplicate"}}
 
@@ -98,6 +100,8 @@ def test_stores_compare_with_raw_commands(smoke: tuple[dict, str]) -> None:
 def test_goals_cover_every_target_of_the_issue(smoke: tuple[dict, str]) -> None:
     names = [goal["name"] for goal in smoke[0]["goals"]]
     assert "ASGI req/s vs starlette" in names and "ASGI req/s vs fastapi" in names
-    assert "WSGI req/s vs Flask" in names and "import time vs pydantic BaseModel" in names
+    assert "WSGI req/s vs Flask (async handler)" in names
+    assert "WSGI req/s vs Flask (sync handler)" in names
+    assert "import time vs pydantic BaseModel" in names
     assert any("peak RSS growth" in n for n in names) and any("MB/s" in n for n in names)
     assert all(goal["measured"] is not None for goal in smoke[0]["goals"])
