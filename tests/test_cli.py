@@ -177,7 +177,7 @@ def test_demo_runs_end_to_end_and_every_delivery_goes_as_expected() -> None:
     result = _run_cli("demo")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "15 of 15 deliveries went as expected." in out
+    assert "16 of 16 deliveries went as expected." in out
     for expected in (
         "documo.fax.inbound         multipart, 3-page PDF",
         "same again: duplicate        200     200  duplicate",

@@ -159,6 +159,11 @@ def plan(hooks: Receiver, base: str, documo_auth: tuple[str, str]) -> list[Step]
             documo.fax_outbound(status="failed", **auth, **at("documo", "fax.outbound")),
             200,
         ),
+        Step(
+            "new JSON generation",
+            documo.fax_v1("inbound.succeed", **auth, **at("documo", "fax.v1.inbound.succeed")),
+            200,
+        ),
         Step("signed URL", updox.inbound_fax(**at("updox", "inbound_fax")), 200),
         Step("signed URL", updox.inbound_mdn(**at("updox", "inbound_mdn")), 200),
         Step(
