@@ -91,6 +91,28 @@ def test_kazoo_handlers_failing_three_times_are_handled_on_the_fourth_local_atte
     assert all(e.attempts == 4 for e in real_inbox.list())
 
 
+def test_an_app_without_lifespan_starts_the_worker_with_the_first_delivery(
+    tmp_path: Path,
+) -> None:
+    hooks = kazoo_receiver(
+        SQLiteInbox(tmp_path / "inbox.db", retry=FAST_RETRY), worker={"poll_interval": 0.05}
+    )
+    handled: list[str] = []
+    hooks.on("*")(lambda event, ctx: handled.append(event.call_id))
+
+    async def no_lifespan(scope: Any, receive: Any, send: Any) -> None:
+        assert scope["type"] == "http", "this app does not do lifespan"
+        await send({"type": "http.response.start", "status": 204, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+
+    with serve_asgi(hooks.asgi_middleware(no_lifespan)) as base:
+        assert hooks._worker is None
+        assert httpx.get(base + "/other").status_code == 204
+        assert post_kazoo(base, kazoo_body(call_id="lazy-1")).status_code == 200
+        wait_for(lambda: handled == ["lazy-1"], what="the delivery handled")
+        assert hooks._worker is not None
+
+
 def test_wsgi_apps_run_the_worker_in_a_background_thread(tmp_path: Path) -> None:
     hooks = kazoo_receiver(
         SQLiteInbox(tmp_path / "inbox.db", retry=FAST_RETRY), worker={"poll_interval": 0.05}

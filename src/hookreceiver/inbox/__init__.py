@@ -7,7 +7,8 @@ backoff. A delivery that fails its last attempt stays as ``failed`` (``on_dead_l
 are called); one that does not parse or validate is ``quarantined``. Both can be replayed::
 
     from hookreceiver import Receiver, providers
-    from hookreceiver.inbox import SQLiteInbox
+    from hookreceiver.inbox import InboxEntry, SQLiteInbox
+    from hookreceiver.stores import SQLiteStore
 
     hooks = Receiver(store=SQLiteStore("hooks.db"), inbox=SQLiteInbox("hooks.db"))
     hooks.endpoint("/hooks/kazoo", providers.Wirecloud(allow_ips=[...]))   # ack="inbox"
