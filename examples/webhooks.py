@@ -23,7 +23,7 @@ from hookreceiver import DeliveryContext, GenericEvent, Receiver, providers
 from hookreceiver.inbox import SQLiteInbox
 from hookreceiver.providers import CallEvent, FaxEvent, MessageEvent
 from hookreceiver.security import BasicAuth, TrustedProxies, URLSigner
-from hookreceiver.stores import MemoryStore, PostgresStore, RedisStore, SQLiteStore, Store
+from hookreceiver.stores import MemoryStore, SQLiteStore, Store
 
 __all__ = ["build_receiver", "registration_urls"]
 
@@ -40,9 +40,14 @@ def _list(name: str) -> list[str]:
 def _store(spec: str) -> Store:
     if spec == "memory":
         return MemoryStore()
+    # Redis and PostgreSQL need the [redis] and [postgres] extras: imported only when chosen.
     if spec.startswith(("redis://", "rediss://", "unix://")):
+        from hookreceiver.stores.redis import RedisStore
+
         return RedisStore(spec)
     if spec.startswith(("postgres://", "postgresql://")):
+        from hookreceiver.stores.postgres import PostgresStore
+
         return PostgresStore(spec)
     return SQLiteStore(spec)
 
