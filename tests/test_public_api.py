@@ -19,6 +19,8 @@ PUBLIC_MODULES = [
     "hookreceiver.security",
     "hookreceiver.stores",
     "hookreceiver.adapters",
+    "hookreceiver.inbox",
+    "hookreceiver.testing",
 ]
 
 
