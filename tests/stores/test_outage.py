@@ -40,7 +40,7 @@ def through(postgres_dsn: str, port: int) -> str:
 
     params = conninfo_to_dict(postgres_dsn)
     params.update(host="127.0.0.1", port=str(port))
-    return make_conninfo(**params)
+    return make_conninfo("", **params)
 
 
 def _outage_then_recovery(
