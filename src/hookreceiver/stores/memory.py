@@ -10,7 +10,6 @@ import itertools
 import secrets
 import threading
 import time
-from collections import OrderedDict
 from collections.abc import Callable
 
 from .base import Claim, ClaimState, Store
@@ -19,6 +18,8 @@ __all__ = ["MemoryStore"]
 
 _DONE = ClaimState.DONE
 _IN_FLIGHT = ClaimState.IN_FLIGHT
+# A claim that is not new carries no token: one shared answer per state.
+_ANSWERS = {_DONE: Claim(_DONE), _IN_FLIGHT: Claim(_IN_FLIGHT)}
 
 
 class MemoryStore(Store):
@@ -33,8 +34,8 @@ class MemoryStore(Store):
         self.max_keys = max_keys
         self._clock = clock
         self._lock = threading.Lock()
-        # key -> (state, token, expires_at); OrderedDict keeps insertion order for eviction.
-        self._entries: OrderedDict[str, tuple[ClaimState, str, float]] = OrderedDict()
+        # key -> (state, token, expires_at), oldest claim first (a dict keeps insertion order).
+        self._entries: dict[str, tuple[ClaimState, str, float]] = {}
         # Owner tokens only need to be unique within this store: a counter is enough, and
         # cheaper than random bytes on every claim.
         self._token_prefix = secrets.token_hex(4) + "-"
@@ -45,13 +46,14 @@ class MemoryStore(Store):
         now = self._clock()
         with self._lock:
             entry = self._entries.get(key)
-            if entry is not None and entry[2] > now:
-                return Claim(entry[0])
-            if entry is None and len(self._entries) >= self.max_keys:
+            if entry is not None:
+                if entry[2] > now:
+                    return _ANSWERS[entry[0]]
+                del self._entries[key]  # expired: claimed anew, at the end of the order
+            elif len(self._entries) >= self.max_keys:
                 self._make_room(now)
             token = f"{self._token_prefix}{next(self._tokens)}"
             self._entries[key] = (_IN_FLIGHT, token, now + lease)
-            self._entries.move_to_end(key)
             return Claim(ClaimState.NEW, token)
 
     def complete(self, key: str, token: str, retain_for: float) -> bool:
