@@ -1,7 +1,7 @@
 """An in-process dedup store: for tests and single-process apps.
 
-Bounded: once ``max_keys`` keys are held, expired keys are swept, and if that is not enough the
-oldest finished keys are dropped first (an in-flight claim is never dropped).
+Bounded: once ``max_keys`` keys are held, the oldest keys that are finished or expired are
+dropped, a tenth of the room at a time (a claim in flight is never dropped while its lease runs).
 """
 
 from __future__ import annotations
@@ -90,16 +90,14 @@ class MemoryStore(Store):
         return len(self._entries)
 
     def _make_room(self, now: float) -> None:
-        # A pass over every key, so it frees a tenth of the room at once: paid once per
-        # max_keys/10 new keys, not on every claim of a full store.
-        for key in [k for k, (_, _, expires) in self._entries.items() if expires <= now]:
-            del self._entries[key]
+        # One pass from the oldest claim, dropping finished or expired keys until a tenth of
+        # the room is free: paid once per max_keys/10 new keys, and it stops early.
         excess = len(self._entries) - (self.max_keys - max(1, self.max_keys // 10))
         victims: list[str] = []
-        for key, (state, _, _) in self._entries.items():
+        for key, (state, _, expires) in self._entries.items():
             if len(victims) >= excess:
                 break
-            if state is _DONE:
+            if state is _DONE or expires <= now:
                 victims.append(key)
         for key in victims:
             del self._entries[key]
