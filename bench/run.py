@@ -44,6 +44,11 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument(
         "--out", type=Path, default=BENCH_DIR / "results", help="where latest.json/.md go"
     )
+    parser.add_argument(
+        "--update-docs",
+        action="store_true",
+        help="also write the table to bench/RESULTS.md and into bench/README.md",
+    )
     return parser.parse_args(argv)
 
 
@@ -90,8 +95,25 @@ def main(argv: list[str] | None = None) -> int:
     args.out.mkdir(parents=True, exist_ok=True)
     (args.out / "latest.json").write_text(json.dumps(results, indent=2) + "\n")
     (args.out / "latest.md").write_text(table)
+    if args.update_docs:
+        update_docs(table)
     print(table)
     return 0
+
+
+START, END = "<!-- results:start -->", "<!-- results:end -->"
+
+
+def update_docs(table: str) -> None:
+    """Put the table in ``RESULTS.md`` and between the markers of ``README.md``."""
+    (BENCH_DIR / "RESULTS.md").write_text(table)
+    readme = BENCH_DIR / "README.md"
+    text = readme.read_text()
+    head, _, rest = text.partition(START)
+    _, _, tail = rest.partition(END)
+    body = table.split("\n", 1)[1].lstrip("\n")  # the README has its own title
+    body = "\n".join("#" + line if line.startswith("## ") else line for line in body.split("\n"))
+    readme.write_text(f"{head}{START}\n{body}{END}{tail}")
 
 
 if __name__ == "__main__":

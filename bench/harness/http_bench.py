@@ -3,18 +3,16 @@
 from __future__ import annotations
 
 import json
-import os
 import statistics
 import uuid
 from collections.abc import Sequence
-from pathlib import Path
 from typing import Any
 
 from apps.payloads import faxplus_body
 
 from .config import Config
 from .load import JSON_HEADERS, LoadResult, python_load, wrk_load
-from .servers import Server, ServerSpec, wsgi_server_name
+from .servers import Server, ServerSpec, cpu_seconds, wsgi_server_name
 
 __all__ = ["ASGI_TARGETS", "WSGI_TARGETS", "run_http"]
 
@@ -58,19 +56,13 @@ def _load(server: Server, config: Config, duration: float) -> LoadResult:
     return python_load(server.port, server.spec.path, duration, connections=config.connections)
 
 
-def _cpu_seconds(pid: int) -> float:
-    """User plus system CPU time of a process so far (Linux ``/proc``)."""
-    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
-
-
 def _measured(server: Server, config: Config, duration: float) -> dict[str, Any]:
     """One load run, with the server's own CPU time per request: a figure that, unlike
     requests per second, hardly moves when other processes compete for the machine."""
     pid = server.pid
-    before = _cpu_seconds(pid)
+    before = cpu_seconds(pid)
     result = _load(server, config, duration)
-    cpu = _cpu_seconds(pid) - before
+    cpu = cpu_seconds(pid) - before
     return {**result.as_dict(), "cpu_us_per_request": cpu * 1e6 / max(1, result.requests)}
 
 

@@ -18,7 +18,7 @@ from apps.documo import DOCUMO_CREDENTIALS
 from apps.payloads import documo_body, fake_pdf
 
 from .config import Config
-from .servers import Server, ServerSpec
+from .servers import Server, ServerSpec, cpu_seconds
 
 __all__ = ["MULTIPART_TARGETS", "run_multipart"]
 
@@ -54,15 +54,18 @@ def _one(server: Server, pdf: bytes) -> dict[str, Any]:
     pid = server.pid
     reset = _reset_peak(pid)
     before = _status_kib(pid, "VmRSS" if reset else "VmHWM")
+    cpu = cpu_seconds(pid)
     started = time.perf_counter()
     status, answer = server.request(body, headers)
     seconds = time.perf_counter() - started
+    cpu = cpu_seconds(pid) - cpu
     if status != 200:
         raise RuntimeError(f"{server.spec.name} answered {status} {answer!r}: {server.log_tail()}")
     peak = _status_kib(pid, "VmHWM")
     return {
         "seconds": seconds,
         "mb_per_s": len(body) / MiB / seconds,
+        "server_cpu_ms": cpu * 1000,
         "rss_growth_mib": max(0, peak - before) / 1024,
         "peak_reset": reset,
     }
@@ -92,6 +95,7 @@ def run_multipart(config: Config) -> dict[str, Any]:
         "targets": {
             name: {
                 "mb_per_s": statistics.median(r["mb_per_s"] for r in results),
+                "server_cpu_ms": statistics.median(r["server_cpu_ms"] for r in results),
                 "peak_rss_growth_mib": max(r["rss_growth_mib"] for r in results),
                 "runs": results,
             }

@@ -15,7 +15,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 
-__all__ = ["BENCH_DIR", "Server", "ServerSpec", "free_port", "pin_prefix", "wsgi_server_name"]
+__all__ = [
+    "BENCH_DIR",
+    "Server",
+    "ServerSpec",
+    "cpu_seconds",
+    "free_port",
+    "pin_prefix",
+    "wsgi_server_name",
+]
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
 
@@ -43,6 +51,12 @@ def pin_prefix(cpu: int | None) -> list[str]:
     if cpu is None or shutil.which("taskset") is None or (os.cpu_count() or 1) <= cpu:
         return []
     return ["taskset", "-c", str(cpu)]
+
+
+def cpu_seconds(pid: int) -> float:
+    """User plus system CPU time of a process so far (Linux ``/proc``)."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def wsgi_server_name() -> str:
