@@ -18,7 +18,7 @@ import uuid
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field, replace
 from datetime import datetime, timedelta, timezone
-from typing import TYPE_CHECKING, Any, TypedDict, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypedDict, TypeVar, cast
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
 from ...core.delivery import Delivery, Headers
@@ -42,6 +42,7 @@ __all__ = [
     "recent_time",
     "seed",
     "signature_of",
+    "transport_of",
     "unique_hex",
     "unique_uuid",
 ]
@@ -278,15 +279,19 @@ class SimulatedDelivery:
 HeadersArg = Mapping[str, str] | Iterable[tuple[str, str]] | None
 
 
-F = TypeVar("F", bound=Callable[..., Any])
+P = ParamSpec("P")
+R = TypeVar("R")
 
 
-def signature_of(generic: Callable[..., Any]) -> Callable[[F], F]:
-    """Give an event's factory the keywords of the generic factory it calls (for ``help()``,
-    editors and tools), without the event argument it fills in."""
+def signature_of(
+    generic: Callable[Concatenate[str, P], R],
+) -> Callable[[Callable[..., R]], Callable[P, R]]:
+    """Give an event's factory the keywords of the generic factory it calls, without the event
+    argument it fills in: for mypy (the factory is typed as the generic minus its first,
+    positional-only argument) and for ``help()``, editors and tools (``__signature__``)."""
     parameters = list(inspect.signature(generic).parameters.values())[1:]
 
-    def apply(fn: F) -> F:
+    def apply(fn: Callable[..., R]) -> Callable[P, R]:
         fn.__signature__ = inspect.Signature(  # type: ignore[attr-defined]
             parameters, return_annotation="SimulatedDelivery"
         )
@@ -321,6 +326,15 @@ class Transport(TypedDict):
     user_agent: str | None
     signer: URLSigner | None
     signed_context: Mapping[str, Any] | None
+
+
+def transport_of(arguments: Mapping[str, Any]) -> Transport:
+    """The :class:`Transport` keywords among a factory's ``arguments``.
+
+    A factory declares the transport keywords in its own signature (so calls stay typed and
+    documented) and passes ``locals()`` here first thing, instead of naming each one again.
+    """
+    return cast(Transport, {key: arguments[key] for key in Transport.__annotations__})
 
 
 _PLACEHOLDER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")

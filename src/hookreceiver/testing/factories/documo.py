@@ -33,6 +33,7 @@ from ._base import (
     next_number,
     recent_time,
     signature_of,
+    transport_of,
     unique_uuid,
 )
 
@@ -47,6 +48,7 @@ __all__ = [
     "account_event",
     "document_complete",
     "document_failed",
+    "fax_event",
     "fax_inbound",
     "fax_outbound",
     "fax_outbound_extended",
@@ -158,110 +160,69 @@ def _document(attachment: AttachmentArg, pages: int, default: bool) -> bytes | N
     return attachment
 
 
-def _fax(
+#: The legacy fax events: direction, usual status, whether the fax document is attached.
+_FAX_EVENTS = {
+    "fax.inbound": ("inbound", "success", True),
+    "fax.outbound": ("outbound", "success", False),
+    "fax.outbound.extended": ("outbound", "transmitting", False),
+}
+
+
+def fax_event(
     event: str,
-    direction: str,
-    status: str,
-    pages: int,
-    attachment: AttachmentArg,
-    attach_by_default: bool,
-    transport: Transport,
-    fields: dict[str, Any],
+    /,
+    *,
+    status: str | None = None,
+    pages: int = 1,
+    attachment: AttachmentArg = None,
+    path: str | None = None,
+    sender: str | None = None,
+    basic_auth: tuple[str, str] | None = None,
+    headers: HeadersArg = None,
+    user_agent: str | None = USER_AGENT,
+    url: str | None = None,
+    signer: URLSigner | None = None,
+    signed_context: Mapping[str, Any] | None = None,
+    **fields: Any,
 ) -> SimulatedDelivery:
+    """Any legacy fax event (``fax.inbound``, ``fax.outbound``, ``fax.outbound.extended``).
+
+    Args:
+        status: the fax's status; ``success`` unless the event is ``fax.outbound.extended``
+            (``transmitting``).
+        pages: the fax's pages (``pagesCount``, and the attached PDF's pages).
+        attachment: the document's bytes, ``True`` for a PDF of ``pages`` pages or ``False`` for
+            none; by default only ``fax.inbound`` carries one.
+        fields: wire fields to set (``messageId=...``); ``...`` drops one.
+    """
+    transport = transport_of(locals())
+    if event not in _FAX_EVENTS:
+        raise ValueError(f"Documo has no legacy fax event {event!r}; see {sorted(_FAX_EVENTS)}")
+    direction, usual_status, attached = _FAX_EVENTS[event]
+    status = usual_status if status is None else status
     payload = deep_merge(_fax_payload(direction, status, pages), fields)
-    document = _document(attachment, pages, attach_by_default)
+    document = _document(attachment, pages, attached)
     filename = f"{payload.get('messageId', 'fax')}.pdf"
     return _legacy(event, payload, document, filename, transport)
 
 
-def fax_inbound(
-    *,
-    pages: int = 1,
-    status: str = "success",
-    attachment: AttachmentArg = None,
-    path: str | None = None,
-    sender: str | None = None,
-    basic_auth: tuple[str, str] | None = None,
-    headers: HeadersArg = None,
-    user_agent: str | None = USER_AGENT,
-    url: str | None = None,
-    signer: URLSigner | None = None,
-    signed_context: Mapping[str, Any] | None = None,
-    **fields: Any,
-) -> SimulatedDelivery:
+@signature_of(fax_event)
+def fax_inbound(**kwargs: Any) -> SimulatedDelivery:
     """``fax.inbound``: a fax was received; the PDF (``pages`` pages) is attached by default."""
-    transport = Transport(
-        path=path,
-        url=url,
-        sender=sender,
-        basic_auth=basic_auth,
-        headers=headers,
-        user_agent=user_agent,
-        signer=signer,
-        signed_context=signed_context,
-    )
-    return _fax("fax.inbound", "inbound", status, pages, attachment, True, transport, fields)
+    return fax_event("fax.inbound", **kwargs)
 
 
-def fax_outbound(
-    *,
-    status: str = "success",
-    pages: int = 1,
-    attachment: AttachmentArg = None,
-    path: str | None = None,
-    sender: str | None = None,
-    basic_auth: tuple[str, str] | None = None,
-    headers: HeadersArg = None,
-    user_agent: str | None = USER_AGENT,
-    url: str | None = None,
-    signer: URLSigner | None = None,
-    signed_context: Mapping[str, Any] | None = None,
-    **fields: Any,
-) -> SimulatedDelivery:
+@signature_of(fax_event)
+def fax_outbound(**kwargs: Any) -> SimulatedDelivery:
     """``fax.outbound``: a sent fax ended (``success`` or ``failed``); no attachment by default."""
-    transport = Transport(
-        path=path,
-        url=url,
-        sender=sender,
-        basic_auth=basic_auth,
-        headers=headers,
-        user_agent=user_agent,
-        signer=signer,
-        signed_context=signed_context,
-    )
-    return _fax("fax.outbound", "outbound", status, pages, attachment, False, transport, fields)
+    return fax_event("fax.outbound", **kwargs)
 
 
-def fax_outbound_extended(
-    *,
-    status: str = "transmitting",
-    pages: int = 1,
-    attachment: AttachmentArg = None,
-    path: str | None = None,
-    sender: str | None = None,
-    basic_auth: tuple[str, str] | None = None,
-    headers: HeadersArg = None,
-    user_agent: str | None = USER_AGENT,
-    url: str | None = None,
-    signer: URLSigner | None = None,
-    signed_context: Mapping[str, Any] | None = None,
-    **fields: Any,
-) -> SimulatedDelivery:
+@signature_of(fax_event)
+def fax_outbound_extended(**kwargs: Any) -> SimulatedDelivery:
     """``fax.outbound.extended``: one post per status of a sent fax (pass ``messageId`` to
     tie several to one fax, or use :func:`outbound_extended_sequence`)."""
-    transport = Transport(
-        path=path,
-        url=url,
-        sender=sender,
-        basic_auth=basic_auth,
-        headers=headers,
-        user_agent=user_agent,
-        signer=signer,
-        signed_context=signed_context,
-    )
-    return _fax(
-        "fax.outbound.extended", "outbound", status, pages, attachment, False, transport, fields
-    )
+    return fax_event("fax.outbound.extended", **kwargs)
 
 
 def outbound_extended_sequence(
@@ -278,6 +239,7 @@ def outbound_extended_sequence(
 
 def account_event(
     event: str,
+    /,
     *,
     path: str | None = None,
     sender: str | None = None,
@@ -294,6 +256,7 @@ def account_event(
     Documo publishes no sample of these; the payload is the plausible object the event names,
     multipart like every legacy event [I].
     """
+    transport = transport_of(locals())
     subject, _, action = event.partition(".")
     base: dict[str, Any] = {
         "accountId": _ACCOUNT["uuid"],
@@ -309,16 +272,6 @@ def account_event(
     else:
         base |= {"documentId": unique_uuid(), "status": action}
     payload = deep_merge(base, fields)
-    transport = Transport(
-        path=path,
-        url=url,
-        sender=sender,
-        basic_auth=basic_auth,
-        headers=headers,
-        user_agent=user_agent,
-        signer=signer,
-        signed_context=signed_context,
-    )
     return _legacy(event, payload, None, "", transport)
 
 
@@ -391,21 +344,12 @@ def fax_v1(
 
     Documo has not published this schema; the envelope is our assumption [I].
     """
+    transport = transport_of(locals())
     event = f"fax.v1.{stage}"
     direction, _, step = stage.partition(".")
     status = {"succeed": "success", "failed": "failed"}.get(step, "processing")
     data = _fax_payload(direction if direction in ("inbound", "outbound") else "inbound", status, 1)
     payload = deep_merge({"event": event, "createdAt": _iso(), "data": data}, fields)
-    transport = Transport(
-        path=path,
-        url=url,
-        sender=sender,
-        basic_auth=basic_auth,
-        headers=headers,
-        user_agent=user_agent,
-        signer=signer,
-        signed_context=signed_context,
-    )
     return assemble(
         provider=PROVIDER,
         event=f"{PROVIDER}.{event}",

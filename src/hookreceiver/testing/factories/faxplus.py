@@ -13,13 +13,13 @@ from typing import TYPE_CHECKING, Any
 from ._base import (
     HeadersArg,
     SimulatedDelivery,
-    Transport,
     assemble,
     deep_merge,
     json_body,
     next_number,
     recent_time,
     signature_of,
+    transport_of,
     unique_hex,
 )
 
@@ -47,6 +47,7 @@ _TIME = "%Y-%m-%d %H:%M:%S"
 
 def fax_event(
     event: str,
+    /,
     *,
     status: str = "success",
     pages: int = 1,
@@ -71,6 +72,7 @@ def fax_event(
         sdk_names: name the numbers ``from_number``/``to_number`` as the SDKs do.
         fields: fields of ``data`` to set; ``hook={...}`` sets fields of ``hook``.
     """
+    transport = transport_of(locals())
     fax_id = unique_hex(24)
     started = recent_time()
     n = next_number()
@@ -98,16 +100,6 @@ def fax_event(
     }
     hook = deep_merge(hook, fields.pop("hook", {}))
     payload = {"hook": hook, "data": deep_merge(data, fields)}
-    transport = Transport(
-        path=path,
-        url=url,
-        sender=sender,
-        basic_auth=basic_auth,
-        headers=headers,
-        user_agent=user_agent,
-        signer=signer,
-        signed_context=signed_context,
-    )
     return assemble(
         provider=PROVIDER,
         event=f"{PROVIDER}.{event}",

@@ -15,12 +15,12 @@ from typing import TYPE_CHECKING, Any
 from ._base import (
     HeadersArg,
     SimulatedDelivery,
-    Transport,
     assemble,
     deep_merge,
     json_body,
     next_number,
     signature_of,
+    transport_of,
 )
 
 if TYPE_CHECKING:
@@ -67,6 +67,7 @@ def _payload(event: str, status: str | None) -> dict[str, Any]:
 
 def updox_event(
     event: str,
+    /,
     *,
     status: str | None = None,
     string_ids: bool = False,
@@ -90,22 +91,13 @@ def updox_event(
         url: the signed callback URL Updox was given (``receiver.callback_url(...)``).
         fields: wire fields to set (``faxId=...``); ``...`` drops one.
     """
+    transport = transport_of(locals())
     payload = _payload(event, status)
     if string_ids:
         payload = {
             k: str(v) if isinstance(v, int) and k.endswith("Id") else v for k, v in payload.items()
         }
     payload = deep_merge(payload, fields)
-    transport = Transport(
-        path=path,
-        url=url,
-        sender=sender,
-        basic_auth=basic_auth,
-        headers=headers,
-        user_agent=user_agent,
-        signer=signer,
-        signed_context=signed_context,
-    )
     return assemble(
         provider=PROVIDER,
         event=f"{PROVIDER}.{event}",

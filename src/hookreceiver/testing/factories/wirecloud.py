@@ -17,7 +17,6 @@ from typing import TYPE_CHECKING, Any
 from ._base import (
     HeadersArg,
     SimulatedDelivery,
-    Transport,
     assemble,
     bracket_form,
     deep_merge,
@@ -25,6 +24,7 @@ from ._base import (
     next_number,
     recent_time,
     signature_of,
+    transport_of,
     unique_hex,
 )
 
@@ -126,6 +126,7 @@ def _other(kind: str, account_id: str) -> dict[str, Any]:
 
 def event(
     hook: str,
+    /,
     *,
     method: str = "POST",
     format: str = "form-data",
@@ -153,6 +154,7 @@ def event(
         custom_data: the webhook's ``custom_data``, laid over the event (it wins on clashes).
         fields: wire fields of the event to set (``call_id=...``); ``...`` drops one.
     """
+    transport = transport_of(locals())
     account = account_id or unique_hex(32)
     base = _channel(hook, account) if hook.startswith("channel_") else _other(hook, account)
     payload = deep_merge(deep_merge(base, fields), dict(custom_data or {}))
@@ -167,16 +169,6 @@ def event(
         content_type = "application/x-www-form-urlencoded"
     else:
         raise ValueError(f"Kazoo webhook format is 'form-data' or 'json', not {format!r}")
-    transport = Transport(
-        path=path,
-        url=url,
-        sender=sender,
-        basic_auth=basic_auth,
-        headers=headers,
-        user_agent=user_agent,
-        signer=signer,
-        signed_context=signed_context,
-    )
     return assemble(
         provider=PROVIDER,
         event=f"{PROVIDER}.{hook}",

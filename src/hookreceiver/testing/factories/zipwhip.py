@@ -16,13 +16,13 @@ from urllib.parse import urlencode
 from ._base import (
     HeadersArg,
     SimulatedDelivery,
-    Transport,
     assemble,
     deep_merge,
     json_body,
     next_number,
     recent_time,
     signature_of,
+    transport_of,
 )
 
 if TYPE_CHECKING:
@@ -129,6 +129,7 @@ def _message(event: str, e164: bool) -> dict[str, Any]:
 
 def message_event(
     event: str,
+    /,
     *,
     status_code: int | None = None,
     e164: bool = False,
@@ -153,6 +154,7 @@ def message_event(
         method: ``POST`` (default), ``PUT`` or ``GET`` (the fields go in the query string).
         fields: wire fields to set (``body="STOP"``, ``id=...``); ``...`` drops one.
     """
+    transport = transport_of(locals())
     payload = _message(event, e164)
     if status_code is not None:
         payload["statusCode"] = status_code
@@ -163,16 +165,6 @@ def message_event(
         # Zipwhip does not show a GET delivery; we send the message's fields as a query [I].
         body, content_type = b"", None
         query = urlencode({k: _text(v) for k, v in payload.items() if v is not None})
-    transport = Transport(
-        path=path,
-        url=url,
-        sender=sender,
-        basic_auth=basic_auth,
-        headers=headers,
-        user_agent=user_agent,
-        signer=signer,
-        signed_context=signed_context,
-    )
     return assemble(
         provider=PROVIDER,
         event=f"{PROVIDER}.{EVENT_NAMES.get(event, event)}",
