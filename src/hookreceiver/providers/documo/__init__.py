@@ -48,17 +48,15 @@ from .._common import (
 from ..base import Provider, validate_model
 from ..normalized import FaxEvent, fax_name
 from ..normalized import FaxStatus as NormalizedStatus
+from . import models
+from .models import *  # noqa: F403  (every model is public here too: see __all__)
 from .models import (
-    AccountEvent,
     DocumentComplete,
     DocumentFailed,
-    DocumoAccount,
     DocumoFax,
-    FaxDirection,
     FaxInbound,
     FaxOutbound,
     FaxOutboundExtended,
-    FaxStatus,
     FaxV1Event,
     FaxV1InboundComplete,
     FaxV1InboundFailed,
@@ -78,35 +76,7 @@ from .models import (
     _FaxFields,
 )
 
-__all__ = [
-    "AccountEvent",
-    "DocumentComplete",
-    "DocumentFailed",
-    "Documo",
-    "DocumoAccount",
-    "DocumoFax",
-    "FaxDirection",
-    "FaxInbound",
-    "FaxOutbound",
-    "FaxOutboundExtended",
-    "FaxStatus",
-    "FaxV1Event",
-    "FaxV1InboundComplete",
-    "FaxV1InboundFailed",
-    "FaxV1InboundInit",
-    "FaxV1InboundPage",
-    "FaxV1InboundSucceed",
-    "FaxV1OutboundComplete",
-    "FaxV1OutboundFailed",
-    "FaxV1OutboundInit",
-    "FaxV1OutboundSucceed",
-    "NumberAdd",
-    "NumberRelease",
-    "NumberV1Add",
-    "NumberV1Release",
-    "UserCreate",
-    "UserDelete",
-]
+__all__ = sorted([*models.__all__, "Documo"])
 
 MULTIPART = "multipart/form-data"
 
