@@ -7,13 +7,22 @@ listing never reads a payload.
 
 from __future__ import annotations
 
+import builtins
 import re
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from .records import InboxEntry, InboxRecord, entry_from_row
+from .base import Inbox
+from .records import InboxEntry, InboxRecord, InboxState, entry_from_row
 
-__all__ = ["ENTRY_COLUMNS", "Statements", "check_table_name", "insert_params", "record_from_row"]
+__all__ = [
+    "ENTRY_COLUMNS",
+    "SQLInbox",
+    "Statements",
+    "check_table_name",
+    "insert_params",
+    "record_from_row",
+]
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
@@ -179,3 +188,83 @@ class Statements:
             f"DELETE FROM {self.table} WHERE state IN ({', '.join([p] * count)})"
             f" AND updated_at < {p}"
         )
+
+
+class SQLInbox(Inbox):
+    """The storage primitives of :class:`~hookreceiver.inbox.base.Inbox` over one SQL table.
+
+    Written once over :class:`Statements`; a dialect's subclass sets ``_sql`` and runs one
+    statement on a connection of its own (:meth:`_execute`, :meth:`_fetch_one`,
+    :meth:`_fetch_all`), mapping its driver's connection errors to ``StoreUnavailable``.
+    """
+
+    _sql: Statements
+
+    # One statement (subclasses) ------------------------------------------------------------
+
+    def _execute(self, sql: str, params: Sequence[Any]) -> int:
+        """Run ``sql``; the number of rows it changed."""
+        raise NotImplementedError
+
+    def _fetch_one(self, sql: str, params: Sequence[Any]) -> Mapping[str, Any] | None:
+        """Run ``sql``; its first row, or ``None``."""
+        raise NotImplementedError
+
+    def _fetch_all(self, sql: str, params: Sequence[Any]) -> builtins.list[Mapping[str, Any]]:
+        """Run ``sql``; its rows."""
+        raise NotImplementedError
+
+    def _take_row(self, sql: str, params: Sequence[Any]) -> Mapping[str, Any] | None:
+        """Run the statement that leases a delivery; its row. Override to add locking."""
+        return self._fetch_one(sql, params)
+
+    # The primitives ------------------------------------------------------------------------
+
+    def _insert(self, record: InboxRecord) -> None:
+        self._execute(self._sql.insert, insert_params(record))
+
+    def _take(
+        self, now: float, token: str, lease: float, record_id: str | None, replay: bool
+    ) -> InboxRecord | None:
+        row = self._take_row(*self._sql.take(now, token, lease, record_id, replay))
+        return None if row is None else record_from_row(row)
+
+    def _finish(
+        self,
+        record_id: str,
+        token: str,
+        state: InboxState,
+        now: float,
+        due: float,
+        error: str | None,
+        event_name: str | None,
+        key: str | None,
+    ) -> bool:
+        params = (state.value, now, due, error, event_name, key, record_id, token)
+        return self._execute(self._sql.finish, params) > 0
+
+    def _delete_owned(self, record_id: str, token: str) -> bool:
+        return self._execute(self._sql.delete_owned, (record_id, token)) > 0
+
+    def _get(self, record_id: str) -> InboxRecord | None:
+        row = self._fetch_one(self._sql.get, (record_id,))
+        return None if row is None else record_from_row(row)
+
+    def _list(
+        self,
+        states: builtins.list[str] | None,
+        provider: str | None,
+        event: str | None,
+        limit: int | None,
+    ) -> builtins.list[InboxEntry]:
+        return entries(self._fetch_all(*self._sql.listing(states, provider, event, limit)))
+
+    def _requeue(self, record_ids: builtins.list[str], now: float) -> int:
+        if not record_ids:
+            return 0
+        return self._execute(self._sql.requeue(len(record_ids)), (now, now, *record_ids, now))
+
+    def _purge(self, states: builtins.list[str], before: float) -> int:
+        if not states:
+            return 0
+        return self._execute(self._sql.purge(len(states)), (*states, before))

@@ -11,15 +11,15 @@ from __future__ import annotations
 import builtins
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreUnavailable
 from ..stores._pool import SyncPool
-from ._sql import Statements, entries, insert_params, record_from_row
-from .base import DAY, Inbox
-from .records import InboxEntry, InboxRecord, InboxState, Retry
+from ._sql import SQLInbox, Statements
+from .base import DAY
+from .records import Retry
 
 if TYPE_CHECKING:
     import psycopg
@@ -37,7 +37,7 @@ def _psycopg() -> Any:
     return psycopg
 
 
-class PostgresInbox(Inbox):
+class PostgresInbox(SQLInbox):
     """An inbox in a PostgreSQL table: for workers on several hosts.
 
     The table (and its indexes) is created on first use.
@@ -113,69 +113,22 @@ class PostgresInbox(Inbox):
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise StoreUnavailable(f"PostgreSQL inbox: {exc}") from exc
 
-    def _run(self, sql: str, params: tuple[Any, ...] | builtins.list[Any]) -> int:
-        """Execute ``sql``; the number of rows it changed."""
+    def _execute(self, sql: str, params: Sequence[Any]) -> int:
         with self._connection() as conn:
             return int(conn.execute(sql, params).rowcount)
 
-    def _insert(self, record: InboxRecord) -> None:
-        self._run(self._sql.insert, insert_params(record))
-
-    def _take(
-        self, now: float, token: str, lease: float, record_id: str | None, replay: bool
-    ) -> InboxRecord | None:
-        sql, params = self._sql.take(now, token, lease, record_id, replay)
+    def _fetch_one(self, sql: str, params: Sequence[Any]) -> Mapping[str, Any] | None:
         with self._connection() as conn:
-            row = conn.execute(sql, params).fetchone()
-        return None if row is None else record_from_row(row)
+            row: Mapping[str, Any] | None = conn.execute(sql, params).fetchone()
+            return row
 
-    def _finish(
-        self,
-        record_id: str,
-        token: str,
-        state: InboxState,
-        now: float,
-        due: float,
-        error: str | None,
-        event_name: str | None,
-        key: str | None,
-    ) -> bool:
-        params = (state.value, now, due, error, event_name, key, record_id, token)
-        return self._run(self._sql.finish, params) > 0
-
-    def _delete_owned(self, record_id: str, token: str) -> bool:
-        return self._run(self._sql.delete_owned, (record_id, token)) > 0
-
-    def _get(self, record_id: str) -> InboxRecord | None:
+    def _fetch_all(self, sql: str, params: Sequence[Any]) -> builtins.list[Mapping[str, Any]]:
         with self._connection() as conn:
-            row = conn.execute(self._sql.get, (record_id,)).fetchone()
-        return None if row is None else record_from_row(row)
-
-    def _list(
-        self,
-        states: builtins.list[str] | None,
-        provider: str | None,
-        event: str | None,
-        limit: int | None,
-    ) -> builtins.list[InboxEntry]:
-        sql, params = self._sql.listing(states, provider, event, limit)
-        with self._connection() as conn:
-            return entries(conn.execute(sql, params).fetchall())
-
-    def _requeue(self, record_ids: builtins.list[str], now: float) -> int:
-        if not record_ids:
-            return 0
-        sql = self._sql.requeue(len(record_ids))
-        return self._run(sql, (now, now, *record_ids, now))
-
-    def _purge(self, states: builtins.list[str], before: float) -> int:
-        if not states:
-            return 0
-        return self._run(self._sql.purge(len(states)), (*states, before))
+            return conn.execute(sql, params).fetchall()
 
     def drop(self) -> None:
         """Drop the table (tests, and removing the inbox for good)."""
-        self._run(f"DROP TABLE IF EXISTS {self.table}", ())
+        self._execute(f"DROP TABLE IF EXISTS {self.table}", ())
         self._schema_ready = False
 
     def close(self) -> None:

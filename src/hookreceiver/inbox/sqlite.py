@@ -12,19 +12,20 @@ import builtins
 import os
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
+from typing import Any
 
 from ..errors import StoreUnavailable
 from ..stores._pool import SyncPool
-from ._sql import Statements, entries, insert_params, record_from_row
-from .base import DAY, Inbox
-from .records import InboxEntry, InboxRecord, InboxState, Retry
+from ._sql import SQLInbox, Statements
+from .base import DAY
+from .records import Retry
 
 __all__ = ["SQLiteInbox"]
 
 
-class SQLiteInbox(Inbox):
+class SQLiteInbox(SQLInbox):
     """An inbox in a SQLite file: safe for several processes and threads on one host.
 
     Not for a file on a network file system (NFS, SMB), where SQLite's locking is unreliable;
@@ -95,72 +96,31 @@ class SQLiteInbox(Inbox):
             # "database is locked" past the busy timeout, a full disk, an unreadable file.
             raise StoreUnavailable(f"SQLite inbox: {exc}") from exc
 
-    def _insert(self, record: InboxRecord) -> None:
+    def _execute(self, sql: str, params: Sequence[Any]) -> int:
         with self._connection() as conn:
-            conn.execute(self._sql.insert, insert_params(record))
+            return conn.execute(sql, params).rowcount
 
-    def _take(
-        self, now: float, token: str, lease: float, record_id: str | None, replay: bool
-    ) -> InboxRecord | None:
-        sql, params = self._sql.take(now, token, lease, record_id, replay)
+    def _fetch_one(self, sql: str, params: Sequence[Any]) -> Mapping[str, Any] | None:
+        with self._connection() as conn:
+            row: Mapping[str, Any] | None = conn.execute(sql, params).fetchone()
+            return row
+
+    def _fetch_all(self, sql: str, params: Sequence[Any]) -> builtins.list[Mapping[str, Any]]:
+        with self._connection() as conn:
+            return conn.execute(sql, params).fetchall()
+
+    def _take_row(self, sql: str, params: Sequence[Any]) -> Mapping[str, Any] | None:
+        # The write lock from the first read: two workers never lease the same delivery.
         with self._connection() as conn:
             conn.execute("BEGIN IMMEDIATE")
             try:
-                row = conn.execute(sql, params).fetchone()
+                row: Mapping[str, Any] | None = conn.execute(sql, params).fetchone()
                 conn.execute("COMMIT")
             except BaseException:
                 if conn.in_transaction:
                     conn.execute("ROLLBACK")
                 raise
-        return None if row is None else record_from_row(row)
-
-    def _finish(
-        self,
-        record_id: str,
-        token: str,
-        state: InboxState,
-        now: float,
-        due: float,
-        error: str | None,
-        event_name: str | None,
-        key: str | None,
-    ) -> bool:
-        params = (state.value, now, due, error, event_name, key, record_id, token)
-        with self._connection() as conn:
-            return conn.execute(self._sql.finish, params).rowcount > 0
-
-    def _delete_owned(self, record_id: str, token: str) -> bool:
-        with self._connection() as conn:
-            return conn.execute(self._sql.delete_owned, (record_id, token)).rowcount > 0
-
-    def _get(self, record_id: str) -> InboxRecord | None:
-        with self._connection() as conn:
-            row = conn.execute(self._sql.get, (record_id,)).fetchone()
-        return None if row is None else record_from_row(row)
-
-    def _list(
-        self,
-        states: builtins.list[str] | None,
-        provider: str | None,
-        event: str | None,
-        limit: int | None,
-    ) -> builtins.list[InboxEntry]:
-        sql, params = self._sql.listing(states, provider, event, limit)
-        with self._connection() as conn:
-            return entries(conn.execute(sql, params).fetchall())
-
-    def _requeue(self, record_ids: builtins.list[str], now: float) -> int:
-        if not record_ids:
-            return 0
-        with self._connection() as conn:
-            sql = self._sql.requeue(len(record_ids))
-            return conn.execute(sql, (now, now, *record_ids, now)).rowcount
-
-    def _purge(self, states: builtins.list[str], before: float) -> int:
-        if not states:
-            return 0
-        with self._connection() as conn:
-            return conn.execute(self._sql.purge(len(states)), (*states, before)).rowcount
+        return row
 
     def close(self) -> None:
         """Close this process's idle connections."""
