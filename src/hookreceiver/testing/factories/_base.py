@@ -39,6 +39,7 @@ __all__ = [
     "multipart_body",
     "next_number",
     "pick_sender",
+    "post_json",
     "recent_time",
     "seed",
     "signature_of",
@@ -434,4 +435,31 @@ def assemble(
         attachment=attachment,
         url_event=url_event,
         path_given=path is not None or url is not None or signer is not None,
+    )
+
+
+def post_json(
+    provider: str,
+    event: str,
+    payload: Mapping[str, Any],
+    *,
+    default_path: str,
+    preset: Iterable[str],
+    transport: Transport,
+) -> SimulatedDelivery:
+    """``payload`` POSTed as JSON, the way Fax.Plus, Updox and Documo's ``fax.v1`` events come.
+
+    ``event`` (without the provider's prefix) also fills an ``{event}`` placeholder of the path.
+    """
+    return assemble(
+        provider=provider,
+        event=f"{provider}.{event}",
+        method="POST",
+        default_path=default_path,
+        body=json_body(payload),
+        content_type="application/json",
+        payload=payload,
+        preset=preset,
+        url_event=event,
+        **transport,
     )

@@ -31,6 +31,7 @@ from ._base import (
     json_body,
     multipart_body,
     next_number,
+    post_json,
     recent_time,
     signature_of,
     transport_of,
@@ -350,17 +351,8 @@ def fax_v1(
     status = {"succeed": "success", "failed": "failed"}.get(step, "processing")
     data = _fax_payload(direction if direction in ("inbound", "outbound") else "inbound", status, 1)
     payload = deep_merge({"event": event, "createdAt": _iso(), "data": data}, fields)
-    return assemble(
-        provider=PROVIDER,
-        event=f"{PROVIDER}.{event}",
-        method="POST",
-        default_path=DEFAULT_PATH,
-        body=json_body(payload),
-        content_type="application/json",
-        payload=payload,
-        preset=IP_PRESET,
-        url_event=event,
-        **transport,
+    return post_json(
+        PROVIDER, event, payload, default_path=DEFAULT_PATH, preset=IP_PRESET, transport=transport
     )
 
 

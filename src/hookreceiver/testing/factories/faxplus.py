@@ -13,10 +13,9 @@ from typing import TYPE_CHECKING, Any
 from ._base import (
     HeadersArg,
     SimulatedDelivery,
-    assemble,
     deep_merge,
-    json_body,
     next_number,
+    post_json,
     recent_time,
     signature_of,
     transport_of,
@@ -100,17 +99,8 @@ def fax_event(
     }
     hook = deep_merge(hook, fields.pop("hook", {}))
     payload = {"hook": hook, "data": deep_merge(data, fields)}
-    return assemble(
-        provider=PROVIDER,
-        event=f"{PROVIDER}.{event}",
-        method="POST",
-        default_path=DEFAULT_PATH,
-        body=json_body(payload),
-        content_type="application/json",
-        payload=payload,
-        preset=IP_PRESET,
-        url_event=event,
-        **transport,
+    return post_json(
+        PROVIDER, event, payload, default_path=DEFAULT_PATH, preset=IP_PRESET, transport=transport
     )
 
 

@@ -15,10 +15,9 @@ from typing import TYPE_CHECKING, Any
 from ._base import (
     HeadersArg,
     SimulatedDelivery,
-    assemble,
     deep_merge,
-    json_body,
     next_number,
+    post_json,
     signature_of,
     transport_of,
 )
@@ -98,17 +97,8 @@ def updox_event(
             k: str(v) if isinstance(v, int) and k.endswith("Id") else v for k, v in payload.items()
         }
     payload = deep_merge(payload, fields)
-    return assemble(
-        provider=PROVIDER,
-        event=f"{PROVIDER}.{event}",
-        method="POST",
-        default_path=DEFAULT_PATH,
-        body=json_body(payload),
-        content_type="application/json",
-        payload=payload,
-        preset=IP_PRESET,
-        url_event=event,
-        **transport,
+    return post_json(
+        PROVIDER, event, payload, default_path=DEFAULT_PATH, preset=IP_PRESET, transport=transport
     )
 
 
