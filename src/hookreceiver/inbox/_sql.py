@@ -10,12 +10,15 @@ from __future__ import annotations
 import builtins
 import re
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any
+from contextlib import AbstractContextManager
+from typing import Any, Protocol
 
 from .base import Inbox
 from .records import InboxEntry, InboxRecord, InboxState, entry_from_row
 
 __all__ = [
+    "Connection",
+    "Cursor",
     "ENTRY_COLUMNS",
     "SQLInbox",
     "Statements",
@@ -190,29 +193,55 @@ class Statements:
         )
 
 
+class Cursor(Protocol):
+    """What the inbox reads from a DB-API cursor (``sqlite3``, ``psycopg``)."""
+
+    @property
+    def rowcount(self) -> int: ...
+
+    def fetchone(self) -> Any: ...
+
+    def fetchall(self) -> Any: ...
+
+
+class Connection(Protocol):
+    """What the inbox needs of a DB-API connection: ``execute`` returning a cursor."""
+
+    def execute(self, sql: str, params: Sequence[Any], /) -> Cursor: ...
+
+
 class SQLInbox(Inbox):
     """The storage primitives of :class:`~hookreceiver.inbox.base.Inbox` over one SQL table.
 
-    Written once over :class:`Statements`; a dialect's subclass sets ``_sql`` and runs one
-    statement on a connection of its own (:meth:`_execute`, :meth:`_fetch_one`,
-    :meth:`_fetch_all`), mapping its driver's connection errors to ``StoreUnavailable``.
+    Written once over :class:`Statements`; a dialect's subclass sets ``_sql`` and lends a
+    connection (:meth:`_connection`), mapping its driver's connection errors to
+    ``StoreUnavailable``.
     """
 
     _sql: Statements
 
-    # One statement (subclasses) ------------------------------------------------------------
+    def _connection(self) -> AbstractContextManager[Connection]:
+        """A connection for one statement, back to the pool afterwards (subclasses)."""
+        raise NotImplementedError
+
+    # One statement -------------------------------------------------------------------------
 
     def _execute(self, sql: str, params: Sequence[Any]) -> int:
         """Run ``sql``; the number of rows it changed."""
-        raise NotImplementedError
+        with self._connection() as conn:
+            return int(conn.execute(sql, params).rowcount)
 
     def _fetch_one(self, sql: str, params: Sequence[Any]) -> Mapping[str, Any] | None:
         """Run ``sql``; its first row, or ``None``."""
-        raise NotImplementedError
+        with self._connection() as conn:
+            row: Mapping[str, Any] | None = conn.execute(sql, params).fetchone()
+            return row
 
     def _fetch_all(self, sql: str, params: Sequence[Any]) -> builtins.list[Mapping[str, Any]]:
         """Run ``sql``; its rows."""
-        raise NotImplementedError
+        with self._connection() as conn:
+            rows: builtins.list[Mapping[str, Any]] = conn.execute(sql, params).fetchall()
+            return rows
 
     def _take_row(self, sql: str, params: Sequence[Any]) -> Mapping[str, Any] | None:
         """Run the statement that leases a delivery; its row. Override to add locking."""

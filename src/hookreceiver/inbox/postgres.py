@@ -8,10 +8,9 @@ statement, so a worker may run its handlers without holding a transaction open.
 
 from __future__ import annotations
 
-import builtins
 import threading
 import time
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
 
@@ -112,19 +111,6 @@ class PostgresInbox(SQLInbox):
                 yield conn
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise StoreUnavailable(f"PostgreSQL inbox: {exc}") from exc
-
-    def _execute(self, sql: str, params: Sequence[Any]) -> int:
-        with self._connection() as conn:
-            return int(conn.execute(sql, params).rowcount)
-
-    def _fetch_one(self, sql: str, params: Sequence[Any]) -> Mapping[str, Any] | None:
-        with self._connection() as conn:
-            row: Mapping[str, Any] | None = conn.execute(sql, params).fetchone()
-            return row
-
-    def _fetch_all(self, sql: str, params: Sequence[Any]) -> builtins.list[Mapping[str, Any]]:
-        with self._connection() as conn:
-            return conn.execute(sql, params).fetchall()
 
     def drop(self) -> None:
         """Drop the table (tests, and removing the inbox for good)."""

@@ -8,7 +8,6 @@ process or several, never take the same one.
 
 from __future__ import annotations
 
-import builtins
 import os
 import sqlite3
 import time
@@ -95,19 +94,6 @@ class SQLiteInbox(SQLInbox):
         except sqlite3.Error as exc:
             # "database is locked" past the busy timeout, a full disk, an unreadable file.
             raise StoreUnavailable(f"SQLite inbox: {exc}") from exc
-
-    def _execute(self, sql: str, params: Sequence[Any]) -> int:
-        with self._connection() as conn:
-            return conn.execute(sql, params).rowcount
-
-    def _fetch_one(self, sql: str, params: Sequence[Any]) -> Mapping[str, Any] | None:
-        with self._connection() as conn:
-            row: Mapping[str, Any] | None = conn.execute(sql, params).fetchone()
-            return row
-
-    def _fetch_all(self, sql: str, params: Sequence[Any]) -> builtins.list[Mapping[str, Any]]:
-        with self._connection() as conn:
-            return conn.execute(sql, params).fetchall()
 
     def _take_row(self, sql: str, params: Sequence[Any]) -> Mapping[str, Any] | None:
         # The write lock from the first read: two workers never lease the same delivery.
