@@ -17,6 +17,7 @@ from typing import Any
 
 from ..errors import StoreUnavailable
 from ..stores._pool import SyncPool
+from ..stores._sqlite import connect
 from ._sql import SQLInbox, Statements
 from .base import DAY
 from .records import Retry
@@ -71,20 +72,13 @@ class SQLiteInbox(SQLInbox):
         )
 
     def _connect(self) -> sqlite3.Connection:
-        conn = sqlite3.connect(
-            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+        return connect(
+            self.path,
+            busy_timeout=self.busy_timeout,
+            synchronous=self.synchronous,
+            schema=self._sql.schema,
+            row_factory=sqlite3.Row,
         )
-        try:
-            conn.row_factory = sqlite3.Row
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-            for statement in self._sql.schema:
-                conn.execute(statement)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:

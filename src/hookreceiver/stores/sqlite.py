@@ -23,6 +23,7 @@ from collections.abc import Callable
 
 from ..errors import StoreUnavailable
 from ._pool import SyncPool
+from ._sqlite import connect
 from .base import Claim, ClaimState, Store
 
 __all__ = ["SQLiteStore"]
@@ -94,20 +95,12 @@ class SQLiteStore(Store):
         )
 
     def _connect(self) -> sqlite3.Connection:
-        # Autocommit (isolation_level=None): each statement is its own atomic transaction.
-        conn = sqlite3.connect(
-            self.path, timeout=self.busy_timeout, isolation_level=None, check_same_thread=False
+        return connect(
+            self.path,
+            busy_timeout=self.busy_timeout,
+            synchronous=self.synchronous,
+            schema=_SCHEMA,
         )
-        try:
-            conn.execute(f"PRAGMA busy_timeout = {int(self.busy_timeout * 1000)}")
-            conn.execute("PRAGMA journal_mode = WAL")
-            conn.execute(f"PRAGMA synchronous = {self.synchronous}")
-            for statement in _SCHEMA:
-                conn.execute(statement)
-        except BaseException:
-            conn.close()
-            raise
-        return conn
 
     def claim(self, key: str, lease: float) -> Claim:
         """Claim ``key``: new, done or in flight."""
