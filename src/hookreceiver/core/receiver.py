@@ -8,7 +8,6 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
 from ..errors import ConfigurationError, DeliveryRejected
-from ..security.signed_urls import SignedURLGuard, check_base_url
 from ..stores.base import Store
 from ..stores.memory import MemoryStore
 from .delivery import Delivery
@@ -24,6 +23,7 @@ if TYPE_CHECKING:
     from ..inbox.base import Inbox
     from ..inbox.worker import InboxWorker
     from ..providers.base import Provider
+    from ..security.signed_urls import SignedURLGuard
 
 __all__ = ["ClientResolver", "Receiver"]
 
@@ -84,7 +84,11 @@ class Receiver:
         self.lease = lease
         self.retain_for = retain_for
         self.proxies = proxies
-        self.public_base_url = None if public_base_url is None else check_base_url(public_base_url)
+        self.public_base_url: str | None = None
+        if public_base_url is not None:
+            from ..security.signed_urls import check_base_url
+
+            self.public_base_url = check_base_url(public_base_url)
         self.log_events = log_events
         self.router = Router()
         self.handlers = HandlerRegistry()
@@ -197,7 +201,11 @@ class Receiver:
         endpoint = next((e for e in self.router.endpoints if e.path == path), None)
         if endpoint is None:
             raise ConfigurationError(f"no endpoint {path!r}")
-        guard = next((g for g in endpoint.provider.guards if isinstance(g, SignedURLGuard)), None)
+        from ..security.signed_urls import SignedURLGuard
+
+        guard: SignedURLGuard | None = next(
+            (g for g in endpoint.provider.guards if isinstance(g, SignedURLGuard)), None
+        )
         if guard is None:
             raise ConfigurationError(f"endpoint {path} has no signed URLs (signed_urls=)")
         base = base_url or self.public_base_url

@@ -1,10 +1,43 @@
 """Body decoding: JSON, Kazoo bracket forms, and streaming multipart with limits."""
 
-from .attachment import Attachment
-from .body import Body, BodySink, BufferedSink
-from .form import decode_bracket_form, nest_bracket_pairs
-from .json import decode_json, decode_json_object
-from .multipart import MultipartSink, multipart_boundary
+import importlib
+
+# Names load on first use (python-multipart only when a multipart body arrives); type checkers
+# read this block.
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from .attachment import Attachment
+    from .body import Body, BodySink, BufferedSink
+    from .form import decode_bracket_form, nest_bracket_pairs
+    from .json import decode_json, decode_json_object
+    from .multipart import MultipartSink, multipart_boundary
+
+_LAZY = {
+    "Attachment": "attachment",
+    "Body": "body",
+    "BodySink": "body",
+    "BufferedSink": "body",
+    "MultipartSink": "multipart",
+    "decode_bracket_form": "form",
+    "decode_json": "json",
+    "decode_json_object": "json",
+    "multipart_boundary": "multipart",
+    "nest_bracket_pairs": "form",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "Attachment",

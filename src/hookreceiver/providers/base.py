@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Iterable, Mapping, Sequence
-from typing import Any, ClassVar, TypeVar
+from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
@@ -18,11 +18,12 @@ from ..core.events import ParsedEvent
 from ..core.outcome import Outcome, Response, error_response
 from ..errors import ConfigurationError, DeliveryRejected, InvalidPayload, UnsupportedMediaType
 from ..parsing.body import Body, BodySink, BufferedSink
-from ..parsing.multipart import MultipartSink, multipart_boundary
 from ..security.allowlist import IPAllowlist
 from ..security.base import Guard
 from ..security.basic_auth import BasicAuth
-from ..security.signed_urls import SignedURLGuard, URLSigner
+
+if TYPE_CHECKING:
+    from ..security.signed_urls import URLSigner
 
 __all__ = ["DEFAULT_STATUSES", "Provider", "validate_model"]
 
@@ -115,6 +116,8 @@ class Provider:
         if basic_auth:
             built.append(BasicAuth(basic_auth, realm=self.name or "hookreceiver"))
         if signed_urls is not None:
+            from ..security.signed_urls import SignedURLGuard  # itsdangerous: only when used
+
             built.append(SignedURLGuard(signed_urls))
         built.extend(guards)
         self.guards: tuple[Guard, ...] = tuple(sorted(built, key=lambda guard: guard.order))
@@ -156,6 +159,9 @@ class Provider:
                 f"content type {content_type or '(none)'!r} is not one {self.name} sends"
             )
         if content_type == "multipart/form-data":
+            # python-multipart loads with the first multipart delivery, not with every app.
+            from ..parsing.multipart import MultipartSink, multipart_boundary
+
             boundary = multipart_boundary(delivery.headers.get("content-type", ""))
             return MultipartSink(boundary, limit=self.max_multipart_body)
         return BufferedSink(self.max_body, content_type)
