@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
-from dataclasses import dataclass, field
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from pydantic import BaseModel, ConfigDict
@@ -28,7 +28,6 @@ class GenericEvent(BaseModel):
     payload: dict[str, Any]
 
 
-@dataclass(slots=True)
 class ParsedEvent:
     """One event parsed from a delivery.
 
@@ -38,18 +37,70 @@ class ParsedEvent:
         key: the idempotency key; equal keys are handled once.
         model: the provider's typed model of the event.
         normalized: a cross-provider view (a fax, message or call event), when there is one.
+            A provider may pass ``normalizer`` (called with the event) and ``normalized_type``
+            instead of the view: it is then built on first access, so a delivery whose handlers
+            take only the provider's model never pays for it.
         normalized_name: the name of that view (``"fax.received"``): handlers registered under
             it receive ``normalized``.
+        normalized_type: the class of the view (``None`` when there is none).
         attachments: files that arrived with the event.
     """
 
-    name: str
-    provider: str
-    key: str
-    model: BaseModel
-    normalized: BaseModel | None = None
-    normalized_name: str | None = None
-    attachments: list[Attachment] = field(default_factory=list)
+    __slots__ = (
+        "name",
+        "provider",
+        "key",
+        "model",
+        "normalized_name",
+        "normalized_type",
+        "attachments",
+        "_normalized",
+        "_normalizer",
+    )
+
+    def __init__(
+        self,
+        name: str,
+        provider: str,
+        key: str,
+        model: BaseModel,
+        normalized: BaseModel | None = None,
+        normalized_name: str | None = None,
+        attachments: list[Attachment] | None = None,
+        *,
+        normalizer: Callable[[ParsedEvent], BaseModel] | None = None,
+        normalized_type: type[BaseModel] | None = None,
+    ) -> None:
+        self.name = name
+        self.provider = provider
+        self.key = key
+        self.model = model
+        self.normalized_name = normalized_name
+        self.attachments: list[Attachment] = [] if attachments is None else attachments
+        self._normalized = normalized
+        self._normalizer = normalizer if normalized is None else None
+        if normalized is not None:
+            normalized_type = type(normalized)
+        elif normalizer is None:
+            normalized_type = None
+        elif normalized_type is None:
+            raise TypeError("a normalizer needs the normalized_type it builds")
+        self.normalized_type = normalized_type
+
+    @property
+    def normalized(self) -> BaseModel | None:
+        """The cross-provider view, built on first access when the provider gave a normalizer."""
+        view = self._normalized
+        if view is None and self._normalizer is not None:
+            view = self._normalized = self._normalizer(self)
+            self._normalizer = None
+        return view
+
+    def __repr__(self) -> str:
+        return (
+            f"ParsedEvent(name={self.name!r}, provider={self.provider!r}, key={self.key!r}, "
+            f"model={type(self.model).__name__}, normalized_name={self.normalized_name!r})"
+        )
 
 
 @dataclass(slots=True)

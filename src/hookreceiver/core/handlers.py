@@ -8,7 +8,6 @@ cached per event shape, so resolving costs one dict look-up on the hot path.
 
 from __future__ import annotations
 
-import asyncio
 import inspect
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
@@ -62,6 +61,8 @@ class HandlerSpec:
         """Call from the event loop."""
         if self.is_async:
             return await self.fn(*args)
+        import asyncio  # not at module level: importing asyncio costs ~20 ms
+
         return await asyncio.to_thread(self.fn, *args)
 
     @property
@@ -100,8 +101,7 @@ class HandlerRegistry:
 
     def resolve(self, event: ParsedEvent) -> list[tuple[HandlerSpec, bool]]:
         """The handlers for ``event``, each with whether it takes the normalized view."""
-        normalized_type = type(event.normalized) if event.normalized is not None else None
-        cache_key = (event.name, type(event.model), event.normalized_name, normalized_type)
+        cache_key = (event.name, type(event.model), event.normalized_name, event.normalized_type)
         found = self._cache.get(cache_key)
         if found is None:
             found = self._cache[cache_key] = self._resolve(event)
@@ -119,10 +119,11 @@ class HandlerRegistry:
 
         take(self._by_name.get(event.name, []), False)
         take([s for t, s in self._by_type if isinstance(event.model, t)], False)
-        if event.normalized is not None:
+        view_type = event.normalized_type  # the view itself is not built to resolve
+        if view_type is not None:
             if event.normalized_name is not None:
                 take(self._by_name.get(event.normalized_name, []), True)
-            take([s for t, s in self._by_type if isinstance(event.normalized, t)], True)
+            take([s for t, s in self._by_type if issubclass(view_type, t)], True)
         take(self._by_name.get(f"{event.provider}.*", []), False)
         take(self._by_name.get(CATCH_ALL, []), False)
         return chosen
