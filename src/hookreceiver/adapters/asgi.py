@@ -57,7 +57,8 @@ class _BodyStream:
 
 
 def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
-    return [(name.encode("latin-1"), value.encode("latin-1")) for name, value in response.headers]
+    # A fresh list each time: middleware around us may edit the message's headers in place.
+    return list(response.raw_headers)
 
 
 def delivery_from_scope(scope: Scope, receive: Receive) -> Delivery:
@@ -68,9 +69,7 @@ def delivery_from_scope(scope: Scope, receive: Receive) -> Delivery:
         method=scope["method"],
         path=scope["path"],
         query=scope.get("query_string", b"").decode("latin-1"),
-        headers=Headers.from_lower(
-            tuple((k.decode("latin-1"), v.decode("latin-1")) for k, v in scope["headers"])
-        ),
+        headers=Headers.from_raw(scope["headers"]),
         peer=client[0] if client else None,
         body=_BodyStream(receive),
         raw_path=raw_path.decode("latin-1") if raw_path is not None else None,

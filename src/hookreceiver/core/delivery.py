@@ -9,9 +9,12 @@ from __future__ import annotations
 
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
+from typing import TypeVar, overload
 from urllib.parse import parse_qsl
 
 __all__ = ["BodySource", "Delivery", "Headers"]
+
+T = TypeVar("T")
 
 #: What a delivery's body can be: the whole body, or chunks pulled by the sync or async driver.
 BodySource = bytes | Iterable[bytes] | AsyncIterable[bytes]
@@ -24,48 +27,96 @@ class Headers(Mapping[str, str]):
     them in order.
     """
 
-    __slots__ = ("_items",)
+    __slots__ = ("_items", "_raw")
 
     def __init__(self, items: Iterable[tuple[str, str]] = ()) -> None:
-        self._items: tuple[tuple[str, str], ...] = tuple(
+        self._items: tuple[tuple[str, str], ...] | None = tuple(
             (name.lower(), value) for name, value in items
         )
+        self._raw: Iterable[tuple[bytes, bytes]] = ()
 
     @classmethod
     def from_lower(cls, items: tuple[tuple[str, str], ...]) -> Headers:
         """Wrap items whose names are already lower-case (as ASGI gives them), without copying."""
         headers = cls.__new__(cls)
         headers._items = items
+        headers._raw = ()
         return headers
 
+    @classmethod
+    def from_raw(cls, raw: Iterable[tuple[bytes, bytes]]) -> Headers:
+        """Wrap an ASGI scope's ``headers`` (lower-case byte names, byte values) as they are.
+
+        Nothing is decoded up front: a look-up decodes the value it finds, and listing the
+        headers decodes them all once (as latin-1, as HTTP/1.1 defines them).
+        """
+        headers = cls.__new__(cls)
+        headers._items = None
+        headers._raw = raw
+        return headers
+
+    def _decoded(self) -> tuple[tuple[str, str], ...]:
+        items = self._items
+        if items is None:
+            items = self._items = tuple(
+                (name.decode("latin-1"), value.decode("latin-1")) for name, value in self._raw
+            )
+        return items
+
+    def _find(self, name: str) -> str | None:
+        if self._items is None:
+            try:
+                wanted = name.lower().encode("latin-1")
+            except UnicodeEncodeError:
+                return None
+            for key, value in self._raw:
+                if key == wanted:
+                    return value.decode("latin-1")
+            return None
+        lowered = name.lower()
+        for text, found in self._items:
+            if text == lowered:
+                return found
+        return None
+
     def __getitem__(self, name: str) -> str:
-        name = name.lower()
-        for key, value in self._items:
-            if key == name:
-                return value
-        raise KeyError(name)
+        value = self._find(name)
+        if value is None:
+            raise KeyError(name)
+        return value
+
+    @overload
+    def get(self, name: str, /) -> str | None: ...
+
+    @overload
+    def get(self, name: str, /, default: str | T) -> str | T: ...
+
+    def get(self, name: str, /, default: object = None) -> object:
+        """The first value of ``name``, or ``default``."""
+        value = self._find(name)
+        return default if value is None else value
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name``, in the order received."""
         name = name.lower()
-        return [value for key, value in self._items if key == name]
+        return [value for key, value in self._decoded() if key == name]
 
     def items_list(self) -> tuple[tuple[str, str], ...]:
         """All ``(lower-case name, value)`` pairs, duplicates included."""
-        return self._items
+        return self._decoded()
 
     def __iter__(self) -> Iterator[str]:
         seen: set[str] = set()
-        for key, _ in self._items:
+        for key, _ in self._decoded():
             if key not in seen:
                 seen.add(key)
                 yield key
 
     def __len__(self) -> int:
-        return len({key for key, _ in self._items})
+        return len({key for key, _ in self._decoded()})
 
     def __repr__(self) -> str:
-        shown = [(k, "***" if k in _SECRET_HEADERS else v) for k, v in self._items]
+        shown = [(k, "***" if k in _SECRET_HEADERS else v) for k, v in self._decoded()]
         return f"Headers({shown!r})"
 
 

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from enum import Enum
 
 __all__ = ["Outcome", "Response", "error_response"]
@@ -43,6 +43,14 @@ class Response:
     status: int
     headers: tuple[tuple[str, str], ...]
     body: bytes
+    #: ``headers`` encoded for ASGI once, since provider responses are built at start-up.
+    raw_headers: tuple[tuple[bytes, bytes], ...] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        raw = tuple(
+            (name.encode("latin-1"), value.encode("latin-1")) for name, value in self.headers
+        )
+        object.__setattr__(self, "raw_headers", raw)
 
     @classmethod
     def json(
