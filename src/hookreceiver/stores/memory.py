@@ -16,6 +16,7 @@ from .base import Claim, ClaimState, Store
 
 __all__ = ["MemoryStore"]
 
+_NEW = ClaimState.NEW
 _DONE = ClaimState.DONE
 _IN_FLIGHT = ClaimState.IN_FLIGHT
 # A claim that is not new carries no token: one shared answer per state.
@@ -44,26 +45,29 @@ class MemoryStore(Store):
     def claim(self, key: str, lease: float) -> Claim:
         """Claim ``key``: new, done or in flight."""
         now = self._clock()
+        entries = self._entries
         with self._lock:
-            entry = self._entries.get(key)
+            entry = entries.get(key)
             if entry is not None:
                 if entry[2] > now:
                     return _ANSWERS[entry[0]]
-                del self._entries[key]  # expired: claimed anew, at the end of the order
-            elif len(self._entries) >= self.max_keys:
+                del entries[key]  # expired: claimed anew, at the end of the order
+            elif len(entries) >= self.max_keys:
                 self._make_room(now)
             token = f"{self._token_prefix}{next(self._tokens)}"
-            self._entries[key] = (_IN_FLIGHT, token, now + lease)
-            return Claim(ClaimState.NEW, token)
+            entries[key] = (_IN_FLIGHT, token, now + lease)
+        return Claim(_NEW, token)
 
     def complete(self, key: str, token: str, retain_for: float) -> bool:
         """Mark ``key`` done, if ``token`` still owns it."""
+        expires = self._clock() + retain_for
+        entries = self._entries
         with self._lock:
-            entry = self._entries.get(key)
+            entry = entries.get(key)
             if entry is None or entry[1] != token or entry[0] is not _IN_FLIGHT:
                 return False
-            self._entries[key] = (_DONE, token, self._clock() + retain_for)
-            return True
+            entries[key] = (_DONE, token, expires)
+        return True
 
     def release(self, key: str, token: str) -> bool:
         """Forget ``key``, if ``token`` still owns it."""
