@@ -144,6 +144,31 @@ def test_field_types_keep_real_values(field: str, value: object, expected: objec
     parsed = getattr(Typed.model_validate({field: value}), field)
     assert parsed == expected
     assert type(parsed) is type(expected)
+    if isinstance(parsed, datetime):
+        assert parsed.tzinfo is timezone.utc  # the stdlib's UTC itself, not an equal offset
+
+
+@pytest.mark.parametrize(
+    ("body", "field", "expected"),
+    [
+        (b'{"at": "2024-09-09 10:44:39.250000"}', "at", datetime(2024, 9, 9, 10, 44, 39, 250000)),
+        (b'{"at": "2024-09-09T10:44:39Z"}', "at", datetime(2024, 9, 9, 10, 44, 39)),
+        (b'{"at": "2024-09-09T12:44:39+02:00"}', "at", datetime(2024, 9, 9, 10, 44, 39)),
+        (b'{"color": "red"}', "color", Color.RED),
+        (b'{"color": "violet"}', "color", "violet"),
+        (b'{"code": 4}', "code", Code.OK),
+        (b'{"code": 1003}', "code", 1003),
+        (b'{"ident": 12345678901234567890}', "ident", "12345678901234567890"),
+    ],
+)
+def test_field_types_from_json_bytes(body: bytes, field: str, expected: object) -> None:
+    parsed = getattr(Typed.model_validate_json(body), field)
+    if isinstance(expected, datetime):
+        assert parsed == expected.replace(tzinfo=timezone.utc)
+        assert parsed.tzinfo is timezone.utc
+    else:
+        assert parsed == expected
+        assert type(parsed) is type(expected)
 
 
 @pytest.mark.parametrize(
@@ -157,6 +182,9 @@ def test_field_types_keep_real_values(field: str, value: object, expected: objec
         ("greg", True),
         ("color", 3),
         ("code", "four"),
+        ("code", True),
+        ("code", 4.0),
+        ("ident", 1.5),
     ],
 )
 def test_field_types_refuse_values_that_would_lie(field: str, value: object) -> None:

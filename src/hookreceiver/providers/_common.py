@@ -95,6 +95,8 @@ def check_event_option(event: str | None, known: Mapping[str, str], provider: st
 
 
 def _part(value: object) -> str:
+    if type(value) is str and ":" not in value and "%" not in value:
+        return value  # the common case: nothing to escape
     if value is None:
         return "-"
     text = value.value if hasattr(value, "value") else value
