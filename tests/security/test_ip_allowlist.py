@@ -91,3 +91,21 @@ def test_preset_and_user_networks_merge_without_duplicates() -> None:
 def test_bad_configuration_is_refused(networks: object, message: str) -> None:
     with pytest.raises(ConfigurationError, match=message):
         IPAllowlist(networks)  # type: ignore[arg-type]
+
+
+def test_allowlist_remembers_answers_and_starts_over_when_full(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from hookreceiver.security import allowlist as module
+
+    monkeypatch.setattr(module, "_ANSWERS_KEPT", 3)
+    allow = IPAllowlist(["198.51.100.0/24", "2001:db8::/32"])
+    for _ in range(2):  # the second round answers from memory, and must answer the same
+        assert allow.allows("198.51.100.7")
+        assert allow.allows("::ffff:198.51.100.7")
+        assert not allow.allows("203.0.113.1")
+    assert len(allow._answers) == 3
+    assert allow.allows("2001:db8::1")  # a fourth sender: memory starts over, answers stay right
+    assert len(allow._answers) == 1
+    assert not allow.allows("fe80::1%eth0")
+    assert not allow.allows(None)

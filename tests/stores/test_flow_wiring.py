@@ -4,6 +4,7 @@ store: claim before dispatch, complete after success, release after failure, dup
 from __future__ import annotations
 
 import logging
+import threading
 from typing import Any
 
 import pytest
@@ -132,3 +133,55 @@ def test_store_lost_after_the_handlers_answers_by_their_result(
         response = driver.send(hooks, fax("g1")[0])
     assert status_of(response) == ((500, "handler_failed") if fails else (200, "handled"))
     assert "store unavailable after handling" in caplog.text
+
+
+class _ThreadRecorder(Store):
+    """Delegates to a memory store and records which thread each sync call ran on."""
+
+    def __init__(self, blocking: bool) -> None:
+        from hookreceiver.stores import MemoryStore
+
+        self.inner = MemoryStore()
+        self.threads: list[int] = []
+        self.blocking = blocking  # type: ignore[misc]  # per instance here, for the test
+
+    def claim(self, key: str, lease: float) -> Claim:
+        self.threads.append(threading.get_ident())
+        return self.inner.claim(key, lease)
+
+    def complete(self, key: str, token: str, retain_for: float) -> bool:
+        self.threads.append(threading.get_ident())
+        return self.inner.complete(key, token, retain_for)
+
+    def release(self, key: str, token: str) -> bool:
+        self.threads.append(threading.get_ident())
+        return self.inner.release(key, token)
+
+
+@pytest.mark.parametrize("blocking", [True, False])
+@pytest.mark.parametrize("fails", [False, True])
+def test_only_a_non_blocking_store_is_called_on_the_event_loop(blocking: bool, fails: bool) -> None:
+    store = _ThreadRecorder(blocking)
+    driver = Driver("async")
+    try:
+        hooks = driver.receiver(store)
+
+        @hooks.on("*")
+        async def handler(event: Any, ctx: DeliveryContext) -> None:
+            if fails:
+                raise RuntimeError("boom")
+
+        loop_thread: list[int] = []
+        assert driver.loop is not None
+        driver.loop.run_until_complete(_record_thread(loop_thread))
+        response = driver.send(hooks, fax("t1")[0])
+        assert status_of(response) == ((500, "handler_failed") if fails else (200, "handled"))
+        assert len(store.threads) == 2  # claim, then complete or release
+        on_loop = [ident == loop_thread[0] for ident in store.threads]
+        assert on_loop == [not blocking] * 2
+    finally:
+        driver.close()
+
+
+async def _record_thread(into: list[int]) -> None:
+    into.append(threading.get_ident())

@@ -47,7 +47,8 @@ class Call(NamedTuple):
     """One piece of I/O the flow needs, in both flavours."""
 
     sync: Callable[..., Any]
-    async_: Callable[..., Awaitable[Any]]
+    #: ``None`` when the sync flavour never blocks: the async driver then calls it directly.
+    async_: Callable[..., Awaitable[Any]] | None
     args: tuple[Any, ...]
 
 
@@ -82,7 +83,10 @@ async def run_async(flow: Generator[Call, Any, T]) -> T:
             result: T = stop.value
             return result
         try:
-            value, error = await call.async_(*call.args), None
+            if call.async_ is None:
+                value, error = call.sync(*call.args), None
+            else:
+                value, error = await call.async_(*call.args), None
         except Exception as exc:
             value, error = None, exc
 
@@ -287,8 +291,11 @@ def handle_event(
     touching the store's record of it.
     """
     store = receiver.store
+    inline = not store.blocking  # a store without I/O is called straight from the event loop
     try:
-        claim: Claim = yield Call(store.claim, store.aclaim, (event.key, receiver.lease))
+        claim: Claim = yield Call(
+            store.claim, None if inline else store.aclaim, (event.key, receiver.lease)
+        )
     except StoreUnavailable as exc:
         logger.error(
             "store unavailable for %s (delivery %s): %s", ctx.event_name, ctx.delivery_id, exc
@@ -314,10 +321,14 @@ def handle_event(
     try:
         if failure is None:
             kept = yield Call(
-                store.complete, store.acomplete, (event.key, claim.token, receiver.retain_for)
+                store.complete,
+                None if inline else store.acomplete,
+                (event.key, claim.token, receiver.retain_for),
             )
         else:
-            kept = yield Call(store.release, store.arelease, (event.key, claim.token))
+            kept = yield Call(
+                store.release, None if inline else store.arelease, (event.key, claim.token)
+            )
         if kept is False:
             # The lease ran out during the handlers and another worker may have taken the key
             # over (and run them again): exactly once needs a lease above the slowest handler.
@@ -348,7 +359,7 @@ def _dispatch(
     for spec, normalized in receiver.handlers.resolve(event):
         argument = event.normalized if normalized else event.model
         try:
-            yield Call(spec.call_sync, spec.call_async, (argument, ctx))
+            yield Call(spec.call_sync, spec.acall, (argument, ctx))
         except Exception as exc:
             logger.error(
                 "handler %s failed for %s (delivery %s)",

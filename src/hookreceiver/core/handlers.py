@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import inspect
 from collections.abc import Awaitable, Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any, TypeVar
 
 from .events import DeliveryContext, ParsedEvent
@@ -45,6 +45,11 @@ class HandlerSpec:
 
     fn: Callable[..., Any]
     is_async: bool
+    #: How the event loop calls it: the coroutine function itself, or :meth:`call_async`.
+    acall: Callable[..., Awaitable[Any]] = field(init=False, repr=False, compare=False)
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "acall", self.fn if self.is_async else self.call_async)
 
     @classmethod
     def of(cls, fn: Callable[..., Any]) -> HandlerSpec:

@@ -36,6 +36,10 @@ def parse_address(value: str) -> IPAddress | None:
     return _parse_address(value)
 
 
+#: How many answers an allowlist remembers (by address text) before it starts over.
+_ANSWERS_KEPT = 4096
+
+
 @lru_cache(maxsize=4096)
 def _parse_address(value: str) -> IPAddress | None:
     text = value.strip(" \t")
@@ -125,6 +129,7 @@ class IPAllowlist:
 
     def __init__(self, networks: Iterable[str]) -> None:
         self._set = NetworkSet(networks)
+        self._answers: dict[str, bool] = {}  # address text -> allowed, for repeat senders
         if not self._set:
             raise ConfigurationError("an IP allowlist needs at least one address or network")
         self.networks = self._set.networks
@@ -133,7 +138,13 @@ class IPAllowlist:
         """Whether ``address`` is inside one of the networks."""
         if address is None:
             return False
-        return parse_address(address) in self._set
+        known = self._answers.get(address)
+        if known is None:
+            known = parse_address(address) in self._set
+            if len(self._answers) >= _ANSWERS_KEPT:  # senders are few; a flood of others is not
+                self._answers.clear()
+            self._answers[address] = known
+        return known
 
     def check(self, request: GuardRequest) -> None:
         """Refuse senders outside the list with 403."""

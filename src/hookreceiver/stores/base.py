@@ -18,6 +18,7 @@ from __future__ import annotations
 import asyncio
 from dataclasses import dataclass
 from enum import Enum
+from typing import ClassVar
 
 __all__ = ["Claim", "ClaimState", "Store"]
 
@@ -47,6 +48,10 @@ class Store:
 
     Every method raises :class:`~hookreceiver.StoreUnavailable` when the backend is unreachable.
     """
+
+    #: ``False`` for a store whose sync methods never block (no I/O, no waiting on a lock held
+    #: across I/O): the ASGI adapter then calls them on the event loop without a coroutine.
+    blocking: ClassVar[bool] = True
 
     def claim(self, key: str, lease: float) -> Claim:
         """Atomically claim ``key`` for ``lease`` seconds."""

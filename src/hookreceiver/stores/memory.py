@@ -11,6 +11,7 @@ import secrets
 import threading
 import time
 from collections.abc import Callable
+from typing import ClassVar
 
 from .base import Claim, ClaimState, Store
 
@@ -30,6 +31,8 @@ class MemoryStore(Store):
         max_keys: how many keys are held at most.
         clock: seconds as a float; pass a fake clock in tests.
     """
+
+    blocking: ClassVar[bool] = False
 
     def __init__(self, *, max_keys: int = 100_000, clock: Callable[[], float] = time.monotonic):
         self.max_keys = max_keys
