@@ -81,27 +81,40 @@ def test_sqlite_store_cleans_expired_keys_as_it_claims(tmp_path: Path) -> None:
     store.close()
 
 
-def test_sqlite_store_loses_the_race_between_its_read_and_its_upsert(
+def test_sqlite_store_key_released_between_its_upsert_and_its_read_is_in_flight(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     import hookreceiver.stores.sqlite as sqlite_module
 
-    mine, theirs = SQLiteStore(tmp_path / "c.db"), SQLiteStore(tmp_path / "c.db")
-    read = sqlite_module._live
-    raced: list[ClaimState] = []
-    patched = True
+    theirs = SQLiteStore(tmp_path / "c.db")
+    held = theirs.claim("k", 60)  # another process is handling "k"
+    assert held.token is not None
+    real_connect = sqlite_module.connect
 
-    def read_then_lose(row: tuple[int, float] | None, now: float) -> object:
-        nonlocal patched
-        if patched:  # another process claims right after this one read "nothing"
-            patched = False
-            raced.append(theirs.claim("k", 60).state)
-        return read(row, now)
+    class ReleasesBeforeTheRead:
+        """A connection on which the other process gives "k" up just before we read it."""
 
-    monkeypatch.setattr(sqlite_module, "_live", read_then_lose)
+        def __init__(self, conn: sqlite3.Connection) -> None:
+            self.conn = conn
+
+        def execute(self, sql: str, params: tuple[object, ...] = ()) -> sqlite3.Cursor:
+            if sql == sqlite_module._READ:
+                assert held.token is not None
+                assert theirs.release("k", held.token)
+            return self.conn.execute(sql, params)
+
+        def close(self) -> None:
+            self.conn.close()
+
+    monkeypatch.setattr(
+        sqlite_module, "connect", lambda *a, **k: ReleasesBeforeTheRead(real_connect(*a, **k))
+    )
+    mine = SQLiteStore(tmp_path / "c.db")
+    # The upsert found a live row; the read then finds none: "in flight" makes the sender retry.
     assert mine.claim("k", 60).state is ClaimState.IN_FLIGHT
-    assert raced == [ClaimState.NEW]
+    monkeypatch.setattr(sqlite_module, "connect", real_connect)
     mine.close()
+    assert SQLiteStore(tmp_path / "c.db").claim("k", 60).state is ClaimState.NEW  # the retry
     theirs.close()
 
 

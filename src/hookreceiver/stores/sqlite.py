@@ -1,9 +1,10 @@
 """The embedded default: a dedup store in one SQLite file, shared by every process on one host.
 
 The database runs in WAL mode (readers never wait for the writer) with a busy timeout (writers
-from other processes wait their turn instead of failing). A claim first reads the key without
-taking the write lock, which answers most duplicates; a new key is then taken with one atomic
-upsert that only overwrites an expired row, so two processes can never both get ``NEW``.
+from other processes wait their turn instead of failing). A claim is one atomic upsert that only
+overwrites an expired row, so two processes can never both get ``NEW``; only when it changes
+nothing (the key is live) does a second statement read whether it is done or in flight. New
+keys, the common case, thus cost one statement to claim and one to complete.
 
 Expired keys are deleted by the claims themselves: every ``cleanup_every`` claims a process
 deletes up to ``cleanup_batch`` expired rows, so no separate job is needed.
@@ -107,17 +108,14 @@ class SQLiteStore(Store):
         try:
             with self._pool.connection() as conn:
                 now = self._clock()
-                claim = _live(conn.execute(_READ, (key,)).fetchone(), now)
-                if claim is None:
-                    token = secrets.token_hex(16)
-                    taken = conn.execute(_TAKE, (key, token, now + lease, now)).rowcount
-                    if taken:
-                        claim = Claim(ClaimState.NEW, token)
-                    else:
-                        # Someone took it between the read and the upsert. If it has already
-                        # gone again, "in flight" is the safe answer: the sender retries.
-                        row = conn.execute(_READ, (key,)).fetchone()
-                        claim = _live(row, now) or Claim(ClaimState.IN_FLIGHT)
+                token = secrets.token_hex(16)
+                if conn.execute(_TAKE, (key, token, now + lease, now)).rowcount:
+                    claim = Claim(ClaimState.NEW, token)
+                else:
+                    # A live row holds the key: read whether it is done or in flight. Should it
+                    # have gone between the two statements, "in flight" is the safe answer.
+                    row = conn.execute(_READ, (key,)).fetchone()
+                    claim = _live(row, now) or Claim(ClaimState.IN_FLIGHT)
                 if next(self._claims) % self.cleanup_every == 0:
                     conn.execute(_CLEANUP, (now, self.cleanup_batch))
                 return claim
