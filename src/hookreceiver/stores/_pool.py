@@ -11,8 +11,9 @@ from __future__ import annotations
 import asyncio
 import os
 import threading
-from collections.abc import AsyncIterator, Awaitable, Callable, Iterator
-from contextlib import asynccontextmanager, contextmanager
+import time
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 from typing import Generic, TypeVar
 
 from ..errors import StoreUnavailable
@@ -24,6 +25,9 @@ C = TypeVar("C")
 
 class SyncPool(Generic[C]):
     """Connections for threads: take one, use it, give it back.
+
+    Taking and giving back cost one lock each (a counter, not a semaphore); only a caller that
+    finds all ``max_size`` connections in use waits, on a condition.
 
     Args:
         connect: opens a connection.
@@ -45,38 +49,58 @@ class SyncPool(Generic[C]):
         self._max_size = max_size
         self._timeout = timeout
         self._lock = threading.Lock()
+        self._freed = threading.Condition(self._lock)
+        self._waiting = 0
         self._reset()
 
     def _reset(self) -> None:
-        self._pid = os.getpid()
+        self._generation = _forks
         self._idle: list[C] = []
-        self._slots = threading.BoundedSemaphore(self._max_size)
+        self._in_use = 0
 
-    @contextmanager
-    def connection(self) -> Iterator[C]:
-        """A connection for the duration of the block; discarded if the block raises."""
-        if self._pid != os.getpid():
-            with self._lock:
-                if self._pid != os.getpid():
-                    _inherited.extend(self._idle)  # never used, never closed, in the child
-                    self._reset()
-        slots = self._slots
-        if not slots.acquire(timeout=self._timeout):
-            raise StoreUnavailable(f"no free store connection after {self._timeout:g} s")
-        try:
-            with self._lock:
-                conn = self._idle.pop() if self._idle else None
-            if conn is None:
-                conn = self._connect()
+    def connection(self) -> _Borrowed[C]:
+        """A connection for the duration of a ``with`` block; discarded if the block raises."""
+        return _Borrowed(self)
+
+    def _take(self) -> C:
+        with self._lock:
+            if self._generation != _forks:  # forked: the parent's connections are not ours
+                _inherited.extend(self._idle)
+                self._reset()
+            if self._in_use >= self._max_size:
+                self._wait_for_a_free_slot()
+            self._in_use += 1
+            conn = self._idle.pop() if self._idle else None
+        if conn is None:
             try:
-                yield conn
+                conn = self._connect()
             except BaseException:
-                self._discard(conn)
+                self._give_back(None)
                 raise
-            with self._lock:
-                self._idle.append(conn)
+        return conn
+
+    def _wait_for_a_free_slot(self) -> None:
+        # Called with the lock held.
+        deadline = time.monotonic() + self._timeout
+        self._waiting += 1
+        try:
+            while self._in_use >= self._max_size:
+                left = deadline - time.monotonic()
+                if left <= 0 or not self._freed.wait(left):
+                    if self._in_use < self._max_size:
+                        break
+                    raise StoreUnavailable(f"no free store connection after {self._timeout:g} s")
         finally:
-            slots.release()
+            self._waiting -= 1
+
+    def _give_back(self, conn: C | None) -> None:
+        with self._lock:
+            if self._in_use > 0:  # not after a fork that happened while this was borrowed
+                self._in_use -= 1
+            if conn is not None and self._generation == _forks:
+                self._idle.append(conn)
+            if self._waiting:
+                self._freed.notify()
 
     def _discard(self, conn: C) -> None:
         try:
@@ -88,9 +112,31 @@ class SyncPool(Generic[C]):
         """Close the idle connections (those in use are closed when given back broken)."""
         with self._lock:
             idle, self._idle = self._idle, []
-        if self._pid == os.getpid():
+            mine = self._generation == _forks
+        if mine:
             for conn in idle:
                 self._discard(conn)
+
+
+class _Borrowed(Generic[C]):
+    """``with pool.connection() as conn``: the connection goes back, or is discarded."""
+
+    __slots__ = ("_pool", "_conn")
+
+    def __init__(self, pool: SyncPool[C]) -> None:
+        self._pool = pool
+
+    def __enter__(self) -> C:
+        self._conn = self._pool._take()
+        return self._conn
+
+    def __exit__(self, kind: type[BaseException] | None, *_: object) -> None:
+        conn = self._conn
+        if kind is not None:
+            self._pool._discard(conn)
+            self._pool._give_back(None)
+        else:
+            self._pool._give_back(conn)
 
 
 class AsyncPool(Generic[C]):
@@ -169,6 +215,20 @@ class AsyncPool(Generic[C]):
         idle, self._idle = self._idle, []
         for conn in idle:
             await self._discard(conn)
+
+
+#: How many times this process is a forked child of the one that imported us: pools made before
+#: a fork see a different number and start over, without a getpid() call per connection.
+_forks = 0
+
+
+def _after_fork_in_child() -> None:
+    global _forks
+    _forks += 1
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 #: Connections a forked child inherited: never used, and kept referenced so that no finalizer
