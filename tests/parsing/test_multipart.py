@@ -56,7 +56,11 @@ def test_fields_and_a_large_file_stream_to_disk() -> None:
         "application/pdf",
     )
     assert attachment.size == len(pdf)
+    handle = attachment.open()
+    handle.read(1000)  # a handler is part-way through the file when it asks for the hash
     assert attachment.sha256 == hashlib.sha256(pdf).hexdigest()
+    assert handle.tell() == 1000
+    assert attachment.sha256 == hashlib.sha256(pdf).hexdigest()  # remembered
     assert not attachment.in_memory  # rolled over to a temporary file
     assert attachment.read() == pdf
     parsed.close()

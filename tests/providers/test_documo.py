@@ -93,8 +93,9 @@ def check_inbound(event: FaxInbound) -> None:
     assert event.account is not None and event.account.account_number == "1201734191"
     attachment = event.attachment
     assert attachment is not None and attachment.size == len(PDF)
-    assert attachment.sha256 == hashlib.sha256(PDF).hexdigest()
     assert attachment.closed  # the handlers have finished: the temporary file is gone
+    with pytest.raises(ValueError, match="read sha256 inside a handler"):
+        attachment.sha256  # noqa: B018 - hashed on first use, which is now too late
     assert event.is_final
 
 
@@ -225,13 +226,14 @@ def test_large_attachment_is_spooled_to_disk_and_removed_after_handlers(tmp_path
             in_memory=attachment.in_memory,
             type=attachment.content_type,
             saved=attachment.save(tmp_path / "fax.pdf"),
+            sha256=attachment.sha256,
         )
 
     assert recorder.send(sample).status == 200
     attachment = seen["attachment"]
     assert (attachment.filename, attachment.size) == ("big.pdf", len(content))
     assert seen["type"] == "application/pdf"  # sniffed: the part had no content type
-    assert attachment.sha256 == hashlib.sha256(content).hexdigest()
+    assert seen["sha256"] == hashlib.sha256(content).hexdigest()
     assert seen["in_memory"] is False
     assert seen["saved"].read_bytes() == content
     assert attachment.closed
