@@ -37,5 +37,33 @@ def _background_loop() -> asyncio.AbstractEventLoop:
 
 
 def run_in_background_loop(coro: Coroutine[Any, Any, T]) -> T:
-    """Run ``coro`` on the process's background loop and wait for its result."""
-    return asyncio.run_coroutine_threadsafe(coro, _background_loop()).result()
+    """Run ``coro`` on the process's background loop and wait for its result.
+
+    Leaner than ``asyncio.run_coroutine_threadsafe(...).result()`` (no concurrent future to
+    chain): the loop starts a task, and the task's completion releases a lock this thread waits
+    on. The hop between threads remains the cost of running async handlers under WSGI.
+    """
+    loop = _background_loop()
+    finished = threading.Lock()
+    finished.acquire()
+    tasks: list[asyncio.Task[T]] = []
+
+    def start() -> None:
+        try:
+            task = loop.create_task(coro)
+        except BaseException:
+            finished.release()
+            raise
+        tasks.append(task)
+        task.add_done_callback(lambda _: finished.release())
+
+    try:
+        loop.call_soon_threadsafe(start)
+    except BaseException:
+        coro.close()
+        raise
+    finished.acquire()
+    if not tasks:
+        coro.close()
+        raise RuntimeError("the background event loop could not start the handler")
+    return tasks[0].result()
