@@ -39,23 +39,27 @@ def _background_loop() -> asyncio.AbstractEventLoop:
 def run_in_background_loop(coro: Coroutine[Any, Any, T]) -> T:
     """Run ``coro`` on the process's background loop and wait for its result.
 
-    Leaner than ``asyncio.run_coroutine_threadsafe(...).result()`` (no concurrent future to
-    chain): the loop starts a task, and the task's completion releases a lock this thread waits
-    on. The hop between threads remains the cost of running async handlers under WSGI.
+    Leaner than ``asyncio.run_coroutine_threadsafe(...).result()``: no concurrent future to
+    chain, and no done-callback round: the task itself releases a lock this thread waits on as
+    it finishes. The hop between threads remains the cost of async handlers under WSGI.
     """
     loop = _background_loop()
     finished = threading.Lock()
     finished.acquire()
-    tasks: list[asyncio.Task[T]] = []
+    outcome: list[Any] = []
+
+    async def run() -> None:
+        try:
+            outcome.append(await coro)
+        except BaseException as exc:  # handed to the caller's thread, cancellation included
+            outcome.append(_Failed(exc))
+        finally:
+            finished.release()
 
     def start() -> None:
-        try:
-            task = loop.create_task(coro)
-        except BaseException:
-            finished.release()
-            raise
-        tasks.append(task)
-        task.add_done_callback(lambda _: finished.release())
+        task = loop.create_task(run())
+        _running.add(task)  # the loop keeps only weak references to its tasks
+        task.add_done_callback(_running.discard)
 
     try:
         loop.call_soon_threadsafe(start)
@@ -63,7 +67,17 @@ def run_in_background_loop(coro: Coroutine[Any, Any, T]) -> T:
         coro.close()
         raise
     finished.acquire()
-    if not tasks:
-        coro.close()
-        raise RuntimeError("the background event loop could not start the handler")
-    return tasks[0].result()
+    result = outcome[0]
+    if isinstance(result, _Failed):
+        raise result.exc
+    return result  # type: ignore[no-any-return]
+
+
+class _Failed:
+    __slots__ = ("exc",)
+
+    def __init__(self, exc: BaseException) -> None:
+        self.exc = exc
+
+
+_running: set[asyncio.Task[None]] = set()
