@@ -98,8 +98,11 @@ def test_demo_command_works_from_a_clean_copy(tmp_path: Path) -> None:
     if shutil.which("git") is None:
         pytest.skip("git is needed to list the repository's files")
     files = subprocess.run(
-        ["git", "ls-files", "-co", "--exclude-standard"], cwd=ROOT, capture_output=True,
-        text=True, check=True,
+        ["git", "ls-files", "-co", "--exclude-standard"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        check=True,
     ).stdout.split()
     copy = tmp_path / "clone"
     for name in files:

@@ -238,3 +238,60 @@ async def test_payload_json_error_shape_over_starlette() -> None:
         )
     assert response.status_code == 400
     assert set(json.loads(response.content)) == {"error", "detail"}
+
+
+def _scope(path: str = "/hooks/faxplus") -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": path,
+        "query_string": b"",
+        "headers": [(b"content-type", b"application/json")],
+        "client": ("127.0.0.1", 1),
+    }
+
+
+async def test_body_in_many_messages_is_joined_in_order() -> None:
+    seen: list[Any] = []
+    hooks = make_receiver(seen)
+    body = json.dumps(faxplus_payload(hook_id="chunked")).encode()
+    pieces = [body[:7], b"", body[7:50], body[50:]]
+    messages = [
+        {"type": "http.request", "body": piece, "more_body": i < len(pieces) - 1}
+        for i, piece in enumerate(pieces)
+    ]
+    sent: list[Any] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0)
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    await hooks.asgi_app(_scope(), receive, send)
+    assert sent[0]["status"] == 200
+    assert messages == []
+    assert seen == [("chunked", "127.0.0.1")]
+
+
+async def test_body_past_the_limit_is_refused_without_reading_the_rest() -> None:
+    seen: list[Any] = []
+    hooks = Receiver()
+    hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"], max_body=1000))
+    hooks.on("*")(lambda event, ctx: seen.append(event))
+    received = 0
+
+    async def receive() -> dict[str, Any]:
+        nonlocal received
+        received += 1
+        return {"type": "http.request", "body": b"x" * 600, "more_body": True}
+
+    sent: list[Any] = []
+
+    async def send(message: Any) -> None:
+        sent.append(message)
+
+    await hooks.asgi_app(_scope(), receive, send)
+    assert sent[0]["status"] == 413
+    assert received == 2  # 600 bytes, then 1,200: refused at the first chunk past the limit
+    assert seen == []

@@ -284,6 +284,15 @@ def test_duplicate_endpoint_path_is_a_configuration_error(receiver: Receiver) ->
         receiver.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"]))
 
 
+def test_exact_paths_share_one_read_only_route(receiver: Receiver) -> None:
+    first = receiver.match("/hooks/faxplus")
+    assert first is not None and first is receiver.match("/hooks/faxplus")
+    assert dict(first.params) == {}
+    with pytest.raises(TypeError):
+        first.params["event"] = "x"  # type: ignore[index]
+    assert receiver.match("/hooks/faxplus/") is None
+
+
 def test_handler_bug_in_provider_parse_is_500_not_crash(
     receiver: Receiver, monkeypatch: pytest.MonkeyPatch
 ) -> None:

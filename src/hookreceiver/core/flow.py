@@ -133,12 +133,16 @@ def _read_sync(source: BodySource, sink: BodySink) -> Body:
 
 
 async def _read_async(source: BodySource, sink: BodySink) -> Body:
-    if not isinstance(source, AsyncIterable):
+    if type(source) is bytes or not isinstance(source, AsyncIterable):
         return _read_sync(source, sink)
+    read_into = getattr(source, "read_into", None)
     try:
-        async for chunk in source:
-            if chunk:
-                sink.feed(chunk)
+        if read_into is not None:  # the ASGI stream feeds the sink without async iteration
+            await read_into(sink)
+        else:
+            async for chunk in source:
+                if chunk:
+                    sink.feed(chunk)
     except DeliveryRejected:
         raise
     except BaseException:
@@ -293,9 +297,10 @@ def handle_event(
     store = receiver.store
     inline = not store.blocking  # a store without I/O is called straight from the event loop
     try:
-        claim: Claim = yield Call(
-            store.claim, None if inline else store.aclaim, (event.key, receiver.lease)
-        )
+        if inline:
+            claim: Claim = store.claim(event.key, receiver.lease)
+        else:
+            claim = yield Call(store.claim, store.aclaim, (event.key, receiver.lease))
     except StoreUnavailable as exc:
         logger.error(
             "store unavailable for %s (delivery %s): %s", ctx.event_name, ctx.delivery_id, exc
@@ -320,15 +325,16 @@ def handle_event(
     failure = yield from _dispatch(receiver, event, ctx)
     try:
         if failure is None:
-            kept = yield Call(
-                store.complete,
-                None if inline else store.acomplete,
-                (event.key, claim.token, receiver.retain_for),
-            )
+            if inline:
+                kept = store.complete(event.key, claim.token, receiver.retain_for)
+            else:
+                kept = yield Call(
+                    store.complete, store.acomplete, (event.key, claim.token, receiver.retain_for)
+                )
+        elif inline:
+            kept = store.release(event.key, claim.token)
         else:
-            kept = yield Call(
-                store.release, None if inline else store.arelease, (event.key, claim.token)
-            )
+            kept = yield Call(store.release, store.arelease, (event.key, claim.token))
         if kept is False:
             # The lease ran out during the handlers and another worker may have taken the key
             # over (and run them again): exactly once needs a lease above the slowest handler.

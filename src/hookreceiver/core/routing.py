@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import TYPE_CHECKING
 
 from ..errors import ConfigurationError
@@ -15,7 +16,7 @@ if TYPE_CHECKING:
 __all__ = ["Endpoint", "Route", "Router"]
 
 _PLACEHOLDER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
-_EMPTY: Mapping[str, str] = {}
+_EMPTY: Mapping[str, str] = MappingProxyType({})  # shared by every exact route: read-only
 
 
 @dataclass(slots=True)
@@ -68,7 +69,8 @@ class Router:
     """Matches paths to endpoints: exact paths by dict look-up, templates in registration order."""
 
     def __init__(self) -> None:
-        self._exact: dict[str, Endpoint] = {}
+        # Exact paths map to their (immutable) route, built once.
+        self._exact: dict[str, Route] = {}
         self._templates: list[Endpoint] = []
         self._prefixes: tuple[str, ...] = ()
 
@@ -77,16 +79,16 @@ class Router:
         if endpoint.path in self._exact or any(e.path == endpoint.path for e in self._templates):
             raise ConfigurationError(f"endpoint path registered twice: {endpoint.path!r}")
         if endpoint.pattern is None:
-            self._exact[endpoint.path] = endpoint
+            self._exact[endpoint.path] = Route(endpoint, _EMPTY)
         else:
             self._templates.append(endpoint)
             self._prefixes = tuple({e.path.split("{", 1)[0] for e in self._templates})
 
     def match(self, path: str) -> Route | None:
         """The route for ``path``, or ``None`` (the request passes through)."""
-        endpoint = self._exact.get(path)
-        if endpoint is not None:
-            return Route(endpoint, _EMPTY)
+        route = self._exact.get(path)
+        if route is not None:
+            return route
         if not path.startswith(self._prefixes):
             return None
         for endpoint in self._templates:
@@ -99,4 +101,4 @@ class Router:
     @property
     def endpoints(self) -> list[Endpoint]:
         """Every endpoint, exact paths first."""
-        return [*self._exact.values(), *self._templates]
+        return [*(route.endpoint for route in self._exact.values()), *self._templates]

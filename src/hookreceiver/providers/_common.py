@@ -105,7 +105,10 @@ def _part(value: object) -> str:
 
 def make_key(provider: str, event: str, *parts: object) -> str:
     """An idempotency key ``provider:event:part:...``; parts are escaped, long keys hashed."""
-    key = ":".join((provider, event, *(_part(part) for part in parts)))
+    if len(parts) == 1:
+        key = f"{provider}:{event}:{_part(parts[0])}"
+    else:
+        key = ":".join([provider, event, *[_part(part) for part in parts]])
     if len(key) <= MAX_KEY:
         return key
     return f"{provider}:{event}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
