@@ -105,15 +105,24 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 
 
 def update_docs(table: str) -> None:
-    """Put the table in ``RESULTS.md`` and between the markers of ``README.md``."""
+    """Put the table in ``RESULTS.md`` and between the markers of ``bench/README.md``, and the
+    run's machine, date and targets between the markers of the project's ``README.md``."""
     (BENCH_DIR / "RESULTS.md").write_text(table)
-    readme = BENCH_DIR / "README.md"
-    text = readme.read_text()
-    head, _, rest = text.partition(START)
-    _, _, tail = rest.partition(END)
     body = table.split("\n", 1)[1].lstrip("\n")  # the README has its own title
     body = "\n".join("#" + line if line.startswith("## ") else line for line in body.split("\n"))
-    readme.write_text(f"{head}{START}\n{body}{END}{tail}")
+    _between_markers(BENCH_DIR / "README.md", body)
+    when = body.split("\n", 1)[0]  # "<date>, full run. Machine: ..."
+    targets = table[table.index("## Targets") :].split("\n", 2)[2].lstrip("\n")
+    _between_markers(BENCH_DIR.parent / "README.md", f"Latest run: {when}\n\n{targets}")
+
+
+def _between_markers(path: Path, body: str) -> None:
+    text = path.read_text()
+    head, found, rest = text.partition(START)
+    if not found:
+        raise SystemExit(f"{path} has no {START} marker")
+    _, _, tail = rest.partition(END)
+    path.write_text(f"{head}{START}\n{body.rstrip()}\n{END}{tail}")
 
 
 if __name__ == "__main__":

@@ -103,5 +103,17 @@ def test_goals_cover_every_target_of_the_issue(smoke: tuple[dict, str]) -> None:
     assert "WSGI req/s vs Flask (async handler)" in names
     assert "WSGI req/s vs Flask (sync handler)" in names
     assert "import time vs pydantic BaseModel" in names
+    assert "import of a provider vs pydantic BaseModel" in names
     assert any("peak RSS growth" in n for n in names) and any("MB/s" in n for n in names)
     assert all(goal["measured"] is not None for goal in smoke[0]["goals"])
+
+
+def test_readme_shows_the_targets_of_the_latest_full_run() -> None:
+    readme = (ROOT / "README.md").read_text()
+    results = (ROOT / "bench" / "RESULTS.md").read_text()
+    shown = readme.split("<!-- results:start -->\n", 1)[1].split("<!-- results:end -->", 1)[0]
+    when = results.split("\n")[2]  # "<date> UTC, full run. Machine: ..."
+    assert "full run" in when and "Machine:" in when
+    assert shown.startswith(f"Latest run: {when}\n")
+    targets = results[results.index("## Targets") :].split("\n", 2)[2].strip()
+    assert targets in shown and "| ASGI req/s vs starlette |" in targets

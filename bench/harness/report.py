@@ -109,6 +109,14 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
     if imports:
         ratio = imports["ratio"]
         found.append(_goal("import time vs pydantic BaseModel", "≤ 1.5×", ratio, ratio <= 1.5))
+        # `import hookreceiver` loads names on first use: this row is what a user really pays
+        # before the first delivery (the package, pydantic, and one provider's models).
+        times = imports["targets"]
+        if "faxplus" in times:
+            ratio = times["faxplus"]["min_ms"] / times["pydantic"]["min_ms"]
+            found.append(
+                _goal("import of a provider vs pydantic BaseModel", "≤ 1.5×", ratio, ratio <= 1.5)
+            )
     return found
 
 
