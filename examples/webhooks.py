@@ -3,7 +3,8 @@
 Settings come from environment variables (the apps' docstrings list them):
 
 - Fax.Plus and Zipwhip: their published sender addresses (on by default).
-- Documo: its sender address and HTTP basic auth (``DOCUMO_BASIC_AUTH``).
+- Documo: its sender address and HTTP basic auth (``DOCUMO_BASIC_AUTH``); fax webhooks at
+  ``/hooks/documo``, account webhooks (whose body names no event) at ``/hooks/documo/<event>``.
 - Updox and Wirecloud (Kazoo): neither sends from fixed addresses nor authenticates, so their
   endpoints take signed callback URLs (``UPDOX_URL_KEYS``, ``WIRECLOUD_URL_KEYS``). Print the
   URLs to register with them with ``python -m examples.webhooks`` (they are credentials: they
@@ -76,12 +77,12 @@ def build_receiver() -> Receiver:
     extra_ips = _list("HOOKRECEIVER_ALLOW_IPS")
     hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=extra_ips))
     hooks.endpoint("/hooks/zipwhip/{event}", providers.Zipwhip(allow_ips=extra_ips))
+    documo_auth = BasicAuth.from_env("DOCUMO_BASIC_AUTH", realm="documo")
+    hooks.endpoint("/hooks/documo", providers.Documo(allow_ips=extra_ips, guards=[documo_auth]))
+    # Documo's account events (user.create, number.add, ...) carry no event name: register
+    # their webhooks at /hooks/documo/<event>, and the URL names the event.
     hooks.endpoint(
-        "/hooks/documo",
-        providers.Documo(
-            allow_ips=extra_ips,
-            guards=[BasicAuth.from_env("DOCUMO_BASIC_AUTH", realm="documo")],
-        ),
+        "/hooks/documo/{event}", providers.Documo(allow_ips=extra_ips, guards=[documo_auth])
     )
     hooks.endpoint(
         UPDOX_PATH,
@@ -130,7 +131,7 @@ def _handlers(hooks: Receiver) -> None:
     @hooks.on("*")
     def other(event: Any, ctx: DeliveryContext) -> None:
         if isinstance(event, GenericEvent) or ctx.event.normalized is None:
-            _say(ctx, kind="other")
+            _say(ctx, kind="other", model=type(event).__name__)
 
     @hooks.on_error
     def failed(exc: BaseException, ctx: DeliveryContext) -> None:

@@ -16,6 +16,7 @@ from click.testing import CliRunner
 from hookreceiver import DeliveryContext, Receiver, providers
 from hookreceiver.cli import main
 from hookreceiver.security import URLSigner
+from hookreceiver.testing import factories
 from support.servers import free_port, serve_asgi
 
 ROOT = Path(__file__).resolve().parents[1]
@@ -178,7 +179,15 @@ def test_demo_runs_end_to_end_and_every_delivery_goes_as_expected() -> None:
     result = _run_cli("demo")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    assert "16 of 16 deliveries went as expected." in out
+    # Every event of every provider, then a duplicate and four deliveries that must be refused.
+    every = sum(len(module.EVENTS) for module in factories.PROVIDERS.values())
+    assert every >= 42
+    assert f"{every + 5} of {every + 5} deliveries went as expected." in out
+    for provider, module in factories.PROVIDERS.items():
+        for event in module.EVENTS:
+            assert re.search(rf"^ +\d+ +{re.escape(provider)}\.{re.escape(event)} ", out, re.M), (
+                event
+            )
     rows = [
         r"documo\.fax\.inbound +multipart, 3-page PDF +200 +200 +handled +fax: inbound, success, "
         r"pages=3, attachment \d+ B",
@@ -188,6 +197,7 @@ def test_demo_runs_end_to_end_and_every_delivery_goes_as_expected() -> None:
         r"updox\.inbound_fax +URL signed with a wrong key +403 +403 +invalid_token",
         r"faxplus\.fax_sent +1\.06 MiB body +413 +413 +payload_too_large",
         r"wirecloud\.channel_create +bracket form +200 +200 +accepted +call: started",
+        r"documo\.user\.create +event named by the URL +200 +200 +handled +other: model=UserCreate",
     ]
     for row in rows:
         assert re.search(row, out), row

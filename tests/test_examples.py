@@ -156,18 +156,25 @@ def test_example_handles_every_provider_over_http(example: tuple[Server, dict]) 
         faxplus.fax_received(sender="127.0.0.1"),
         zipwhip.receive(sender="127.0.0.1", path="/hooks/zipwhip/receive"),
         documo.fax_inbound(sender="127.0.0.1", basic_auth=("documo", "example-pass"), pages=2),
+        # An account event names no event in its body: the URL does.
+        documo.user_create(
+            sender="127.0.0.1",
+            basic_auth=("documo", "example-pass"),
+            path="/hooks/documo/{event}",
+        ),
         updox.inbound_fax(url=urls["updox.inbound_fax"]),
         wirecloud.channel_destroy(url=urls["wirecloud.channel_destroy"]),
     ]
     statuses = []
     for delivery in sent:
         statuses.append(send_http(delivery, server.base_url).status)
-    assert statuses == [200] * 5, server.lines[-20:]
+    assert statuses == [200] * 6, server.lines[-20:]
 
-    events = server.wait_for_events(5)
-    assert sorted(e["provider"] for e in events) == sorted(
-        ["faxplus", "zipwhip", "documo", "updox", "wirecloud"]
+    events = server.wait_for_events(6)
+    assert sorted(e["event"].split(".")[0] for e in events) == sorted(
+        ["faxplus", "zipwhip", "documo", "documo", "updox", "wirecloud"]
     ), server.lines[-30:]
+    assert "documo.user.create" in {e["event"] for e in events}
     for record in events:
         assert set(record) == {"event", "provider", "idempotency_key", "delivery_id"}
     seen = [json.loads(line) for line in server.lines if line.startswith('{"handler"')]
@@ -183,5 +190,5 @@ def test_example_handles_every_provider_over_http(example: tuple[Server, dict]) 
     )
     assert forged.status_code == 401
     time.sleep(0.3)
-    assert len(server.events()) == 5
+    assert len(server.events()) == 6
     assert "example-pass" not in "\n".join(server.lines)

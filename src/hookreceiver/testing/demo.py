@@ -27,11 +27,22 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from ..core.receiver import Receiver
-from .factories import documo, faxplus, updox, wirecloud, zipwhip
+from . import factories
+from .factories import documo, faxplus, updox, zipwhip
 from .factories._base import SimulatedDelivery
 from .send import DeliveryResult, TransportError, WebhookClient, find_receiver
 
-__all__ = ["DemoError", "Step", "demo_environment", "load_app", "plan", "run_demo"]
+__all__ = [
+    "NAMED_BY_URL",
+    "ORDER",
+    "VARIANTS",
+    "DemoError",
+    "Step",
+    "demo_environment",
+    "load_app",
+    "plan",
+    "run_demo",
+]
 
 DEMO_USER = "demo"
 #: The largest body an endpoint takes by default is 1 MiB; this one is over it.
@@ -108,18 +119,25 @@ def load_app(spec: str) -> Any:
 
 
 def _place(
-    hooks: Receiver, base: str, provider: str, url_event: str, *, forged: bool = False
+    hooks: Receiver,
+    base: str,
+    provider: str,
+    url_event: str,
+    *,
+    forged: bool = False,
+    named: bool = False,
 ) -> dict[str, Any]:
     """Where a provider's delivery goes: ``path=`` the endpoint, or ``url=`` its signed URL
-    (``forged``: a URL signed with a key the app does not have).
+    (``forged``: a URL signed with a key the app does not have; ``named``: an endpoint whose
+    path names the event, for events whose body does not).
 
     Raises:
-        DemoError: the app serves no endpoint for ``provider``.
+        DemoError: the app serves no such endpoint for ``provider``.
     """
     from ..security.signed_urls import SignedURLGuard, URLSigner
 
     for endpoint in hooks.router.endpoints:
-        if endpoint.provider.name != provider:
+        if endpoint.provider.name != provider or (named and "{event}" not in endpoint.path):
             continue
         if any(isinstance(g, SignedURLGuard) for g in endpoint.provider.guards):
             if forged:
@@ -127,55 +145,71 @@ def _place(
             event = url_event if "{event}" in endpoint.path else None
             return {"url": hooks.callback_url(endpoint.path, event=event, base_url=base)}
         return {"path": endpoint.path}
+    if named:
+        raise DemoError(f"the app has no {provider} endpoint with {{event}} in its path")
     raise DemoError(f"the app has no {provider} endpoint; the demo needs all five providers")
 
 
+#: The order providers appear in the demo.
+ORDER = ("faxplus", "zipwhip", "documo", "updox", "wirecloud")
+
+#: Events sent with something worth showing: the table's "case" and the factory's keywords.
+VARIANTS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
+    ("faxplus", "fax_sent"): ("busy", {"status": "failed_user_busy"}),
+    ("zipwhip", "message.progress"): ("delivered", {"status_code": 4}),
+    ("documo", "fax.inbound"): ("multipart, 3-page PDF", {"pages": 3}),
+    ("documo", "fax.outbound"): ("failed", {"status": "failed"}),
+    ("wirecloud", "channel_create"): ("bracket form", {}),
+    ("wirecloud", "channel_destroy"): ("JSON", {"format": "json"}),
+}
+
+
+#: Events whose body does not name them: sent to an endpoint whose path does.
+NAMED_BY_URL = frozenset(
+    ("documo", event)
+    for event in ("user.create", "user.delete", "number.add", "number.release")
+    + ("document.complete", "document.failed")
+)
+
+
+def _case(provider: str, event: str) -> str:
+    if (provider, event) in NAMED_BY_URL:
+        return "event named by the URL"
+    if provider in ("updox", "wirecloud"):
+        return "signed URL"
+    if event.startswith("fax.v1."):
+        return "new JSON generation"
+    return ""
+
+
 def plan(hooks: Receiver, base: str, documo_auth: tuple[str, str]) -> list[Step]:
-    """The demo's deliveries: every provider's events, then the ones that must be refused."""
+    """The demo's deliveries: every event of every provider, then the ones that must be
+    refused."""
 
-    def at(provider: str, url_event: str) -> dict[str, Any]:
-        return _place(hooks, base, provider, url_event)
+    def at(provider: str, url_event: str, named: bool = False) -> dict[str, Any]:
+        return _place(hooks, base, provider, url_event, named=named)
 
-    auth: dict[str, Any] = {"basic_auth": documo_auth}
-    fax_in = documo.fax_inbound(pages=3, **auth, **at("documo", "fax.inbound"))
+    def build(provider: str, event: str, **kwargs: Any) -> SimulatedDelivery:
+        make = factories.PROVIDERS[provider].EVENTS[event]
+        if provider == "documo":
+            kwargs.setdefault("basic_auth", documo_auth)
+        # The URL event (what fills {event}, and what a signed URL is issued for) is the
+        # factory's own: read it from a first build, then build for the real place.
+        url_event = make(**kwargs).url_event or event
+        named = (provider, event) in NAMED_BY_URL
+        delivery: SimulatedDelivery = make(**kwargs, **at(provider, url_event, named))
+        return delivery
+
+    steps: list[Step] = []
+    for provider in ORDER:
+        for event in factories.PROVIDERS[provider].EVENTS:
+            case, kwargs = VARIANTS.get((provider, event), (_case(provider, event), {}))
+            steps.append(Step(case, build(provider, event, **kwargs), 200))
+    fax_in = next(step.delivery for step in steps if step.delivery.event == "documo.fax.inbound")
     forged = updox.inbound_fax(**_place(hooks, base, "updox", "inbound_fax", forged=True))
     wrong_password = (documo_auth[0], "guess")
     return [
-        Step("", faxplus.fax_received(**at("faxplus", "fax_received")), 200),
-        Step(
-            "busy",
-            faxplus.fax_sent(status="failed_user_busy", **at("faxplus", "fax_sent")),
-            200,
-        ),
-        Step("", zipwhip.receive(**at("zipwhip", "receive")), 200),
-        Step(
-            "delivered",
-            zipwhip.progress(status_code=4, **at("zipwhip", "progress")),
-            200,
-        ),
-        Step("multipart, 3-page PDF", fax_in, 200),
-        Step(
-            "failed",
-            documo.fax_outbound(status="failed", **auth, **at("documo", "fax.outbound")),
-            200,
-        ),
-        Step(
-            "new JSON generation",
-            documo.fax_v1("inbound.succeed", **auth, **at("documo", "fax.v1.inbound.succeed")),
-            200,
-        ),
-        Step("signed URL", updox.inbound_fax(**at("updox", "inbound_fax")), 200),
-        Step("signed URL", updox.inbound_mdn(**at("updox", "inbound_mdn")), 200),
-        Step(
-            "bracket form",
-            wirecloud.channel_create(**at("wirecloud", "channel_create")),
-            200,
-        ),
-        Step(
-            "JSON",
-            wirecloud.channel_destroy(format="json", **at("wirecloud", "channel_destroy")),
-            200,
-        ),
+        *steps,
         Step("same again: duplicate", fax_in, 200, runs_handler=False),
         Step(
             "spoofed sender",
