@@ -253,6 +253,76 @@ def test_extended_statuses_are_keyed_by_message_and_status() -> None:
     ]
 
 
+def _statuses_handled(
+    order: tuple[str, ...], provider: providers.Documo, **receiver_options: Any
+) -> tuple[list[str], list[str]]:
+    """Send one fax's extended posts in ``order``; the statuses handled, and each answer."""
+    recorder = TestDocumo().recorder(provider, **receiver_options)
+    answers = []
+    for status in order:
+        response = recorder.send(multipart(outbound(status=status)))
+        assert response.status == 200
+        answers.append(json.loads(response.body)["status"])
+    return [event.status.value for event, _ in recorder.calls], answers
+
+
+@pytest.mark.parametrize("final", ["success", "failed", "cancelled"])
+def test_a_late_non_final_status_never_downgrades_a_final_one(final: str) -> None:
+    provider = providers.Documo(extended=True, allow_ips=["127.0.0.1"])
+    handled, answers = _statuses_handled(("processing", final, "transmitting"), provider)
+    assert handled == ["processing", final]
+    assert answers == ["handled", "handled", "duplicate"]  # 200: Documo stops re-sending it
+
+
+def test_statuses_in_order_and_other_faxes_are_all_handled(tmp_path: Path) -> None:
+    from hookreceiver.stores import SQLiteStore
+
+    provider = providers.Documo(extended=True, allow_ips=["127.0.0.1"])
+    store = SQLiteStore(tmp_path / "dedup.db")  # a store with I/O: the driver makes the calls
+    recorder = TestDocumo().recorder(provider, store=store)
+    posts = [
+        outbound(status="transmitting"),
+        outbound(status="success"),
+        outbound(status="transmitting", messageId="another-fax"),  # not this fax's series
+        outbound(status="transmitting"),  # late: this fax already succeeded
+    ]
+    answers = [json.loads(recorder.send(multipart(p)).body)["status"] for p in posts]
+    assert answers == ["handled", "handled", "handled", "duplicate"]
+    assert [(e.message_id, e.status.value) for e, _ in recorder.calls] == [
+        ("3bdc40b9-0c0f-b054-8ddbdb94ec1e", "transmitting"),
+        ("3bdc40b9-0c0f-b054-8ddbdb94ec1e", "success"),
+        ("another-fax", "transmitting"),
+    ]
+
+
+def test_a_failed_final_handler_does_not_end_the_series() -> None:
+    provider = providers.Documo(extended=True, allow_ips=["127.0.0.1"])
+    recorder = TestDocumo().recorder(provider)
+    failing = {"success"}
+
+    @recorder.receiver.on("documo.fax.outbound.extended")
+    def flaky(event: FaxOutboundExtended, ctx: DeliveryContext) -> None:
+        if event.status.value in failing:
+            raise RuntimeError("database down")
+
+    assert recorder.send(multipart(outbound(status="success"))).status == 500
+    late = recorder.send(multipart(outbound(status="transmitting")))
+    assert json.loads(late.body)["status"] == "handled"  # no final was handled yet
+    failing.clear()
+    assert json.loads(recorder.send(multipart(outbound(status="success"))).body) == {
+        "status": "handled"
+    }
+    stale = recorder.send(multipart(outbound(status="processing")))
+    assert json.loads(stale.body)["status"] == "duplicate"
+
+
+def test_never_downgrade_can_be_turned_off() -> None:
+    provider = providers.Documo(extended=True, never_downgrade=False, allow_ips=["127.0.0.1"])
+    handled, answers = _statuses_handled(("success", "transmitting"), provider)
+    assert handled == ["success", "transmitting"]
+    assert answers == ["handled", "handled"]
+
+
 def test_event_from_url_segment_and_account_events() -> None:
     hooks = Receiver()
     hooks.endpoint("/hooks/documo/{event}", providers.Documo(allow_ips=["127.0.0.1"]))

@@ -44,6 +44,11 @@ class ParsedEvent:
             it receive ``normalized``.
         normalized_type: the class of the view (``None`` when there is none).
         attachments: files that arrived with the event.
+        sequence: for status events of one object that may arrive out of order (Documo's
+            ``fax.outbound.extended``), a key naming that object's series. Once an event of the
+            series marked ``final`` has been handled, a later event of it that is not final is
+            stale: it is answered as a duplicate and no handler runs.
+        final: whether this event ends its ``sequence`` (a final status).
     """
 
     __slots__ = (
@@ -54,6 +59,8 @@ class ParsedEvent:
         "normalized_name",
         "normalized_type",
         "attachments",
+        "sequence",
+        "final",
         "_normalized",
         "_normalizer",
     )
@@ -70,8 +77,12 @@ class ParsedEvent:
         *,
         normalizer: Callable[[ParsedEvent], BaseModel] | None = None,
         normalized_type: type[BaseModel] | None = None,
+        sequence: str | None = None,
+        final: bool = False,
     ) -> None:
         self.name = name
+        self.sequence = sequence
+        self.final = final
         self.provider = provider
         self.key = key
         self.model = model

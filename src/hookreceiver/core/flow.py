@@ -296,6 +296,15 @@ def handle_event(
     """
     store = receiver.store
     inline = not store.blocking  # a store without I/O is called straight from the event loop
+    if event.sequence is not None and not event.final and not force:
+        if (yield from _sequence_ended(receiver, event.sequence)):
+            logger.info(
+                "stale %s (%s, delivery %s): its series already ended with a final event",
+                ctx.event_name,
+                event.key,
+                ctx.delivery_id,
+            )
+            return Outcome.DUPLICATE, None
     try:
         if inline:
             claim: Claim = store.claim(event.key, receiver.lease)
@@ -354,8 +363,60 @@ def handle_event(
         )
     if failure is not None:
         return Outcome.HANDLER_FAILED, failure
+    if event.sequence is not None and event.final:
+        yield from _end_sequence(receiver, event.sequence, ctx.delivery_id)
     receiver.log_handled(ctx)
     return Outcome.HANDLED, None
+
+
+def _store_call(receiver: Receiver, method: str, *args: Any) -> Generator[Call, Any, Any]:
+    """One store call: made inline for a store without I/O, else handed to the driver."""
+    store = receiver.store
+    if not store.blocking:
+        return getattr(store, method)(*args)
+    return (yield Call(getattr(store, method), getattr(store, f"a{method}"), args))
+
+
+def _sequence_ended(receiver: Receiver, sequence: str) -> Generator[Call, Any, bool]:
+    """Whether a final event of ``sequence`` has been handled (its marker key is done).
+
+    The marker is read the only way a store can be read: by claiming it, and releasing the
+    claim at once when it was free. A store that is down counts as "not ended": the event's
+    own claim then meets the outage and answers it.
+    """
+    marker = f"{sequence}:final"
+    try:
+        claim: Claim = yield from _store_call(receiver, "claim", marker, receiver.lease)
+        if claim.state is ClaimState.NEW:
+            assert claim.token is not None
+            yield from _store_call(receiver, "release", marker, claim.token)
+    except StoreUnavailable:
+        return False
+    return claim.state is ClaimState.DONE
+
+
+def _end_sequence(
+    receiver: Receiver, sequence: str, delivery_id: str
+) -> Generator[Call, Any, None]:
+    """Mark ``sequence`` ended, for as long as handled keys are kept."""
+    marker = f"{sequence}:final"
+    try:
+        claim: Claim = yield from _store_call(receiver, "claim", marker, receiver.lease)
+        if claim.state is ClaimState.NEW:
+            assert claim.token is not None
+            yield from _store_call(receiver, "complete", marker, claim.token, receiver.retain_for)
+        elif claim.state is ClaimState.IN_FLIGHT:
+            # Another delivery of the series was reading the marker at this very moment.
+            logger.warning(
+                "could not mark %s ended (delivery %s): a late non-final event of it may still "
+                "be handled",
+                sequence,
+                delivery_id,
+            )
+    except StoreUnavailable as exc:
+        logger.error(
+            "store unavailable marking %s ended (delivery %s): %s", sequence, delivery_id, exc
+        )
 
 
 def _dispatch(

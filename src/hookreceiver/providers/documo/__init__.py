@@ -195,6 +195,10 @@ class Documo(Provider):
         event: the event of a path that receives one event (see the module docstring).
         extended: outbound posts here come from ``fax.outbound.extended`` (so a final status
             is not mistaken for ``fax.outbound``).
+        never_downgrade: once a final ``fax.outbound.extended`` status (success, failed,
+            cancelled) of a fax has been handled, answer a later non-final one of the same fax
+            (a late ``transmitting``) as a duplicate without running handlers. On by default;
+            the dedup store remembers the final status as long as handled keys.
         **options: as for :class:`~hookreceiver.providers.base.Provider`.
     """
 
@@ -203,10 +207,18 @@ class Documo(Provider):
     content_types: ClassVar[frozenset[str]] = frozenset({MULTIPART, "application/json"})
     events: ClassVar[frozenset[str]] = frozenset(f"documo.{e}" for e in _MODELS)
 
-    def __init__(self, *, event: str | None = None, extended: bool = False, **options: Any):
+    def __init__(
+        self,
+        *,
+        event: str | None = None,
+        extended: bool = False,
+        never_downgrade: bool = True,
+        **options: Any,
+    ):
         super().__init__(**options)
         self.event = check_event_option(event, _ALIASES, self.name)
         self.extended = extended
+        self.never_downgrade = never_downgrade
 
     def parse(self, delivery: Delivery, params: Mapping[str, str], body: Body) -> ParsedEvent:
         """Decode the multipart ``data`` field or the JSON body; find the event; validate."""
@@ -234,7 +246,20 @@ class Documo(Provider):
         fax_id = model.message_id or digest(payload)
         view = normalize(event, name, model, fax_id)
         normalized_name = fax_name(view.direction, view.status) if view is not None else None
-        return ParsedEvent(name, self.name, key, model, view, normalized_name, body.files)
+        sequence = None
+        if self.never_downgrade and isinstance(model, FaxOutboundExtended):
+            sequence = make_key(self.name, event, model.message_id)
+        return ParsedEvent(
+            name,
+            self.name,
+            key,
+            model,
+            view,
+            normalized_name,
+            body.files,
+            sequence=sequence,
+            final=model.is_final,
+        )
 
     @staticmethod
     def _key_parts(model: _FaxFields, payload: Mapping[str, Any]) -> tuple[object, ...]:

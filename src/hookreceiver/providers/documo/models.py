@@ -147,8 +147,9 @@ class FaxOutbound(DocumoFax):
 class FaxOutboundExtended(DocumoFax):
     """``documo.fax.outbound.extended``: an outbound fax's status changed (any status).
 
-    Documo posts one per status, possibly out of order: check :attr:`is_final` before
-    overwriting a stored status.
+    Documo posts one per status, possibly out of order. Once a final status of a fax has been
+    handled, a later non-final one is answered as a duplicate and not handled (see
+    ``Documo(never_downgrade=...)``).
     """
 
 

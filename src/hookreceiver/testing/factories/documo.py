@@ -232,7 +232,8 @@ def outbound_extended_sequence(
     """The ``fax.outbound.extended`` posts of one fax, one per status, in the given order.
 
     All share one ``messageId`` (pass ``messageId=`` to choose it). Reorder the list to test
-    out-of-order arrival; a final status must never be downgraded by a late ``transmitting``.
+    out-of-order arrival: the receiver answers a ``transmitting`` that arrives after the
+    final status as a duplicate, without running handlers.
     """
     kwargs.setdefault("messageId", unique_uuid())
     return [fax_outbound_extended(status=status, **kwargs) for status in statuses]
