@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from inbox_support import (
     KAZOO,
+    KAZOO_HEADERS,
     FakeClock,
     kazoo_body,
     kazoo_delivery,
@@ -352,3 +353,48 @@ def test_kazoo_form_fields_round_trip_through_the_inbox(sqlite_inbox: SQLiteInbo
     assert event.call_id == fields["call_id"] and event.custom_channel_vars == {"owner": "ops"}
     assert ctx.headers["x-hook-id"] == "hook-1" and ctx.peer == "127.0.0.1"
     assert ctx.attempt == 1 and ctx.delivery_id == sqlite_inbox.list()[0].id
+
+
+@pytest.mark.parametrize("where", ["path", "query"])
+def test_a_signed_url_token_is_never_stored(
+    sqlite_inbox: SQLiteInbox, clock: FakeClock, where: str
+) -> None:
+    from urllib.parse import urlsplit
+
+    from hookreceiver.security import URLSigner
+
+    template = "/hooks/kazoo/{event}/{token}" if where == "path" else "/hooks/kazoo/{event}"
+    hooks = Receiver(inbox=sqlite_inbox, worker=False)
+    hooks.endpoint(template, providers.Wirecloud(signed_urls=URLSigner("k" * 32)))
+    seen: list[tuple[str, Any, dict[str, str]]] = []
+    hooks.on("wirecloud.channel_destroy")(
+        lambda event, ctx: seen.append((event.call_id, ctx.signed, dict(ctx.params)))
+    )
+    url = urlsplit(
+        hooks.callback_url(
+            template, event="channel_destroy", context={"job": 7}, base_url="http://h"
+        )
+    )
+    token = url.path.rsplit("/", 1)[1] if where == "path" else url.query.split("token=")[1]
+    assert len(token) > 20 and token in url.geturl()
+    delivery = Delivery(
+        "POST",
+        url.path,
+        url.query + "&x=1" if url.query else "x=1",
+        headers=Headers(KAZOO_HEADERS),
+        peer="203.0.113.5",
+        body=kazoo_body(call_id="signed-1"),
+    )
+    assert hooks.handle(delivery).status == 200
+
+    (entry,) = sqlite_inbox.list()
+    record = sqlite_inbox.get(entry.id)
+    assert record is not None
+    stored = json.dumps(record.encode()[0]) + record.path + record.query + str(record.params)
+    assert token not in stored and "***" in stored
+    assert record.signed == {"job": 7}
+    assert "x=1" in record.query and record.params["event"] == "channel_destroy"
+
+    assert InboxWorker(hooks).run_once()
+    assert seen == [("signed-1", {"job": 7}, seen[0][2])]
+    assert token not in str(seen[0][2])

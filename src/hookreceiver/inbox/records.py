@@ -2,7 +2,9 @@
 
 A record keeps everything needed to process the delivery again: the request (method, path,
 query, headers without credentials, the sender's address, the endpoint's placeholders and any
-signed-URL context) and the body as received, multipart files included.
+signed-URL context) and the body as received, multipart files included. No credential is kept:
+verification happened before the record was written, so credential headers are dropped and a
+signed URL's token is stored as ``***`` in the path, query and placeholders.
 """
 
 from __future__ import annotations
@@ -13,6 +15,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_plus
 
 from ..parsing.attachment import Attachment
 from ..parsing.body import Body
@@ -28,16 +31,20 @@ __all__ = [
     "InboxEntry",
     "InboxRecord",
     "InboxState",
+    "REDACTED",
     "Retry",
     "StoredFile",
     "capture",
     "describe",
     "entry_from_row",
+    "without_url_secrets",
 ]
 
 #: Headers never written to the inbox: verification is done before a delivery is stored, and
 #: the credentials are of no use afterwards.
 CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
+#: What a credential found in a stored delivery's URL is replaced with.
+REDACTED = "***"
 
 
 class InboxState(str, Enum):
@@ -270,6 +277,9 @@ def capture(
 ) -> InboxRecord:
     """A record of a verified delivery: ``pending`` with its event, or ``quarantined``."""
     delivery = request.delivery
+    path, query, params = without_url_secrets(
+        endpoint, delivery.path, delivery.query, request.params
+    )
     files = tuple(StoredFile(a.field, a.filename, a.content_type, a.read()) for a in body.files)
     size = len(body.raw) + sum(len(f.data) for f in files)
     return InboxRecord(
@@ -286,21 +296,46 @@ def capture(
         last_error=None if error is None else describe(error),
         size=size,
         method=delivery.method,
-        path=delivery.path,
-        query=delivery.query,
+        path=path,
+        query=query,
         headers=tuple(
             (name, value)
             for name, value in delivery.headers.items_list()
             if name not in CREDENTIAL_HEADERS
         ),
         client=request.client,
-        params=dict(request.params),
+        params=params,
         content_type=body.content_type or delivery.content_type,
         body=body.raw,
         fields=dict(body.fields),
         files=files,
         signed=dict(request.signed) if request.signed is not None else None,
     )
+
+
+def without_url_secrets(
+    endpoint: Endpoint, path: str, query: str, params: Mapping[str, str]
+) -> tuple[str, str, dict[str, str]]:
+    """The path, query and placeholders with every credential the endpoint's guards read from
+    the URL (a signed URL's token) replaced by ``***``: a stored delivery holds no secret."""
+    names = {n for guard in endpoint.provider.guards for n in getattr(guard, "secret_params", ())}
+    kept = dict(params)
+    if not names:
+        return path, query, kept
+    for name in names & kept.keys():
+        token = kept[name]
+        if token:
+            path = path.replace(token, REDACTED)
+        kept[name] = REDACTED
+    if query and any(name in query for name in names):
+        items = query.split("&")
+        query = "&".join(
+            f"{item.partition('=')[0]}={REDACTED}"
+            if unquote_plus(item.partition("=")[0]) in names
+            else item
+            for item in items
+        )
+    return path, query, kept
 
 
 def describe(error: BaseException) -> str:

@@ -283,5 +283,11 @@ class SignedURLGuard:
     def check_body(self, request: GuardRequest, body: bytes) -> None:
         """Nothing to check in the body."""
 
+    @property
+    def secret_params(self) -> tuple[str, ...]:
+        """Path placeholders and query parameters that carry a credential (the token): what is
+        kept of a delivery (the inbox) stores them redacted."""
+        return (self.signer.param,)
+
     def __repr__(self) -> str:
         return f"SignedURLGuard({self.signer!r})"
