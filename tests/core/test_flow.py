@@ -353,3 +353,63 @@ def test_event_log_line_is_json(receiver: Receiver, caplog: pytest.LogCaptureFix
     assert lines[0]["event"] == "faxplus.fax_received"
     assert lines[0]["idempotency_key"] == "faxplus:fax_received:h1"
     assert set(lines[0]) == {"event", "provider", "idempotency_key", "delivery_id"}
+
+
+def _key_state(receiver: Receiver, key: str) -> str:
+    claim = receiver.store.claim(key, 60)
+    if claim.state.value == "new":
+        assert claim.token is not None
+        receiver.store.release(key, claim.token)
+    return claim.state.value
+
+
+def test_a_cancelled_async_handler_gives_its_claim_back(receiver: Receiver) -> None:
+    started = asyncio.Event()
+    runs: list[str] = []
+
+    @receiver.on("*")
+    async def slow(event: Any, ctx: Any) -> None:
+        runs.append(ctx.idempotency_key)
+        if len(runs) == 1:
+            started.set()
+            await asyncio.sleep(3600)
+
+    payload = faxplus_payload(hook_id="cancel-1")
+
+    async def scenario() -> int:
+        task = asyncio.create_task(receiver.ahandle(faxplus_delivery(payload)))
+        await started.wait()
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        assert _key_state(receiver, runs[0]) == "new"  # released, not held for the lease
+        return (await receiver.ahandle(faxplus_delivery(payload))).status
+
+    assert asyncio.run(scenario()) == 200
+    assert len(runs) == 2 and runs[0] == runs[1]
+
+
+def test_a_cancelled_sync_handler_keeps_its_claim_while_its_thread_runs(
+    receiver: Receiver,
+) -> None:
+    started, finish = threading.Event(), threading.Event()
+    keys: list[str] = []
+
+    @receiver.on("*")
+    def blocking(event: Any, ctx: Any) -> None:
+        keys.append(ctx.idempotency_key)
+        started.set()
+        finish.wait(10)
+
+    async def scenario() -> str:
+        task = asyncio.create_task(receiver.ahandle(faxplus_delivery()))
+        while not started.is_set():
+            await asyncio.sleep(0.005)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+        state = _key_state(receiver, keys[0])
+        finish.set()
+        return state
+
+    assert asyncio.run(scenario()) == "in_flight"  # the handler still runs: no second run now

@@ -9,6 +9,7 @@ statuses, live here once.
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import os
@@ -26,6 +27,7 @@ from .outcome import Outcome, Response
 
 if TYPE_CHECKING:
     from ..providers.base import Provider
+    from .handlers import HandlerSpec
     from .receiver import Receiver
     from .routing import Endpoint, Route
 
@@ -73,9 +75,13 @@ def run_sync(flow: Generator[Call, Any, T]) -> T:
 
 
 async def run_async(flow: Generator[Call, Any, T]) -> T:
-    """Drive a flow on an event loop."""
+    """Drive a flow on an event loop.
+
+    A cancellation (the server gave up on the request, or is shutting down) is thrown into the
+    flow too, so that it can give back what it holds (a claim) before it propagates.
+    """
     value: Any = None
-    error: Exception | None = None
+    error: BaseException | None = None
     while True:
         try:
             call = flow.send(value) if error is None else flow.throw(error)
@@ -88,6 +94,8 @@ async def run_async(flow: Generator[Call, Any, T]) -> T:
             else:
                 value, error = await call.async_(*call.args), None
         except Exception as exc:
+            value, error = None, exc
+        except asyncio.CancelledError as exc:
             value, error = None, exc
 
 
@@ -331,7 +339,24 @@ def handle_event(
         )
         return (Outcome.DUPLICATE if claim.state is ClaimState.DONE else Outcome.IN_FLIGHT), None
     assert claim.token is not None
-    failure = yield from _dispatch(receiver, event, ctx)
+    running: list[HandlerSpec] = []
+    try:
+        failure = yield from _dispatch(receiver, event, ctx, running)
+    except asyncio.CancelledError:
+        # Cancelled inside an async handler, which stops it: give the claim back, so the
+        # sender's retry is handled now rather than after the lease. A sync handler goes on in
+        # its thread whatever happens here: its claim is kept until the lease ends.
+        if running and running[-1].is_async:
+            logger.warning(
+                "cancelled while handling %s (delivery %s): claim released",
+                ctx.event_name,
+                ctx.delivery_id,
+            )
+            try:
+                yield from _store_call(receiver, "release", event.key, claim.token)
+            except StoreUnavailable:
+                pass  # the lease expires on its own
+        raise
     try:
         if failure is None:
             if inline:
@@ -420,10 +445,18 @@ def _end_sequence(
 
 
 def _dispatch(
-    receiver: Receiver, event: ParsedEvent, ctx: DeliveryContext
+    receiver: Receiver,
+    event: ParsedEvent,
+    ctx: DeliveryContext,
+    running: list[HandlerSpec] | None = None,
 ) -> Generator[Call, Any, Exception | None]:
-    """Run each handler in order; the first failure stops the rest and goes to error handlers."""
+    """Run each handler in order; the first failure stops the rest and goes to error handlers.
+
+    ``running`` (when given) gets each handler appended as it starts.
+    """
     for spec, normalized in receiver.handlers.resolve(event):
+        if running is not None:
+            running.append(spec)
         argument = event.normalized if normalized else event.model
         try:
             yield Call(spec.call_sync, spec.acall, (argument, ctx))
