@@ -55,6 +55,20 @@ def test_importing_the_package_pulls_in_no_framework_or_optional_client() -> Non
     assert result.stdout.strip() == ""
 
 
+def test_a_provider_without_signed_urls_loads_no_signing_or_multipart_code() -> None:
+    code = (
+        "import sys; from hookreceiver import Receiver, providers;"
+        "hooks = Receiver(); hooks.endpoint('/f', providers.FaxPlus());"
+        "print(','.join(m for m in ('itsdangerous', 'multipart', 'hookreceiver.security.hmac',"
+        " 'hookreceiver.security.signed_urls', 'hookreceiver.security.proxies')"
+        " if m in sys.modules))"
+    )
+    result = subprocess.run(
+        [sys.executable, "-c", code], capture_output=True, text=True, check=True
+    )
+    assert result.stdout.strip() == ""
+
+
 def test_every_public_callable_has_a_docstring() -> None:
     for name in PUBLIC_MODULES:
         module = importlib.import_module(name)

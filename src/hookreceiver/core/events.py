@@ -4,12 +4,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from ..parsing.attachment import Attachment
 from .delivery import Headers
+
+if TYPE_CHECKING:
+    from ..parsing.attachment import Attachment
 
 __all__ = ["DeliveryContext", "GenericEvent", "ParsedEvent"]
 

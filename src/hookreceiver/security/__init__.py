@@ -5,13 +5,50 @@ Guards run cheapest first, before the body is read (the HMAC check excepted)::
     IPAllowlist (10)  ->  BasicAuth (20)  ->  SignedURLGuard (30)  ->  StandardWebhooks (40)
 """
 
-from .allowlist import IPAllowlist, NetworkSet, parse_address
-from .base import Guard, GuardRequest
-from .basic_auth import BasicAuth
-from .env import credentials_from_env, secrets_from_env
-from .hmac import StandardWebhooks
-from .proxies import TrustedProxies
-from .signed_urls import SignedURLGuard, URLSigner
+from __future__ import annotations
+
+import importlib
+
+TYPE_CHECKING = False  # as in hookreceiver/__init__.py: typing is not imported for it
+if TYPE_CHECKING:
+    from .allowlist import IPAllowlist, NetworkSet, parse_address
+    from .base import Guard, GuardRequest
+    from .basic_auth import BasicAuth
+    from .env import credentials_from_env, secrets_from_env
+    from .hmac import StandardWebhooks
+    from .proxies import TrustedProxies
+    from .signed_urls import SignedURLGuard, URLSigner
+
+# Each name is imported from its module on first use (PEP 562): a provider that checks addresses
+# does not load the HMAC, proxy and signed-URL modules.
+_LAZY = {
+    "BasicAuth": "basic_auth",
+    "Guard": "base",
+    "GuardRequest": "base",
+    "IPAllowlist": "allowlist",
+    "NetworkSet": "allowlist",
+    "SignedURLGuard": "signed_urls",
+    "StandardWebhooks": "hmac",
+    "TrustedProxies": "proxies",
+    "URLSigner": "signed_urls",
+    "credentials_from_env": "env",
+    "parse_address": "allowlist",
+    "secrets_from_env": "env",
+}
+
+
+def __getattr__(name: str) -> object:
+    module = _LAZY.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
+    globals()[name] = value
+    return value
+
+
+def __dir__() -> list[str]:
+    return sorted({*globals(), *__all__})
+
 
 __all__ = [
     "BasicAuth",
