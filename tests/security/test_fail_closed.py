@@ -33,6 +33,22 @@ def test_endpoint_without_verification_refuses_to_start() -> None:
     assert hooks.router.endpoints == []
 
 
+@pytest.mark.parametrize("everyone", [["0.0.0.0/0"], ["::/0"], ["0.0.0.0/0", "::/0"]])
+def test_an_allowlist_of_everyone_is_no_verification(everyone: list[str]) -> None:
+    hooks = Receiver()
+    with pytest.raises(ConfigurationError, match="0.0.0.0/0 or ::/0 lets everyone in"):
+        hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=everyone))
+    # Another guard beside it still verifies; an explicit opt-out starts.
+    hooks.endpoint(
+        "/hooks/documo",
+        providers.Documo(ip_preset=False, allow_ips=everyone, basic_auth=[("u", "p" * 12)]),
+    )
+    hooks.endpoint(
+        "/hooks/open", providers.FaxPlus(allow_ips=everyone, insecure_no_verification=True)
+    )
+    assert [e.path for e in hooks.router.endpoints] == ["/hooks/documo", "/hooks/open"]
+
+
 def test_explicit_opt_out_starts_with_a_warning(
     caplog: pytest.LogCaptureFixture,
     adapter: Callable[[Receiver, Request], Result],

@@ -130,11 +130,15 @@ class Provider:
 
     def check_configuration(self, path: str) -> None:
         """Fail closed: an endpoint with no verification refuses to start unless opted out."""
-        if self.guards:
+        # A guard may say it verifies nothing (an allowlist holding 0.0.0.0/0).
+        if any(getattr(guard, "verifies", True) for guard in self.guards):
             return
         if not self.insecure_no_verification:
+            open_list = (
+                " (an allowlist of 0.0.0.0/0 or ::/0 lets everyone in)" if self.guards else ""
+            )
             raise ConfigurationError(
-                f"endpoint {path} ({self.name}) has no sender verification: configure "
+                f"endpoint {path} ({self.name}) has no sender verification{open_list}: configure "
                 "allow_ips, basic_auth or signed URLs, or pass insecure_no_verification=True"
             )
         logger.warning(

@@ -146,6 +146,12 @@ class IPAllowlist:
             self._answers[address] = known
         return known
 
+    @property
+    def verifies(self) -> bool:
+        """Whether the list verifies anything: ``0.0.0.0/0`` or ``::/0`` in it lets every sender
+        of that family through, which is no verification (endpoints then fail closed)."""
+        return not any(network.prefixlen == 0 for network in self.networks)
+
     def check(self, request: GuardRequest) -> None:
         """Refuse senders outside the list with 403."""
         if not self.allows(request.client):
