@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import importlib
 
+from ._lazy import lazy_names
+
 # Not ``typing.TYPE_CHECKING``: importing typing alone costs about 9 ms. Type checkers treat any
 # name ``TYPE_CHECKING`` as true.
 TYPE_CHECKING = False
@@ -70,19 +72,13 @@ _LAZY = {
 }
 
 
+_getattr, __dir__ = lazy_names(__name__, _LAZY, globals())
+
+
 def __getattr__(name: str) -> object:
     if name == "providers":
         return importlib.import_module(f"{__name__}.providers")
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+    return _getattr(name)
 
 
 __all__ = [

@@ -1,6 +1,6 @@
 """The framework-free core: a delivery in, a response out. No web framework is imported here."""
 
-import importlib
+from .._lazy import lazy_names
 
 # See hookreceiver/__init__.py: names load on first use; type checkers read this block.
 TYPE_CHECKING = False
@@ -25,17 +25,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
 
 __all__ = [

@@ -1,6 +1,6 @@
 """Body decoding: JSON, Kazoo bracket forms, and streaming multipart with limits."""
 
-import importlib
+from .._lazy import lazy_names
 
 # Names load on first use (python-multipart only when a multipart body arrives); type checkers
 # read this block.
@@ -26,17 +26,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
 
 __all__ = [

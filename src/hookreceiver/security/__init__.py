@@ -7,7 +7,7 @@ Guards run cheapest first, before the body is read (the HMAC check excepted)::
 
 from __future__ import annotations
 
-import importlib
+from .._lazy import lazy_names
 
 TYPE_CHECKING = False  # as in hookreceiver/__init__.py: typing is not imported for it
 if TYPE_CHECKING:
@@ -37,17 +37,7 @@ _LAZY = {
 }
 
 
-def __getattr__(name: str) -> object:
-    module = _LAZY.get(name)
-    if module is None:
-        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-    value = getattr(importlib.import_module(f"{__name__}.{module}"), name)
-    globals()[name] = value
-    return value
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *__all__})
+__getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
 
 __all__ = [
