@@ -274,7 +274,7 @@ def test_a_late_non_final_status_never_downgrades_a_final_one(final: str) -> Non
     assert answers == ["handled", "handled", "duplicate"]  # 200: Documo stops re-sending it
 
 
-def test_statuses_in_order_and_other_faxes_are_all_handled(tmp_path: Path) -> None:
+def test_each_fax_has_its_own_series_with_a_store_that_does_io(tmp_path: Path) -> None:
     from hookreceiver.stores import SQLiteStore
 
     provider = providers.Documo(extended=True, allow_ips=["127.0.0.1"])

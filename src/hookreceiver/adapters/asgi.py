@@ -49,24 +49,22 @@ class _BodyStream:
     async def __anext__(self) -> bytes:
         if self._done:
             raise StopAsyncIteration
+        return await self._next_chunk()
+
+    async def read_into(self, sink: BodySink) -> None:
+        """Feed every remaining chunk to ``sink`` (what ``async for`` does, a third cheaper)."""
+        while not self._done:
+            body = await self._next_chunk()
+            if body:
+                sink.feed(body)
+
+    async def _next_chunk(self) -> bytes:
         message = await self._receive()
         if message["type"] == "http.disconnect":
             raise ClientDisconnected
         self._done = not message.get("more_body", False)
         body: bytes = message.get("body", b"")
         return body
-
-    async def read_into(self, sink: BodySink) -> None:
-        """Feed every remaining chunk to ``sink`` (what ``async for`` does, a third cheaper)."""
-        receive = self._receive
-        while not self._done:
-            message = await receive()
-            if message["type"] == "http.disconnect":
-                raise ClientDisconnected
-            self._done = not message.get("more_body", False)
-            body = message.get("body", b"")
-            if body:
-                sink.feed(body)
 
 
 def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:

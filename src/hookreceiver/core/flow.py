@@ -27,7 +27,6 @@ from .outcome import Outcome, Response
 
 if TYPE_CHECKING:
     from ..providers.base import Provider
-    from .handlers import HandlerSpec
     from .receiver import Receiver
     from .routing import Endpoint, Route
 
@@ -49,8 +48,7 @@ class Call(NamedTuple):
     """One piece of I/O the flow needs, in both flavours."""
 
     sync: Callable[..., Any]
-    #: ``None`` when the sync flavour never blocks: the async driver then calls it directly.
-    async_: Callable[..., Awaitable[Any]] | None
+    async_: Callable[..., Awaitable[Any]]
     args: tuple[Any, ...]
 
 
@@ -89,10 +87,7 @@ async def run_async(flow: Generator[Call, Any, T]) -> T:
             result: T = stop.value
             return result
         try:
-            if call.async_ is None:
-                value, error = call.sync(*call.args), None
-            else:
-                value, error = await call.async_(*call.args), None
+            value, error = await call.async_(*call.args), None
         except Exception as exc:
             value, error = None, exc
         except asyncio.CancelledError as exc:
@@ -339,14 +334,14 @@ def handle_event(
         )
         return (Outcome.DUPLICATE if claim.state is ClaimState.DONE else Outcome.IN_FLIGHT), None
     assert claim.token is not None
-    running: list[HandlerSpec] = []
     try:
-        failure = yield from _dispatch(receiver, event, ctx, running)
+        failure = yield from _dispatch(receiver, event, ctx)
     except asyncio.CancelledError:
-        # Cancelled inside an async handler, which stops it: give the claim back, so the
-        # sender's retry is handled now rather than after the lease. A sync handler goes on in
-        # its thread whatever happens here: its claim is kept until the lease ends.
-        if running and running[-1].is_async:
+        # Cancelled inside the handlers. Cancelling an async handler stops it: then the claim
+        # is given back, so the sender's retry is handled now rather than after the lease. A
+        # sync handler goes on in its thread whatever happens here, so while the event has one
+        # its claim is kept until the lease ends.
+        if all(spec.is_async for spec, _ in receiver.handlers.resolve(event)):
             logger.warning(
                 "cancelled while handling %s (delivery %s): claim released",
                 ctx.event_name,
@@ -445,18 +440,10 @@ def _end_sequence(
 
 
 def _dispatch(
-    receiver: Receiver,
-    event: ParsedEvent,
-    ctx: DeliveryContext,
-    running: list[HandlerSpec] | None = None,
+    receiver: Receiver, event: ParsedEvent, ctx: DeliveryContext
 ) -> Generator[Call, Any, Exception | None]:
-    """Run each handler in order; the first failure stops the rest and goes to error handlers.
-
-    ``running`` (when given) gets each handler appended as it starts.
-    """
+    """Run each handler in order; the first failure stops the rest and goes to error handlers."""
     for spec, normalized in receiver.handlers.resolve(event):
-        if running is not None:
-            running.append(spec)
         argument = event.normalized if normalized else event.model
         try:
             yield Call(spec.call_sync, spec.acall, (argument, ctx))

@@ -328,12 +328,10 @@ def without_url_secrets(
             path = path.replace(token, REDACTED)
         kept[name] = REDACTED
     if query and any(name in query for name in names):
-        items = query.split("&")
+        items = [item.partition("=") for item in query.split("&")]
         query = "&".join(
-            f"{item.partition('=')[0]}={REDACTED}"
-            if unquote_plus(item.partition("=")[0]) in names
-            else item
-            for item in items
+            f"{key}={REDACTED}" if unquote_plus(key) in names else f"{key}{eq}{value}"
+            for key, eq, value in items
         )
     return path, query, kept
 

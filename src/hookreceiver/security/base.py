@@ -37,7 +37,13 @@ class GuardRequest:
 
 @runtime_checkable
 class Guard(Protocol):
-    """A sender check. Raise :class:`~hookreceiver.NotVerified` to refuse the delivery."""
+    """A sender check. Raise :class:`~hookreceiver.NotVerified` to refuse the delivery.
+
+    Two optional attributes are read where present: ``verifies`` (``False`` for a guard that
+    lets everyone through, such as an allowlist of ``0.0.0.0/0``: the endpoint then counts as
+    unverified and fails closed) and ``secret_params`` (the names of path placeholders or query
+    parameters that carry a credential, stored redacted in the inbox).
+    """
 
     #: Lower runs first.
     order: int

@@ -4,8 +4,9 @@ The app runs under uvicorn in a subprocess, over real HTTP, configured through t
 variables the examples read (demo credentials, fresh signing keys, a memory store, and loopback as
 a trusted proxy so the demo can send each provider's real sender address in
 ``X-Forwarded-For``, and show a spoofed one refused). The same app is imported in this process
-only to read its endpoints: which path serves each provider, and the signed callback URLs of the
-endpoints that need them. Handler output is the JSON lines the app prints on stdout.
+only to read its endpoints: which path serves each provider, and the URL signer of the
+endpoints that take signed URLs (each factory signs its URL for its own event with it).
+Handler output is the JSON lines the app prints on stdout.
 """
 
 from __future__ import annotations
@@ -119,17 +120,12 @@ def load_app(spec: str) -> Any:
 
 
 def _place(
-    hooks: Receiver,
-    base: str,
-    provider: str,
-    url_event: str,
-    *,
-    forged: bool = False,
-    named: bool = False,
+    hooks: Receiver, provider: str, *, forged: bool = False, named: bool = False
 ) -> dict[str, Any]:
-    """Where a provider's delivery goes: ``path=`` the endpoint, or ``url=`` its signed URL
-    (``forged``: a URL signed with a key the app does not have; ``named``: an endpoint whose
-    path names the event, for events whose body does not).
+    """Where a provider's delivery goes: ``path=`` the endpoint, and for an endpoint behind
+    signed URLs the app's own ``signer=``, with which the factory signs the URL for its event
+    (``forged``: a signer with a key the app does not have; ``named``: an endpoint whose path
+    names the event, for events whose body does not).
 
     Raises:
         DemoError: the app serves no such endpoint for ``provider``.
@@ -139,12 +135,11 @@ def _place(
     for endpoint in hooks.router.endpoints:
         if endpoint.provider.name != provider or (named and "{event}" not in endpoint.path):
             continue
-        if any(isinstance(g, SignedURLGuard) for g in endpoint.provider.guards):
-            if forged:
-                return {"path": endpoint.path, "signer": URLSigner(secrets.token_urlsafe(32))}
-            event = url_event if "{event}" in endpoint.path else None
-            return {"url": hooks.callback_url(endpoint.path, event=event, base_url=base)}
-        return {"path": endpoint.path}
+        place: dict[str, Any] = {"path": endpoint.path}
+        for guard in endpoint.provider.guards:
+            if isinstance(guard, SignedURLGuard):
+                place["signer"] = URLSigner(secrets.token_urlsafe(32)) if forged else guard.signer
+        return place
     if named:
         raise DemoError(f"the app has no {provider} endpoint with {{event}} in its path")
     raise DemoError(f"the app has no {provider} endpoint; the demo needs all five providers")
@@ -182,22 +177,16 @@ def _case(provider: str, event: str) -> str:
     return ""
 
 
-def plan(hooks: Receiver, base: str, documo_auth: tuple[str, str]) -> list[Step]:
+def plan(hooks: Receiver, documo_auth: tuple[str, str]) -> list[Step]:
     """The demo's deliveries: every event of every provider, then the ones that must be
     refused."""
 
-    def at(provider: str, url_event: str, named: bool = False) -> dict[str, Any]:
-        return _place(hooks, base, provider, url_event, named=named)
-
     def build(provider: str, event: str, **kwargs: Any) -> SimulatedDelivery:
-        make = factories.PROVIDERS[provider].EVENTS[event]
         if provider == "documo":
             kwargs.setdefault("basic_auth", documo_auth)
-        # The URL event (what fills {event}, and what a signed URL is issued for) is the
-        # factory's own: read it from a first build, then build for the real place.
-        url_event = make(**kwargs).url_event or event
         named = (provider, event) in NAMED_BY_URL
-        delivery: SimulatedDelivery = make(**kwargs, **at(provider, url_event, named))
+        place = _place(hooks, provider, named=named)
+        delivery: SimulatedDelivery = factories.PROVIDERS[provider].EVENTS[event](**kwargs, **place)
         return delivery
 
     steps: list[Step] = []
@@ -206,27 +195,27 @@ def plan(hooks: Receiver, base: str, documo_auth: tuple[str, str]) -> list[Step]
             case, kwargs = VARIANTS.get((provider, event), (_case(provider, event), {}))
             steps.append(Step(case, build(provider, event, **kwargs), 200))
     fax_in = next(step.delivery for step in steps if step.delivery.event == "documo.fax.inbound")
-    forged = updox.inbound_fax(**_place(hooks, base, "updox", "inbound_fax", forged=True))
+    forged = updox.inbound_fax(**_place(hooks, "updox", forged=True))
     wrong_password = (documo_auth[0], "guess")
     return [
         *steps,
         Step("same again: duplicate", fax_in, 200, runs_handler=False),
         Step(
             "spoofed sender",
-            zipwhip.receive(sender="203.0.113.66", **at("zipwhip", "receive")),
+            zipwhip.receive(sender="203.0.113.66", **_place(hooks, "zipwhip")),
             403,
             runs_handler=False,
         ),
         Step(
             "wrong password",
-            documo.fax_outbound(basic_auth=wrong_password, **at("documo", "fax.outbound")),
+            documo.fax_outbound(basic_auth=wrong_password, **_place(hooks, "documo")),
             401,
             runs_handler=False,
         ),
         Step("URL signed with a wrong key", forged, 403, runs_handler=False),
         Step(
             "1.06 MiB body",
-            faxplus.fax_sent(file_name="x" * OVERSIZED, **at("faxplus", "fax_sent")),
+            faxplus.fax_sent(file_name="x" * OVERSIZED, **_place(hooks, "faxplus")),
             413,
             runs_handler=False,
         ),
@@ -418,7 +407,7 @@ def run_demo(
             if hooks is None:
                 raise DemoError(f"{spec!r} holds no hookreceiver Receiver")
             user, _, password = env["DOCUMO_BASIC_AUTH"].partition(":")
-            steps = plan(hooks, base, (user, password))
+            steps = plan(hooks, (user, password))
             with serve(spec, port, env) as (lines, logged):
                 echo(f"hookreceiver demo: {spec} on {base}, {len(steps)} deliveries over HTTP\n")
                 _fire(steps, WebhookClient(base, forward_sender="X-Forwarded-For"))
