@@ -117,3 +117,31 @@ def test_readme_shows_the_targets_of_the_latest_full_run() -> None:
     assert shown.startswith(f"Latest run: {when}\n")
     targets = results[results.index("## Targets") :].split("\n", 2)[2].strip()
     assert targets in shown and "| ASGI req/s vs starlette |" in targets
+
+
+INSTRUCTIONS = ROOT / "bench" / "harness" / "instructions.py"
+
+
+@pytest.mark.parametrize("target", ["raw_app", "starlette_app", "hookreceiver_asgi_app"])
+def test_instruction_driver_answers_every_request_200(target: str) -> None:
+    # What callgrind counts, run without valgrind: the driver exits non-zero on any non-200.
+    done = subprocess.run(
+        [sys.executable, str(INSTRUCTIONS), "--drive", target, "50"],
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=ROOT,
+    )
+    assert done.returncode == 0, done.stderr[-3000:]
+
+
+def test_instruction_gate_flags_a_regression_over_the_tolerance() -> None:
+    sys.path.insert(0, str(INSTRUCTIONS.parent.parent))
+    try:
+        from harness.instructions import check
+    finally:
+        sys.path.remove(str(INSTRUCTIONS.parent.parent))
+    baseline = {"hookreceiver_app": 200_000.0, "hookreceiver_asgi_app": 190_000.0}
+    assert check({"hookreceiver_app": 219_000.0}, baseline, 0.10) == []
+    failures = check({"hookreceiver_app": 221_000.0, "hookreceiver_asgi_app": 100.0}, baseline, 0.10)
+    assert len(failures) == 1 and failures[0].startswith("hookreceiver_app: 221,000")

@@ -30,6 +30,7 @@ from .documo import documo_provider
 __all__ = [
     "fastapi_app",
     "hookreceiver_app",
+    "hookreceiver_asgi_app",
     "hookreceiver_documo_app",
     "raw_app",
     "starlette_app",
@@ -57,6 +58,8 @@ hooks.on("*")(_noop)
 hookreceiver_app = Starlette(
     routes=[Route("/", _home)], middleware=[Middleware(hooks.asgi_middleware)]
 )
+#: The receiver's own mountable app, without Starlette around it.
+hookreceiver_asgi_app = hooks.asgi_app
 
 documo_hooks = Receiver()
 documo_hooks.endpoint("/hooks/documo", documo_provider())
