@@ -24,6 +24,7 @@ with the app, ``hookreceiver worker`` processes, or your task queue (:class:`Tas
 from __future__ import annotations
 
 from .base import Inbox
+from .journal import Journal
 from .postgres import PostgresInbox
 from .queues import TaskQueue
 from .records import InboxEntry, InboxRecord, InboxState, Retry, StoredFile
@@ -37,6 +38,7 @@ __all__ = [
     "InboxRecord",
     "InboxState",
     "InboxWorker",
+    "Journal",
     "PostgresInbox",
     "ReplayResult",
     "Retry",

@@ -91,6 +91,9 @@ class Provider:
     #: How endpoints acknowledge by default: ``"sync"``, or ``"inbox"`` when the receiver has
     #: an inbox (for senders that never retry, so a failed handler must not lose the event).
     default_ack: ClassVar[str] = "sync"
+    #: Whether the sender retries a delivery we did not take. ``False`` (or an ``"inbox"``
+    #: ``default_ack``): a delivery the inbox cannot take goes to ``Receiver(journal_dir=...)``.
+    retries: ClassVar[bool] = True
 
     def __init__(
         self,
