@@ -345,3 +345,61 @@ def test_postgres_inbox_cut_then_back_drains_the_journal(
             pg_proxy.start()
         inbox.drop()
         inbox.close()
+
+
+def test_task_queue_sweep_drains_the_journal_and_sends_what_it_moved(
+    tmp_path: Path, away: Path
+) -> None:
+    from hookreceiver.inbox import TaskQueue
+
+    hooks = kazoo_receiver(SQLiteInbox(away), journal_dir=tmp_path / "j")
+    runs = runs_of(hooks)
+    sent: list[str] = []
+    queue = TaskQueue(hooks, lambda record_id, delay: sent.append(record_id))
+    assert hooks.handle(kazoo_delivery()).status == 200
+    assert sent == [] and runs == []
+    away.parent.mkdir()
+    queue.sweep()
+    (record_id,) = sent
+    assert queue.process_one(record_id) is InboxState.DONE
+    assert runs == [record_id]
+
+
+APP = """
+from hookreceiver import Receiver, providers
+from hookreceiver.inbox import SQLiteInbox
+
+HANDLED = []
+hooks = Receiver(inbox=SQLiteInbox(DB), worker=False, journal_dir=JOURNAL)
+hooks.endpoint("/hooks/kazoo", providers.Wirecloud(allow_ips=["127.0.0.1"]))
+
+@hooks.on("wirecloud.channel_destroy")
+def handle(event, ctx):
+    HANDLED.append(ctx.delivery_id)
+"""
+
+
+def test_hookreceiver_worker_drains_the_journal(
+    tmp_path: Path, away: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import importlib
+    import sys
+
+    from click.testing import CliRunner
+
+    from hookreceiver.inbox.cli import worker
+
+    monkeypatch.setattr(sys, "path", [str(tmp_path), *sys.path])
+    monkeypatch.chdir(tmp_path)
+    name = f"journal_app_{secrets.token_hex(4)}"
+    header = f"DB = {str(away)!r}\nJOURNAL = {str(tmp_path / 'j')!r}\n"
+    (tmp_path / f"{name}.py").write_text(header + APP)
+    module = importlib.import_module(name)
+    assert module.hooks.handle(kazoo_delivery()).status == 200
+    assert module.HANDLED == []
+    away.parent.mkdir()
+    result = CliRunner().invoke(worker, ["--app", f"{name}:hooks", "--once"])
+    assert result.exit_code == 0, result.output
+    assert "processed 1" in result.output
+    (delivery_id,) = module.HANDLED
+    assert [e.id for e in module.hooks.inbox.list()] == [delivery_id]
