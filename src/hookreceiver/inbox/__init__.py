@@ -19,6 +19,8 @@ are called); one that does not parse or validate is ``quarantined``. Both can be
 Storage: :class:`SQLiteInbox` (one host) and :class:`PostgresInbox` (several hosts; workers
 take deliveries with ``FOR UPDATE SKIP LOCKED``). Processing: the in-process worker started
 with the app, ``hookreceiver worker`` processes, or your task queue (:class:`TaskQueue`).
+While the inbox is unreachable, a sender that never retries (Kazoo) is kept in a local
+:class:`Journal` (``Receiver(journal_dir=...)``) that the workers drain into the inbox later.
 """
 
 from __future__ import annotations

@@ -69,7 +69,9 @@ class Provider:
             URL made by ``receiver.callback_url(...)`` (its context reaches ``ctx.signed``).
         guards: further guards (an HMAC guard, your own).
         strict: answer 422 for event names the provider does not document, instead of
-            handing them to catch-all handlers as :class:`~hookreceiver.GenericEvent`.
+            handing them to catch-all handlers as :class:`~hookreceiver.GenericEvent` (a
+            provider that declares an ``Outcome.QUARANTINED`` status answers that instead
+            once the delivery is kept in quarantine: Kazoo's 200).
         max_body: size limit of a JSON or form body (default 1 MiB).
         max_multipart_body: size limit of a multipart body, attachment included (default 25 MiB).
         insecure_no_verification: allow this endpoint with no verification at all. Anyone who
