@@ -42,7 +42,9 @@ def away(tmp_path: Path) -> Path:
 
 
 def journal_files(directory: Path) -> list[str]:
-    return sorted(p.name for p in directory.glob("*.journal")) if directory.exists() else []
+    """The files that still wait to be drained."""
+    names = [p.name for p in directory.glob("*.journal")] if directory.exists() else []
+    return sorted(n for n in names if not n.startswith("damaged-"))
 
 
 def runs_of(hooks: Receiver) -> list[str]:
@@ -245,6 +247,12 @@ def test_concurrent_appends_and_a_torn_tail(tmp_path: Path, away: Path) -> None:
     assert len(journal.records()) == 90
     journal.append(journal.records()[0].__class__(**{**_fields(journal.records()[0]), "id": "x"}))
     assert [r.id for r in journal.records()][-1] == "x"
+    # Drained: every readable record moves; the file is kept aside, not deleted.
+    away.parent.mkdir()
+    assert InboxWorker(hooks).drain_journal() == 91
+    assert journal_files(tmp_path / "j") == []
+    (aside,) = (tmp_path / "j").glob("damaged-draining-*.journal")
+    assert aside.stat().st_size > 0 and not journal.pending()
 
 
 def _fields(record: Any) -> dict[str, Any]:

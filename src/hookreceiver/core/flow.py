@@ -325,30 +325,27 @@ def _keep(
     """
     inbox, journal = receiver.inbox, receiver.journal
     args = (request, endpoint, body, delivery_id, event, error)
-    where = "the inbox"
-    try:
-        if inbox is None:
-            raise LookupError("no inbox")
-        yield Call(inbox.keep, inbox.akeep, args)
-    except Exception as exc:
-        if inbox is not None:
+    kept_in: str | None = None
+    if inbox is not None:
+        try:
+            yield Call(inbox.keep, inbox.akeep, args)
+            kept_in = "the inbox"
+        except Exception as exc:
             logger.error("inbox unavailable for delivery %s: %s", delivery_id, exc)
-        kept = False
-        if journal is not None and never_retries(endpoint.provider):
-            try:
-                yield Call(journal.keep, journal.akeep, args)
-                kept = True
-            except Exception as journal_exc:
-                logger.error("journal unwritable for delivery %s: %s", delivery_id, journal_exc)
-        if not kept:
-            if error is not None:  # refused with its 4xx: no sender sends it again
-                logger.error("delivery %s dropped: could not quarantine it", delivery_id)
-            return False
-        where = f"the journal {receiver.journal.directory}"  # type: ignore[union-attr]
-        logger.warning("delivery %s kept in %s until the inbox takes it", delivery_id, where)
+    if kept_in is None and journal is not None and never_retries(endpoint.provider):
+        try:
+            yield Call(journal.keep, journal.akeep, args)
+            kept_in = f"the journal {journal.directory}"
+            logger.warning("delivery %s kept in %s until the inbox takes it", delivery_id, kept_in)
+        except Exception as exc:
+            logger.error("journal unwritable for delivery %s: %s", delivery_id, exc)
+    if kept_in is None:
+        if error is not None:  # refused with its 4xx: no sender sends it again
+            logger.error("delivery %s dropped: could not quarantine it", delivery_id)
+        return False
     if error is not None:
         logger.warning(
-            "quarantined delivery %s (%s): %s (in %s)", delivery_id, endpoint.path, error, where
+            "quarantined delivery %s (%s): %s (in %s)", delivery_id, endpoint.path, error, kept_in
         )
     return True
 

@@ -20,7 +20,8 @@ with that id is there already (:meth:`~hookreceiver.inbox.Inbox.put_new`), so a 
 after writing to the inbox and before deleting its file only finds its records there the next
 time; and a record whose inbox row was purged meanwhile finds its event done in the dedup
 store. A record torn by a crash in the middle of an append was never answered (Kazoo retries a
-connection error): it is skipped.
+connection error): it is skipped, and the file it was in is kept aside as ``damaged-...``
+(never drained again) rather than deleted, in case the damage was anything else.
 """
 
 from __future__ import annotations
@@ -76,16 +77,24 @@ def encode_record(record: InboxRecord) -> bytes:
 
 def decode_records(data: bytes, source: str = "journal") -> list[InboxRecord]:
     """The records of a journal file's bytes; a torn or damaged frame is skipped (and logged)."""
+    return _decode(data, source)[0]
+
+
+def _decode(data: bytes, source: str) -> tuple[list[InboxRecord], int]:
+    """The records, and how many bytes were skipped as damaged."""
     records: list[InboxRecord] = []
+    skipped = 0
     position = 0
     while position < len(data):
         frame = _frame_at(data, position)
         if frame is None:
             following = data.find(_MAGIC, position + 1)
+            damaged = (len(data) if following < 0 else following) - position
+            skipped += damaged
             logger.warning(
                 "journal %s: skipped %d damaged bytes at offset %d (a torn append?)",
                 source,
-                (len(data) if following < 0 else following) - position,
+                damaged,
                 position,
             )
             if following < 0:
@@ -94,7 +103,7 @@ def decode_records(data: bytes, source: str = "journal") -> list[InboxRecord]:
             continue
         record, position = frame
         records.append(record)
-    return records
+    return records, skipped
 
 
 def _frame_at(data: bytes, position: int) -> tuple[InboxRecord, int] | None:
@@ -286,9 +295,15 @@ class Journal:
                 return 0  # drained and deleted between the listing and the lock
             with os.fdopen(os.dup(fd), "rb") as file:
                 data = file.read()
-            records = decode_records(data, path)
+            records, skipped = _decode(data, path)
             moved = sum(1 for record in records if inbox.put_new(record))
-            _remove(path)
+            if skipped:
+                # Kept aside, never drained again: bytes we could not read are not thrown away.
+                aside = os.path.join(self.directory, "damaged-" + os.path.basename(path))
+                os.rename(path, aside)
+                logger.error("journal %s: damaged bytes kept in %s for inspection", path, aside)
+            else:
+                _remove(path)
             self._sync_directory()
         finally:
             os.close(fd)
