@@ -411,3 +411,44 @@ def test_hookreceiver_worker_drains_the_journal(
     assert "processed 1" in result.output
     (delivery_id,) = module.HANDLED
     assert [e.id for e in module.hooks.inbox.list()] == [delivery_id]
+
+
+WRITER = """
+import sys
+from hookreceiver.inbox import Journal
+from hookreceiver.inbox.records import InboxRecord, InboxState
+
+journal = Journal(sys.argv[1])
+for i in range(int(sys.argv[3])):
+    journal.append(InboxRecord(
+        id=f"{sys.argv[2]}-{i}", state=InboxState.QUARANTINED, endpoint="/hooks/kazoo",
+        provider="wirecloud", event_name=None, key=None, received_at=0.0, updated_at=0.0,
+        attempts=0, next_attempt_at=0.0, last_error="x", size=3, body=b"a=1",
+    ))
+"""
+
+
+@pytest.mark.slow
+def test_processes_append_while_another_drains_and_nothing_is_lost_or_doubled(
+    tmp_path: Path,
+) -> None:
+    import subprocess
+    import sys
+
+    script = tmp_path / "writer.py"
+    script.write_text(WRITER)
+    directory = tmp_path / "j"
+    writers = [
+        subprocess.Popen([sys.executable, str(script), str(directory), f"p{n}", "60"])
+        for n in range(4)
+    ]
+    inbox = SQLiteInbox(tmp_path / "inbox.db", synchronous="NORMAL")
+    journal = Journal(directory)
+    while any(w.poll() is None for w in writers):
+        journal.drain(inbox)
+    assert [w.returncode for w in writers] == [0, 0, 0, 0]
+    journal.drain(inbox)
+    ids = [e.id for e in inbox.list(limit=None)]
+    assert len(ids) == len(set(ids)) == 240
+    assert journal_files(directory) == [] and not list(directory.glob("damaged-*"))
+    inbox.close()
