@@ -452,3 +452,20 @@ def test_processes_append_while_another_drains_and_nothing_is_lost_or_doubled(
     assert len(ids) == len(set(ids)) == 240
     assert journal_files(directory) == [] and not list(directory.glob("damaged-*"))
     inbox.close()
+
+
+def test_a_journal_that_cannot_be_drained_never_stops_the_inbox_work(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    hooks = kazoo_receiver(SQLiteInbox(tmp_path / "inbox.db"), journal_dir=tmp_path / "j")
+    runs = runs_of(hooks)
+    assert hooks.handle(kazoo_delivery()).status == 200  # the inbox is up: stored there
+
+    def broken(self: Journal, inbox: Any) -> int:
+        raise PermissionError("journal directory unreadable")
+
+    monkeypatch.setattr(Journal, "drain", broken)
+    with caplog.at_level(logging.ERROR, "hookreceiver"):
+        assert InboxWorker(hooks).run_until_idle() == 1
+    assert len(runs) == 1
+    assert "could not drain the journal" in caplog.text

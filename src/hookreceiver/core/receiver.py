@@ -115,7 +115,8 @@ class Receiver:
             from ..inbox.journal import Journal
 
             # Records carry the inbox's clock, as if the inbox had stored them at once.
-            self.journal = Journal(journal_dir, clock=inbox.clock if inbox else time.time)
+            clock = inbox.clock if inbox is not None else time.time
+            self.journal = Journal(journal_dir, clock=clock)
 
     # Configuration ---------------------------------------------------------------------------
 

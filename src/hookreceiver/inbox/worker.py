@@ -121,6 +121,16 @@ class InboxWorker:
             return 0
         return journal.drain(self.inbox)
 
+    def _drain(self) -> None:
+        # Never in the way of the inbox's own work: a journal that cannot be drained now (the
+        # inbox is still down, a file cannot be read) is logged and tried again next time.
+        try:
+            self.drain_journal()
+        except StoreUnavailable as exc:
+            logger.debug("journal not drained yet: %s", exc)
+        except Exception:
+            logger.exception("could not drain the journal; retrying")
+
     def _drain_due(self) -> bool:
         if self.receiver.journal is None:
             return False
@@ -133,7 +143,7 @@ class InboxWorker:
     def run_until_idle(self) -> int:
         """Drain the journal, then process due deliveries until none is left; how many were
         processed."""
-        self.drain_journal()
+        self._drain()
         count = 0
         while self.run_once():
             count += 1
@@ -141,7 +151,7 @@ class InboxWorker:
 
     async def arun_until_idle(self) -> int:
         """Async :meth:`run_until_idle`."""
-        await asyncio.to_thread(self.drain_journal)
+        await asyncio.to_thread(self._drain)
         count = 0
         while await self.arun_once():
             count += 1
@@ -168,7 +178,7 @@ class InboxWorker:
             self._wake_thread.clear()
             try:
                 if self._drain_due():
-                    self.drain_journal()
+                    self._drain()
                 if self._purge_due():
                     self._purge()
                 if self.run_once():
@@ -245,7 +255,7 @@ class InboxWorker:
             wake.clear()
             try:
                 if self._drain_due():
-                    await asyncio.to_thread(self.drain_journal)
+                    await asyncio.to_thread(self._drain)
                 if self._purge_due():
                     await asyncio.to_thread(self._purge)
                 if await self.arun_once():
