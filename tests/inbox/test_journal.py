@@ -469,3 +469,26 @@ def test_a_journal_that_cannot_be_drained_never_stops_the_inbox_work(
         assert InboxWorker(hooks).run_until_idle() == 1
     assert len(runs) == 1
     assert "could not drain the journal" in caplog.text
+
+
+def test_after_an_inbox_failure_deliveries_go_straight_to_the_journal_until_it_is_back(
+    tmp_path: Path, away: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    inbox = SQLiteInbox(away)
+    hooks = kazoo_receiver(inbox, journal_dir=tmp_path / "j")
+    tries: list[str] = []
+    real_keep = SQLiteInbox.keep
+
+    def counted(self: SQLiteInbox, *args: Any, **kwargs: Any) -> Any:
+        tries.append(args[3])
+        return real_keep(self, *args, **kwargs)
+
+    monkeypatch.setattr(SQLiteInbox, "keep", counted)
+    for n in range(4):  # a database that hangs would cost its timeout on each of these
+        assert hooks.handle(kazoo_delivery(kazoo_body(call_id=f"b{n}"))).status == 200
+    assert len(tries) == 1 and len(Journal(tmp_path / "j").records()) == 4
+    away.parent.mkdir()
+    assert InboxWorker(hooks).run_until_idle() == 4  # drained: the inbox is known to be back
+    assert hooks.handle(kazoo_delivery(kazoo_body(call_id="b-after"))).status == 200
+    assert len(tries) == 2 and Journal(tmp_path / "j").records() == []
+    assert [e.state.value for e in inbox.list()].count("pending") == 1

@@ -324,15 +324,19 @@ def _keep(
     Whether it was kept; if not, a pending event is handled right away (see delivery_flow).
     """
     inbox, journal = receiver.inbox, receiver.journal
+    if journal is not None and not never_retries(endpoint.provider):
+        journal = None
     args = (request, endpoint, body, delivery_id, event, error)
     kept_in: str | None = None
-    if inbox is not None:
+    if inbox is not None and (journal is None or not journal.bypass_inbox()):
         try:
             yield Call(inbox.keep, inbox.akeep, args)
             kept_in = "the inbox"
         except Exception as exc:
             logger.error("inbox unavailable for delivery %s: %s", delivery_id, exc)
-    if kept_in is None and journal is not None and never_retries(endpoint.provider):
+            if journal is not None:
+                journal.inbox_failed()
+    if kept_in is None and journal is not None:
         try:
             yield Call(journal.keep, journal.akeep, args)
             kept_in = f"the journal {journal.directory}"

@@ -142,13 +142,22 @@ class Journal:
     Args:
         directory: the journal's directory, created when first needed.
         clock: wall-clock seconds for the records' times (the inbox's clock, when it has one).
+        recheck: seconds after an inbox failure during which deliveries come straight here,
+            without waiting for the inbox again (a database that hangs would otherwise cost
+            its connect timeout per delivery); a successful drain ends it at once.
     """
 
     def __init__(
-        self, directory: str | os.PathLike[str], *, clock: Callable[[], float] = time.time
+        self,
+        directory: str | os.PathLike[str],
+        *,
+        clock: Callable[[], float] = time.time,
+        recheck: float = 5.0,
     ) -> None:
         self.directory = os.fspath(directory)
         self.clock = clock
+        self.recheck = recheck
+        self._inbox_down_until = 0.0
         self._current = os.path.join(self.directory, CURRENT)
         self._lock_path = os.path.join(self.directory, LOCK)
         self._thread_lock = threading.Lock()  # flock alone when fcntl is missing
@@ -212,6 +221,16 @@ class Journal:
             self.keep, request, endpoint, body, delivery_id, event, error
         )
 
+    # The inbox's health, as the request path saw it ---------------------------------------------
+
+    def inbox_failed(self) -> None:
+        """Note that the inbox just failed: :meth:`bypass_inbox` is true for ``recheck`` s."""
+        self._inbox_down_until = time.monotonic() + self.recheck
+
+    def bypass_inbox(self) -> bool:
+        """Whether deliveries should come straight here (the inbox failed moments ago)."""
+        return self._inbox_down_until > time.monotonic()
+
     # Reading and draining ----------------------------------------------------------------------
 
     def pending(self) -> bool:
@@ -256,6 +275,7 @@ class Journal:
         moved = 0
         for path in self._draining_files():
             moved += self._drain_file(path, inbox)
+        self._inbox_down_until = 0.0  # the inbox took them: it is back
         return moved
 
     def _rotate(self) -> None:
