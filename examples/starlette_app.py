@@ -21,6 +21,8 @@ Environment variables:
 ``HOOKRECEIVER_TRUSTED_PROXIES``  your reverse proxies' networks; only then is
                             ``X-Forwarded-For`` believed.
 ``HOOKRECEIVER_PUBLIC_URL`` the base URL providers reach this app at (for callback URLs).
+``HOOKRECEIVER_JOURNAL``    a local directory keeping Kazoo deliveries while the inbox is
+                            unreachable (default ``hookreceiver-journal``).
 
 Each handled event is logged as one JSON line on stdout.
 """

@@ -73,6 +73,8 @@ def build_receiver() -> Receiver:
         inbox=SQLiteInbox(os.environ.get("HOOKRECEIVER_INBOX", "hookreceiver-inbox.db")),
         proxies=TrustedProxies(proxies) if proxies else None,
         public_base_url=os.environ.get("HOOKRECEIVER_PUBLIC_URL", "http://127.0.0.1:8000"),
+        # Kazoo never retries: what the inbox cannot take waits here (fsynced) until it can.
+        journal_dir=os.environ.get("HOOKRECEIVER_JOURNAL", "hookreceiver-journal"),
     )
     extra_ips = _list("HOOKRECEIVER_ALLOW_IPS")
     hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=extra_ips))

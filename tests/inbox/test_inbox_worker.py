@@ -166,8 +166,8 @@ def test_schema_drift_is_quarantined_then_handled_by_replay_once_the_model_accep
     drifted = kazoo_body(ringing_seconds="0.5")
     with caplog.at_level(logging.WARNING, "hookreceiver"):
         response = hooks.handle(kazoo_delivery(drifted))
-    assert response.status == 400
-    assert json.loads(response.body)["error"] == "invalid_payload"
+    # Kept in quarantine: Kazoo gets its 200 (six non-200 answers a minute disable the hook).
+    assert (response.status, json.loads(response.body)) == (200, {"status": "quarantined"})
     (entry,) = sqlite_inbox.list(states=["quarantined"])
     assert entry.last_error is not None and "ringing_seconds" in entry.last_error
     assert entry.id in caplog.text
@@ -204,9 +204,21 @@ def test_sync_endpoints_quarantine_too_when_there_is_an_inbox(sqlite_inbox: SQLi
 def test_strict_endpoints_quarantine_unknown_events(sqlite_inbox: SQLiteInbox) -> None:
     hooks = Receiver(inbox=sqlite_inbox, worker=False)
     hooks.endpoint(KAZOO, providers.Wirecloud(allow_ips=["127.0.0.1"], strict=True))
-    assert hooks.handle(kazoo_delivery(kazoo_body("channel_transfer"))).status == 422
+    response = hooks.handle(kazoo_delivery(kazoo_body("channel_transfer")))
+    assert (response.status, json.loads(response.body)) == (200, {"status": "quarantined"})
     (entry,) = sqlite_inbox.list()
     assert entry.state is InboxState.QUARANTINED and "unknown_event" in (entry.last_error or "")
+    # Another provider keeps its refusal: the 4xx is what its sender's retry rules want.
+    hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"], strict=True))
+    unknown = Delivery(
+        "POST",
+        "/hooks/faxplus",
+        headers=Headers([("content-type", "application/json")]),
+        peer="127.0.0.1",
+        body=b'{"hook": {"id": "1", "event": "fax_teleported", "event_time": "x"}, "data": {}}',
+    )
+    assert hooks.handle(unknown).status == 422
+    assert [e.state for e in sqlite_inbox.list()] == [InboxState.QUARANTINED] * 2
 
 
 def test_force_runs_the_handlers_of_an_event_already_handled(sqlite_inbox: SQLiteInbox) -> None:

@@ -357,6 +357,20 @@ class ProviderConformance:
         assert detail(response)["error"] in ("malformed_body", "invalid_payload")
         assert recorder.calls == []
 
+    def test_a_payload_kept_in_quarantine_gets_the_providers_status_for_it(
+        self, tmp_path: Path
+    ) -> None:
+        from hookreceiver.inbox import SQLiteInbox
+
+        inbox = SQLiteInbox(tmp_path / "inbox.db", synchronous="NORMAL")
+        recorder = self.recorder(inbox=inbox, worker=False)
+        response = recorder.send(self.missing_field()[0])
+        # Declared (Kazoo: 200, never a 4xx for what we keep), else the refusal's own 400.
+        assert response.status == self.statuses.get(Outcome.QUARANTINED, 400)
+        assert [e.state.value for e in inbox.list()] == ["quarantined"]
+        assert recorder.calls == []
+        inbox.close()
+
     def test_duplicate_is_handled_once(self) -> None:
         recorder = self.recorder()
         assert recorder.send(self.valid()).status == 200

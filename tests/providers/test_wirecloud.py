@@ -37,6 +37,7 @@ KAZOO_STATUSES = {
     Outcome.HANDLER_FAILED: 200,
     Outcome.INVALID_PAYLOAD: 400,
     Outcome.STORE_UNAVAILABLE: 200,
+    Outcome.QUARANTINED: 200,
 }
 
 # shared/providers/NOTES.md, "Example form body (channel_destroy) [S]", verbatim.
@@ -294,3 +295,84 @@ def test_event_from_url_segment(segment: str) -> None:
 def test_get_without_query_is_400() -> None:
     sample = Sample(PATH, raw=b"", transport="query", method="GET", headers=HOOK)
     assert TestWirecloud().recorder().send(sample).status == 400
+
+
+# Never a 4xx for what we keep (Kazoo disables a hook after more than 6 non-200 in 60 s) ----------
+
+
+def _kept_app(tmp_path: Any) -> tuple[Any, Any]:
+    from hookreceiver import Receiver
+    from hookreceiver.inbox import SQLiteInbox
+
+    inbox = SQLiteInbox(tmp_path / "inbox.db", synchronous="NORMAL")
+    hooks = Receiver(inbox=inbox, worker=False)
+    local = ["127.0.0.1"]
+    hooks.endpoint(PATH, providers.Wirecloud(allow_ips=local, strict=True, max_body=4096))
+    hooks.endpoint("/hooks/kazoo-elsewhere", providers.Wirecloud(allow_ips=["198.51.100.7"]))
+    hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=local, strict=True))
+    hooks.endpoint("/hooks/updox/{event}", providers.Updox(allow_ips=local))
+    return hooks, inbox
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("server", ["uvicorn", "wsgiref"])
+def test_over_http_kept_payloads_are_200_on_kazoo_and_refused_elsewhere(
+    tmp_path: Any, server: str
+) -> None:
+    import httpx
+
+    from hookreceiver.inbox import InboxState
+    from support.servers import serve_asgi, serve_wsgi
+
+    hooks, inbox = _kept_app(tmp_path)
+    seen: list[str] = []
+    hooks.on("*")(lambda event, ctx: seen.append(ctx.event_name))
+    form_headers = {"content-type": "application/x-www-form-urlencoded", **dict(HOOK)}
+    json_headers = {"content-type": "application/json"}
+    serve = serve_asgi(hooks.asgi_app) if server == "uvicorn" else serve_wsgi(hooks.wsgi_app)
+    with serve as base, httpx.Client(base_url=base, timeout=10) as client:
+        undocumented = client.post(
+            PATH, content=DOC_DESTROY.replace(b"channel_destroy", b"channel_hold"),
+            headers=form_headers,
+        )
+        invalid = client.post(
+            PATH, content=DOC_DESTROY.replace(b"ringing_seconds=0", b"ringing_seconds=soon"),
+            headers=form_headers,
+        )
+        torn_json = {**form_headers, "content-type": "application/json"}
+        malformed = client.post(PATH, content=b'{"hook_event": "channel_cr', headers=torn_json)
+        for response in (undocumented, invalid, malformed):
+            assert (response.status_code, response.json()) == (200, {"status": "quarantined"})
+        quarantined = inbox.list(states=["quarantined"])
+        assert len(quarantined) == 3 and all(e.provider == "wirecloud" for e in quarantined)
+        errors = sorted((e.last_error or "").split(":")[0] for e in quarantined)
+        assert errors == ["invalid_payload", "malformed_body", "unknown_event"]
+
+        # Not kept, so refused as before: an unverified sender, too large, wrong type.
+        assert client.post(
+            "/hooks/kazoo-elsewhere", content=DOC_DESTROY, headers=form_headers
+        ).status_code == 403
+        assert client.post(PATH, content=DOC_DESTROY * 20, headers=form_headers).status_code == 413
+        wrong_type = {**form_headers, "content-type": "text/plain"}
+        assert client.post(PATH, content=DOC_DESTROY, headers=wrong_type).status_code == 415
+
+        # Other providers keep their 4xx: their senders' rules want it (Updox: kept, 400).
+        fax = b'{"hook": {"id": "1", "event": "fax_sent", "event_time": "x"}, "data": {}}'
+        unknown = fax.replace(b"fax_sent", b"fax_teleported")
+        assert client.post("/hooks/faxplus", content=fax, headers=json_headers).status_code == 400
+        assert client.post(
+            "/hooks/faxplus", content=unknown, headers=json_headers
+        ).status_code == 422
+        updox = client.post("/hooks/updox/inbound_fax", content=b"{}", headers=json_headers)
+        assert updox.status_code == 400 and updox.json()["error"] == "invalid_payload"
+    assert len(inbox.list(states=["quarantined"])) == 6
+    assert {e.provider for e in inbox.list()} == {"wirecloud", "faxplus", "updox"}
+    assert [e.state for e in inbox.list()] == [InboxState.QUARANTINED] * 6
+    assert seen == []
+
+
+def test_without_an_inbox_or_journal_nothing_is_kept_so_the_refusal_stands() -> None:
+    recorder = TestWirecloud().recorder(TestWirecloud().make_provider(strict=True))
+    assert recorder.send(form(channel("channel_hold"))).status == 422
+    sample, _ = TestWirecloud().missing_field()
+    assert recorder.send(sample).status == 400

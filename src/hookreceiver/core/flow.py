@@ -17,7 +17,13 @@ import secrets
 from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
-from ..errors import DeliveryRejected, InvalidPayload, StoreUnavailable, UnknownEvent
+from ..errors import (
+    DeliveryRejected,
+    InvalidPayload,
+    MalformedBody,
+    StoreUnavailable,
+    UnknownEvent,
+)
 from ..parsing.body import Body, BodySink
 from ..security.base import GuardRequest
 from ..stores.base import Claim, ClaimState
@@ -35,6 +41,7 @@ __all__ = [
     "Flow",
     "delivery_flow",
     "handle_event",
+    "never_retries",
     "new_delivery_id",
     "parse_event",
     "run_async",
@@ -191,19 +198,24 @@ def delivery_flow(receiver: Receiver, route: Route, delivery: Delivery) -> Flow:
         parsing = True  # verified: from here on, a refusal is quarantined in the inbox
         event = parse_event(provider, delivery, route.params, body)
     except DeliveryRejected as exc:
+        kept = False
         try:
-            if parsing and receiver.inbox is not None and body is not None:
-                yield from _keep(receiver, endpoint, request, body, delivery_id, None, exc)
+            keeper = receiver.inbox is not None or (
+                receiver.journal is not None and never_retries(provider)
+            )
+            if parsing and keeper and body is not None:
+                kept = yield from _keep(receiver, endpoint, request, body, delivery_id, None, exc)
         finally:
             if body is not None:
                 body.close()
-        return _refused(receiver, delivery, route, exc, delivery_id)
+        return _refused(receiver, delivery, route, exc, delivery_id, kept)
     except BaseException:
         if body is not None:
             body.close()
         raise
 
-    if endpoint.ack == "inbox":
+    fallback = endpoint.ack == "inbox"  # past the block below: neither inbox nor journal took it
+    if fallback:
         try:
             kept = yield from _keep(receiver, endpoint, request, body, delivery_id, event, None)
         except BaseException:
@@ -230,13 +242,46 @@ def delivery_flow(receiver: Receiver, route: Route, delivery: Delivery) -> Flow:
         outcome, _ = yield from handle_event(receiver, event, ctx)
     finally:
         body.close()
+    if fallback and outcome in _NOT_HANDLED and never_retries(provider):
+        logger.error(
+            "delivery %s (%s) dropped: kept neither in the inbox nor in a journal, and %s",
+            delivery_id,
+            event.name,
+            _NOT_HANDLED[outcome],
+        )
     return provider.respond(outcome)
 
 
+#: Outcomes of a delivery handled at once that leave it to the sender's retry.
+_NOT_HANDLED = {
+    Outcome.HANDLER_FAILED: "its handler failed",
+    Outcome.STORE_UNAVAILABLE: "the dedup store is unavailable",
+}
+#: Refusals of a verified delivery for its payload: what quarantine keeps.
+_PAYLOAD_ERRORS = (MalformedBody, InvalidPayload, UnknownEvent)
+
+
+def never_retries(provider: Provider) -> bool:
+    """Whether ``provider``'s sender never retries a delivery we did not take (Kazoo)."""
+    return provider.default_ack == "inbox" or not provider.retries
+
+
 def _refused(
-    receiver: Receiver, delivery: Delivery, route: Route, exc: DeliveryRejected, delivery_id: str
+    receiver: Receiver,
+    delivery: Delivery,
+    route: Route,
+    exc: DeliveryRejected,
+    delivery_id: str,
+    kept: bool = False,
 ) -> Response:
+    """The answer to a refused delivery; ``kept``: it was quarantined (inbox or journal)."""
     provider = route.endpoint.provider
+    if isinstance(exc, (InvalidPayload, UnknownEvent)):
+        receiver.on_invalid(delivery, route, exc)
+    if kept and isinstance(exc, _PAYLOAD_ERRORS) and Outcome.QUARANTINED in provider.statuses:
+        # The one rule for kept payloads: the provider's declared status (Kazoo: 200, since
+        # six non-200 answers in a minute disable its hook), never a 4xx for what we keep.
+        return provider.respond(Outcome.QUARANTINED)
     logger.warning(
         "refused %s %s (%s, delivery %s): %s %s",
         delivery.method,
@@ -247,7 +292,6 @@ def _refused(
         exc.detail,
     )
     if isinstance(exc, (InvalidPayload, UnknownEvent)):
-        receiver.on_invalid(delivery, route, exc)
         status = provider.statuses.get(Outcome.INVALID_PAYLOAD, exc.status)
         if status != exc.status and not isinstance(exc, UnknownEvent):
             exc = type(exc)(exc.detail, status=status)
@@ -273,18 +317,40 @@ def _keep(
     event: ParsedEvent | None,
     error: DeliveryRejected | None,
 ) -> Generator[Call, Any, bool]:
-    """Write a verified delivery to the inbox: pending with its event, or quarantined."""
-    inbox = receiver.inbox
-    assert inbox is not None
+    """Write a verified delivery to the inbox: pending with its event, or quarantined.
+
+    When the inbox is unreachable (or absent) and the sender never retries, the delivery goes
+    to the receiver's local journal instead, drained into the inbox by the worker later.
+    Whether it was kept; if not, a pending event is handled right away (see delivery_flow).
+    """
+    inbox, journal = receiver.inbox, receiver.journal
+    if journal is not None and not never_retries(endpoint.provider):
+        journal = None
     args = (request, endpoint, body, delivery_id, event, error)
-    try:
-        yield Call(inbox.keep, inbox.akeep, args)
-    except Exception as exc:
-        # Not kept: a pending event is then handled right away instead (see delivery_flow).
-        logger.error("inbox unavailable for delivery %s: %s", delivery_id, exc)
+    kept_in: str | None = None
+    if inbox is not None and (journal is None or not journal.bypass_inbox()):
+        try:
+            yield Call(inbox.keep, inbox.akeep, args)
+            kept_in = "the inbox"
+        except Exception as exc:
+            logger.error("inbox unavailable for delivery %s: %s", delivery_id, exc)
+            if journal is not None:
+                journal.inbox_failed()
+    if kept_in is None and journal is not None:
+        try:
+            yield Call(journal.keep, journal.akeep, args)
+            kept_in = f"the journal {journal.directory}"
+            logger.warning("delivery %s kept in %s until the inbox takes it", delivery_id, kept_in)
+        except Exception as exc:
+            logger.error("journal unwritable for delivery %s: %s", delivery_id, exc)
+    if kept_in is None:
+        if error is not None:  # refused with its 4xx: no sender sends it again
+            logger.error("delivery %s dropped: could not quarantine it", delivery_id)
         return False
     if error is not None:
-        logger.warning("quarantined delivery %s (%s): %s", delivery_id, endpoint.path, error)
+        logger.warning(
+            "quarantined delivery %s (%s): %s (in %s)", delivery_id, endpoint.path, error, kept_in
+        )
     return True
 
 

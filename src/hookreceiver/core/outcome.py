@@ -26,6 +26,10 @@ class Outcome(str, Enum):
     STORE_UNAVAILABLE = "store_unavailable"
     #: The body decoded but did not validate (or the event is unknown to a strict endpoint).
     INVALID_PAYLOAD = "invalid_payload"
+    #: A verified delivery that does not decode, validate or name a known event (strict), kept
+    #: in quarantine (the inbox, or the local journal) for a replay. Providers whose sender must
+    #: never see a 4xx for it declare a status; the others answer the refusal's own 4xx.
+    QUARANTINED = "quarantined"
     #: Refused before parsing: verification, size, media type, method, malformed body.
     REJECTED = "rejected"
 

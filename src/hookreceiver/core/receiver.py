@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import json
 import logging
+import os
+import time
 from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
 
@@ -12,7 +14,7 @@ from ..stores.base import Store
 from ..stores.memory import MemoryStore
 from .delivery import Delivery
 from .events import DeliveryContext
-from .flow import delivery_flow, run_async, run_sync
+from .flow import delivery_flow, never_retries, run_async, run_sync
 from .handlers import Handler, HandlerRegistry, HandlerSpec
 from .outcome import Response, error_response
 from .routing import Endpoint, Route, Router
@@ -21,6 +23,7 @@ if TYPE_CHECKING:
     from ..adapters.asgi import ASGIApp, ASGIMiddleware
     from ..adapters.wsgi import WSGIApp, WSGIMiddleware
     from ..inbox.base import Inbox
+    from ..inbox.journal import Journal
     from ..inbox.worker import InboxWorker
     from ..providers.base import Provider
     from ..security.signed_urls import SignedURLGuard
@@ -66,6 +69,11 @@ class Receiver:
             on the first delivery) and in background threads under WSGI. ``True``, ``False``
             (run ``hookreceiver worker`` instead), or a dict of
             :class:`~hookreceiver.inbox.InboxWorker` options (``{"concurrency": 4}``).
+        journal_dir: a local directory (not on a network file system) for the fallback
+            journal: a delivery from a sender that never retries (Kazoo) that the inbox cannot
+            take (it is unreachable, or there is none for a quarantined delivery) is appended
+            there, fsynced, answered 200, and drained into the inbox by the worker once it is
+            back. Without one, such a delivery is handled at once (and lost if that fails).
     """
 
     def __init__(
@@ -79,6 +87,7 @@ class Receiver:
         log_events: bool = True,
         inbox: Inbox | None = None,
         worker: bool | Mapping[str, Any] = True,
+        journal_dir: str | os.PathLike[str] | None = None,
     ) -> None:
         self.store: Store = store if store is not None else MemoryStore()
         self.lease = lease
@@ -101,6 +110,13 @@ class Receiver:
         self._worker: InboxWorker | None = None
         # Checked by the adapters on each delivery: start the in-process worker lazily.
         self._worker_due = inbox is not None and self.worker_options is not None
+        self.journal: Journal | None = None
+        if journal_dir is not None:
+            from ..inbox.journal import Journal
+
+            # Records carry the inbox's clock, as if the inbox had stored them at once.
+            clock = inbox.clock if inbox is not None else time.time
+            self.journal = Journal(journal_dir, clock=clock)
 
     # Configuration ---------------------------------------------------------------------------
 
@@ -163,6 +179,14 @@ class Receiver:
         return fn
 
     def _ack_mode(self, path: str, provider: Provider, ack: str | None) -> str:
+        if self.inbox is not None and self.journal is None and never_retries(provider):
+            logger.warning(
+                "endpoint %s (%s): the sender never retries and the receiver has no journal: "
+                "a delivery that comes while the inbox is unreachable is handled at once, and "
+                "lost if that fails; pass Receiver(journal_dir=...)",
+                path,
+                provider.name,
+            )
         if ack is None:
             if provider.default_ack == "inbox" and self.inbox is None:
                 logger.warning(

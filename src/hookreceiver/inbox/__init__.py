@@ -19,11 +19,14 @@ are called); one that does not parse or validate is ``quarantined``. Both can be
 Storage: :class:`SQLiteInbox` (one host) and :class:`PostgresInbox` (several hosts; workers
 take deliveries with ``FOR UPDATE SKIP LOCKED``). Processing: the in-process worker started
 with the app, ``hookreceiver worker`` processes, or your task queue (:class:`TaskQueue`).
+While the inbox is unreachable, a sender that never retries (Kazoo) is kept in a local
+:class:`Journal` (``Receiver(journal_dir=...)``) that the workers drain into the inbox later.
 """
 
 from __future__ import annotations
 
 from .base import Inbox
+from .journal import Journal
 from .postgres import PostgresInbox
 from .queues import TaskQueue
 from .records import InboxEntry, InboxRecord, InboxState, Retry, StoredFile
@@ -37,6 +40,7 @@ __all__ = [
     "InboxRecord",
     "InboxState",
     "InboxWorker",
+    "Journal",
     "PostgresInbox",
     "ReplayResult",
     "Retry",

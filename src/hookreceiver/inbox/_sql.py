@@ -17,6 +17,7 @@ from .base import Inbox
 from .records import InboxEntry, InboxRecord, InboxState, entry_from_row
 
 __all__ = [
+    "ALL_COLUMNS",
     "Connection",
     "Cursor",
     "ENTRY_COLUMNS",
@@ -34,6 +35,8 @@ ENTRY_COLUMNS = (
     " attempts, next_attempt_at, last_error, size"
 )
 _ALL_COLUMNS = f"{ENTRY_COLUMNS}, lock_token, meta, payload"
+#: Every column's name, in :func:`insert_params` order.
+ALL_COLUMNS = tuple(name.strip() for name in _ALL_COLUMNS.split(","))
 
 
 def check_table_name(table: str) -> str:
@@ -95,6 +98,8 @@ class Statements:
             f"CREATE INDEX IF NOT EXISTS {t}_received ON {t} (received_at)",
         )
         self.insert = f"INSERT INTO {t} ({_ALL_COLUMNS}) VALUES ({', '.join([p] * 15)})"
+        # A delivery already stored under its id (a journal drained twice) is left as it is.
+        self.insert_new = f"{self.insert} ON CONFLICT (id) DO NOTHING"
         # The lease's end is kept in next_attempt_at, so "due" is one condition on one index
         # for both a pending delivery and one whose worker died.
         lock = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
@@ -251,6 +256,9 @@ class SQLInbox(Inbox):
 
     def _insert(self, record: InboxRecord) -> None:
         self._execute(self._sql.insert, insert_params(record))
+
+    def _insert_new(self, record: InboxRecord) -> bool:
+        return self._execute(self._sql.insert_new, insert_params(record)) > 0
 
     def _take(
         self, now: float, token: str, lease: float, record_id: str | None, replay: bool

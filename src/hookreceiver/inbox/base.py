@@ -90,6 +90,14 @@ class Inbox:
         """Async :meth:`put`."""
         await asyncio.to_thread(self.put, record)
 
+    def put_new(self, record: InboxRecord) -> bool:
+        """:meth:`put` ``record`` unless a delivery with its id is stored already (whatever its
+        state): whether it was written. Idempotent: the fallback journal drains with it."""
+        written = self._insert_new(record)
+        if written and record.state is InboxState.PENDING:
+            self._notify(record.id)
+        return written
+
     def keep(
         self,
         request: GuardRequest,
@@ -263,6 +271,13 @@ class Inbox:
 
     def _insert(self, record: InboxRecord) -> None:
         raise NotImplementedError
+
+    def _insert_new(self, record: InboxRecord) -> bool:
+        # Storages with an atomic "insert unless present" override this.
+        if self._get(record.id) is not None:
+            return False
+        self._insert(record)
+        return True
 
     def _take(
         self, now: float, token: str, lease: float, record_id: str | None, replay: bool

@@ -278,7 +278,9 @@ def replay_command(
 @click.option("--poll-interval", default=1.0, show_default=True, help="Seconds between polls.")
 @click.option("--once", is_flag=True, help="Process what is due, then exit.")
 def worker(app: str | None, concurrency: int, poll_interval: float, once: bool) -> None:
-    """Process the inbox in this process until SIGTERM or Ctrl-C (run as many as you like)."""
+    """Process the inbox in this process until SIGTERM or Ctrl-C (run as many as you like).
+
+    The receiver's fallback journal, if it has one, is drained into the inbox first."""
     receiver = _Target(app, None).receiver()
     if receiver.inbox is None:
         raise click.UsageError(f"{app} has no inbox: pass Receiver(inbox=...)")

@@ -137,8 +137,13 @@ class TaskQueue:
     def sweep(self, limit: int = 1000) -> int:
         """Re-send deliveries overdue by more than ``grace`` seconds (lost messages); how many.
 
-        Deliveries whose worker died (a lease that expired) are overdue too.
+        Deliveries whose worker died (a lease that expired) are overdue too. The receiver's
+        fallback journal (``Receiver(journal_dir=...)``) is drained into the inbox first; its
+        deliveries are sent to the queue as they arrive there.
         """
+        journal = self.receiver.journal
+        if journal is not None:
+            journal.drain(self.inbox)
         now = self.inbox.clock()
         overdue = [
             entry.id

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import threading
+import time
 import weakref
 from typing import TYPE_CHECKING, Any
 
@@ -78,6 +79,7 @@ class InboxWorker:
         self.poll_interval = poll_interval
         self.purge_interval = purge_interval
         self._last_purge: float | None = None
+        self._last_drain: float | None = None
         self._stop_thread = threading.Event()
         self._wake_thread = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -107,8 +109,41 @@ class InboxWorker:
         await process_async(self.receiver, record, token)
         return True
 
+    def drain_journal(self) -> int:
+        """Move the receiver's fallback journal into the inbox (see ``Receiver(journal_dir=)``);
+        how many deliveries were new there. The loops call it every ``poll_interval``.
+
+        Raises:
+            StoreUnavailable: the inbox is still unreachable.
+        """
+        journal = self.receiver.journal
+        if journal is None:
+            return 0
+        return journal.drain(self.inbox)
+
+    def _drain(self) -> None:
+        # Never in the way of the inbox's own work: a journal that cannot be drained now (the
+        # inbox is still down, a file cannot be read) is logged and tried again next time.
+        try:
+            self.drain_journal()
+        except StoreUnavailable as exc:
+            logger.debug("journal not drained yet: %s", exc)
+        except Exception:
+            logger.exception("could not drain the journal; retrying")
+
+    def _drain_due(self) -> bool:
+        if self.receiver.journal is None:
+            return False
+        now = time.monotonic()
+        if self._last_drain is not None and now - self._last_drain < self.poll_interval:
+            return False
+        self._last_drain = now
+        return True
+
     def run_until_idle(self) -> int:
-        """Process due deliveries until none is left; how many were processed."""
+        """Drain the journal, then process due deliveries until none is left; how many were
+        processed."""
+        self._drain()
         count = 0
         while self.run_once():
             count += 1
@@ -116,6 +151,7 @@ class InboxWorker:
 
     async def arun_until_idle(self) -> int:
         """Async :meth:`run_until_idle`."""
+        await asyncio.to_thread(self._drain)
         count = 0
         while await self.arun_once():
             count += 1
@@ -141,6 +177,8 @@ class InboxWorker:
         while not stop.is_set():
             self._wake_thread.clear()
             try:
+                if self._drain_due():
+                    self._drain()
                 if self._purge_due():
                     self._purge()
                 if self.run_once():
@@ -216,6 +254,8 @@ class InboxWorker:
         while not stop.is_set():
             wake.clear()
             try:
+                if self._drain_due():
+                    await asyncio.to_thread(self._drain)
                 if self._purge_due():
                     await asyncio.to_thread(self._purge)
                 if await self.arun_once():

@@ -69,7 +69,9 @@ class Provider:
             URL made by ``receiver.callback_url(...)`` (its context reaches ``ctx.signed``).
         guards: further guards (an HMAC guard, your own).
         strict: answer 422 for event names the provider does not document, instead of
-            handing them to catch-all handlers as :class:`~hookreceiver.GenericEvent`.
+            handing them to catch-all handlers as :class:`~hookreceiver.GenericEvent` (a
+            provider that declares an ``Outcome.QUARANTINED`` status answers that instead
+            once the delivery is kept in quarantine: Kazoo's 200).
         max_body: size limit of a JSON or form body (default 1 MiB).
         max_multipart_body: size limit of a multipart body, attachment included (default 25 MiB).
         insecure_no_verification: allow this endpoint with no verification at all. Anyone who
@@ -91,6 +93,9 @@ class Provider:
     #: How endpoints acknowledge by default: ``"sync"``, or ``"inbox"`` when the receiver has
     #: an inbox (for senders that never retry, so a failed handler must not lose the event).
     default_ack: ClassVar[str] = "sync"
+    #: Whether the sender retries a delivery we did not take. ``False`` (or an ``"inbox"``
+    #: ``default_ack``): a delivery the inbox cannot take goes to ``Receiver(journal_dir=...)``.
+    retries: ClassVar[bool] = True
 
     def __init__(
         self,

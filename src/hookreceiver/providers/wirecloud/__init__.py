@@ -11,7 +11,8 @@ Facts (``shared/providers/NOTES.md``, ``wirecloud.txt``):
   ``event=`` option, or their shape). ``timestamp`` is Gregorian seconds, read as aware UTC.
 - Retries: success is exactly 200; any other answer is logged and never retried (only
   connection errors are), and more than 6 failures in 60 s disable the hook. Every delivery
-  we accept is therefore answered exactly 200, even when a handler fails.
+  we accept is therefore answered exactly 200, even when a handler fails, and so is a
+  delivery we cannot parse but keep in quarantine.
 - No delivery id is sent. Idempotency key: ``(X-Hook-ID, hook_event, call_id, timestamp)`` for
   channel events, ``(X-Hook-ID, event, hash of the payload)`` for the others.
 """
@@ -154,12 +155,16 @@ class Wirecloud(Provider):
     content_types: ClassVar[frozenset[str]] = frozenset({FORM, "application/json"})
     events: ClassVar[frozenset[str]] = frozenset(f"wirecloud.{e}" for e in _MODELS)
     default_ack: ClassVar[str] = "inbox"  # no sender retry: keep the event for a local one
+    retries: ClassVar[bool] = False
     # Kazoo never retries an answer: anything but 200 is only logged, and six of them in a
     # minute disable the hook. So every delivery we accepted gets exactly 200, a failed
     # handler and a store outage included: answering 5xx would lose the event all the same
     # and put the hook at risk. Keeping the event for a local retry is the inbox's job: with
     # Receiver(inbox=...) these endpoints acknowledge through it (default_ack above); without
-    # one, the receiver warns at start-up that a failed handler loses the event.
+    # one, the receiver warns at start-up that a failed handler loses the event. A delivery
+    # that does not decode, validate or (strict) name a known event is 200 too once it is kept
+    # in quarantine (the inbox, or Receiver(journal_dir=...)); only when nothing could keep it
+    # is it refused with its 400/422, the one trace the Kazoo admin's webhook log then holds.
     statuses: ClassVar[Mapping[Outcome, int]] = {
         **DEFAULT_STATUSES,
         Outcome.HANDLED: 200,
@@ -168,6 +173,7 @@ class Wirecloud(Provider):
         Outcome.HANDLER_FAILED: 200,
         Outcome.ACCEPTED: 200,
         Outcome.STORE_UNAVAILABLE: 200,
+        Outcome.QUARANTINED: 200,
     }
 
     def __init__(self, *, event: str | None = None, **options: Any) -> None:
