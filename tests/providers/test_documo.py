@@ -365,18 +365,3 @@ def test_basic_auth_and_ip_preset_together(status: str) -> None:
     assert recorder.send(sample, peer="35.225.187.84", headers=auth).status == 200
     assert recorder.send(sample, peer="35.225.187.84").status == 401
     assert recorder.send(sample, peer="198.51.100.7", headers=auth).status == 403
-
-
-def test_a_dump_by_attribute_name_reports_the_attributes_not_leftover_twins() -> None:
-    # Legacy outbound bodies send accountId and account_id (different values): the attribute
-    # holds accountId's; a dump by name must say so, not let the leftover overwrite it.
-    event = FaxOutbound.model_validate(json.loads(DOC_OUTBOUND))
-    check_outbound(event)
-    for dumped in (event.model_dump(), json.loads(event.model_dump_json())):
-        assert dumped["account_id"] == event.account_id
-        assert dumped["device_id"] is None and dumped["faxbridge_id"] is None
-    by_alias = event.model_dump(by_alias=True)  # the wire names: both kept
-    assert by_alias["accountId"] == event.account_id
-    assert by_alias["account_id"] == "efaa36f7-d9a0a3aa-0cb1114eea0c"
-    check_outbound(event)  # the leftover is still kept in model_extra
-    assert FaxOutbound.model_validate(event.model_dump(by_alias=True)) == event
