@@ -15,7 +15,8 @@ Environment variables:
 ``WIRECLOUD_URL_KEYS``      required: keys that sign Wirecloud (Kazoo) webhook URLs.
 ``HOOKRECEIVER_STORE``      the dedup store: a SQLite path (default ``hookreceiver-dedup.db``),
                             ``redis://...``, ``postgresql://...`` or ``memory``.
-``HOOKRECEIVER_INBOX``      the SQLite file of the inbox (default ``hookreceiver-inbox.db``).
+``HOOKRECEIVER_INBOX``      the inbox's URL (default ``sqlite:///hookreceiver-inbox.db``; or
+                            ``postgresql://...``), as ``hookreceiver inbox --inbox`` reads it.
 ``HOOKRECEIVER_ALLOW_IPS``  more sender addresses for Fax.Plus, Zipwhip and Documo, beside
                             their published ones (``127.0.0.1`` to try it locally).
 ``HOOKRECEIVER_TRUSTED_PROXIES``  your reverse proxies' networks; only then is

@@ -21,7 +21,7 @@ import sys
 from typing import Any
 
 from hookreceiver import DeliveryContext, GenericEvent, Receiver, providers
-from hookreceiver.inbox import SQLiteInbox
+from hookreceiver.inbox import open_inbox
 from hookreceiver.providers import CallEvent, FaxEvent, MessageEvent
 from hookreceiver.security import BasicAuth, TrustedProxies, URLSigner
 from hookreceiver.stores import MemoryStore, SQLiteStore, Store
@@ -70,7 +70,7 @@ def build_receiver() -> Receiver:
     proxies = _list("HOOKRECEIVER_TRUSTED_PROXIES")
     hooks = Receiver(
         store=_store(os.environ.get("HOOKRECEIVER_STORE", "hookreceiver-dedup.db")),
-        inbox=SQLiteInbox(os.environ.get("HOOKRECEIVER_INBOX", "hookreceiver-inbox.db")),
+        inbox=open_inbox(os.environ.get("HOOKRECEIVER_INBOX", "sqlite:///hookreceiver-inbox.db")),
         proxies=TrustedProxies(proxies) if proxies else None,
         public_base_url=os.environ.get("HOOKRECEIVER_PUBLIC_URL", "http://127.0.0.1:8000"),
         # Kazoo never retries: what the inbox cannot take waits here (fsynced) until it can.

@@ -29,7 +29,7 @@ def example_env(tmp_path: Path) -> dict[str, str]:
         "UPDOX_URL_KEYS": "updox-key-for-the-example-tests-0001",
         "WIRECLOUD_URL_KEYS": "wirecloud-key-for-the-example-tests-01",
         "HOOKRECEIVER_STORE": str(tmp_path / "dedup.db"),
-        "HOOKRECEIVER_INBOX": str(tmp_path / "inbox.db"),
+        "HOOKRECEIVER_INBOX": f"sqlite:///{tmp_path / 'inbox.db'}",
         "HOOKRECEIVER_ALLOW_IPS": "127.0.0.1",
         "PYTHONUNBUFFERED": "1",
     }

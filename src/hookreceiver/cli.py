@@ -10,8 +10,10 @@ Needs the ``cli`` extra (``pip install 'hookreceiver[cli]'``) for click and uvic
 from __future__ import annotations
 
 import dataclasses
+import difflib
 import importlib
 import inspect
+import ipaddress
 import json
 import sys
 from collections.abc import Callable
@@ -146,6 +148,63 @@ def _fields(items: tuple[str, ...]) -> dict[str, Any]:
     return out
 
 
+# Factory keywords the send command sets with options of its own: not listed as fields.
+_PLUMBING = frozenset(
+    {"attachment", "basic_auth", "headers", "method", "path", "sender", "signed_context",
+     "signer", "url"}
+)  # fmt: skip
+_PROBE = "__hookreceiver_probe__"
+
+
+def _where_fields_go(node: Any, path: tuple[str, ...] = ()) -> tuple[str, ...] | None:
+    if isinstance(node, dict):
+        if _PROBE in node:
+            return path
+        for key, value in node.items():
+            found = _where_fields_go(value, (*path, key))
+            if found is not None:
+                return found
+    return None
+
+
+def _known_fields(make: Callable[..., Any]) -> tuple[list[str], list[str]]:
+    """``(wire fields, factory options)`` a ``-f`` may set for this event.
+
+    The wire fields are those of the part of the payload the factory merges fields into (found
+    by sending it a probe), and the payload's other top-level parts (Fax.Plus's ``hook``).
+    """
+    options = [
+        name
+        for name, p in inspect.signature(make).parameters.items()
+        if p.kind is not inspect.Parameter.VAR_KEYWORD
+    ]
+    payload = make().payload
+    path = _where_fields_go(make(**{_PROBE: 1}).payload) or ()
+    part = payload
+    for key in path:
+        part = part[key]
+    wire = set(part) | ({k for k in payload if k != path[0]} if path else set())
+    return sorted(wire, key=str.lower), options
+
+
+def _check_fields(make: Callable[..., Any], kwargs: dict[str, Any]) -> None:
+    wire, options = _known_fields(make)
+    known = {*wire, *options}
+    for name in kwargs:
+        if name in known:
+            continue
+        more = [o for o in options if o not in _PLUMBING and o not in wire]
+        close = difflib.get_close_matches(name, [*wire, *more], n=1)
+        raise click.BadParameter(
+            f"unknown field {name!r} for this event."
+            + (f" Did you mean {close[0]!r}?" if close else "")
+            + f" Fields: {', '.join(wire)}."
+            + (f" Options: {', '.join(more)}." if more else "")
+            + " (--any-field sends it anyway.)",
+            param_hint="--field",
+        )
+
+
 def _pair(text: str | None, hint: str) -> tuple[str, str] | None:
     if text is None:
         return None
@@ -178,7 +237,13 @@ def _template(url_path: str, url_event: str | None) -> str:
     multiple=True,
     metavar="KEY=VALUE",
     help="A wire field or factory option (faxNumber=+1555..., pages=3, status=failed); "
-    "values are JSON when they parse; a.b=v nests. Repeatable.",
+    "values are JSON when they parse; a.b=v nests. Repeatable. A field the event does not "
+    "have is refused (see --any-field).",
+)
+@click.option(
+    "--any-field",
+    is_flag=True,
+    help="Let -f set fields the event does not have (to try one the provider adds later).",
 )
 @click.option("--method", help="HTTP method, for providers that let webhooks choose one.")
 @click.option(
@@ -224,6 +289,7 @@ def send(
     event: str,
     url: str,
     fields: tuple[str, ...],
+    any_field: bool,
     method: str | None,
     attachment: Any,
     no_attachment: bool,
@@ -257,6 +323,8 @@ def send(
         make = factory(provider, event)
     except UnknownName as exc:
         raise click.UsageError(str(exc)) from None
+    if not any_field:
+        _check_fields(make, _fields(fields))
     kwargs = _send_options(
         make, fields, method, attachment, no_attachment, basic_auth, headers, sender
     )
@@ -367,6 +435,8 @@ def _deliver(
         f"{delivery.method} {delivery.url(_base(url))}  ({delivery.event}, "
         f"{len(delivery.body)} bytes, from {delivery.sender})"
     )
+    if delivery.sender:
+        click.echo(_simulated(delivery.sender, forward_header))
     run = replay(delivery, client, schedule=schedule)
     for attempt in run.attempts:
         when = f"attempt {attempt.number} at +{attempt.at:g}s: " if chosen is not None else ""
@@ -377,10 +447,52 @@ def _deliver(
             click.echo(f"{when}-> {attempt.result.status} {body}")
     if chosen is not None:
         click.echo(f"{run.stopped}: {run.reason}")
+    last = run.attempts[-1]
+    hint = _loopback_hint(url, last.result)
+    if hint is not None:
+        click.echo(hint)
     if run.delivered:
         return
-    last = run.attempts[-1]
     raise SystemExit(EXIT_NO_ANSWER if last.result is None else EXIT_NOT_DELIVERED)
+
+
+def _simulated(sender: str, forward_header: str | None) -> str:
+    # Over HTTP the receiver sees the socket's address, this machine's: the provider's address
+    # reaches it only in a header, and only a receiver trusting us as its proxy believes that.
+    if forward_header is None:
+        return (
+            f"sender address {sender} is simulated: the receiver sees this machine's address "
+            f"(--forward-header X-Forwarded-For sends {sender}, for a receiver that trusts "
+            "this machine as its proxy)"
+        )
+    return (
+        f"sender address {sender} is simulated: sent in {forward_header}, which the receiver "
+        "believes only from trusted proxies (Receiver(proxies=TrustedProxies([...])); "
+        "the server's own proxy settings too)"
+    )
+
+
+def _loopback_hint(url: str, result: Any) -> str | None:
+    """A hint when a receiver on this machine refused the loopback address (403)."""
+    if result is None or result.status != 403:
+        return None
+    try:
+        error = json.loads(result.body).get("error")
+    except (ValueError, AttributeError):
+        return None
+    host = urlsplit(url).hostname or ""
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = False
+    if error != "address_not_allowed" or not loopback:
+        return None
+    address = "::1" if ":" in host else "127.0.0.1"
+    return (
+        f"hint: the receiver saw this request from {address} (this machine), not from the "
+        f'provider\'s addresses: for local tests add allow_ips=["{address}"] to the endpoint\'s '
+        "provider (the examples: HOOKRECEIVER_ALLOW_IPS=127.0.0.1)"
+    )
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -57,6 +57,8 @@ class DeliveryRejected(HookReceiverError):
     Args:
         detail: a short, human explanation; never contains secrets.
         headers: extra response headers (``Allow``, ``WWW-Authenticate``).
+        event: the full event name, when it was known before the refusal (an invalid payload
+            of a known event): a quarantined delivery keeps it.
     """
 
     status: int = 400
@@ -69,9 +71,11 @@ class DeliveryRejected(HookReceiverError):
         status: int | None = None,
         error: str | None = None,
         headers: tuple[tuple[str, str], ...] = (),
+        event: str | None = None,
     ) -> None:
         super().__init__(detail)
         self.detail = detail
+        self.event = event
         if status is not None:
             self.status = status
         if error is not None:

@@ -74,7 +74,8 @@ def test_list_show_and_replay_a_failed_and_a_quarantined_delivery(
     as_json = run("--app", spec, "list", "--state", "quarantined", "--json")
     (line,) = as_json.stdout.splitlines()
     quarantined = json.loads(line)
-    assert quarantined["state"] == "quarantined" and quarantined["event"] is None
+    assert quarantined["state"] == "quarantined"
+    assert quarantined["event"] == "wirecloud.channel_destroy"  # known before it failed
 
     shown = run("--app", spec, "show", quarantined["id"])
     assert "ringing_seconds=soon" in shown.stdout and "x-hook-id: hook-1" in shown.stdout

@@ -304,7 +304,8 @@ def parse_event(
     """The provider's parse, and the strict endpoint's refusal of undocumented events."""
     event = provider.parse(delivery, params, body)
     if event.name not in provider.events and provider.strict:
-        raise UnknownEvent(f"event {event.name!r} is not one {provider.name} documents")
+        message = f"event {event.name!r} is not one {provider.name} documents"
+        raise UnknownEvent(message, event=event.name)
     return event
 
 

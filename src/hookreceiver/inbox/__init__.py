@@ -17,10 +17,12 @@ are called); one that does not parse or validate is ``quarantined``. Both can be
     def alert(entry: InboxEntry) -> None: ...
 
 Storage: :class:`SQLiteInbox` (one host) and :class:`PostgresInbox` (several hosts; workers
-take deliveries with ``FOR UPDATE SKIP LOCKED``). Processing: the in-process worker started
-with the app, ``hookreceiver worker`` processes, or your task queue (:class:`TaskQueue`).
-While the inbox is unreachable, a sender that never retries (Kazoo) is kept in a local
-:class:`Journal` (``Receiver(journal_dir=...)``) that the workers drain into the inbox later.
+take deliveries with ``FOR UPDATE SKIP LOCKED``); :func:`open_inbox` builds either from a URL
+(``sqlite:///hooks.db``, ``postgresql://...``), as ``hookreceiver inbox --inbox`` does.
+Processing: the in-process worker started with the app, ``hookreceiver worker`` processes, or
+your task queue (:class:`TaskQueue`). While the inbox is unreachable, a sender that never
+retries (Kazoo) is kept in a local :class:`Journal` (``Receiver(journal_dir=...)``) that the
+workers drain into the inbox later.
 """
 
 from __future__ import annotations
@@ -32,6 +34,7 @@ from .queues import TaskQueue
 from .records import InboxEntry, InboxRecord, InboxState, Retry, StoredFile
 from .replay import ReplayResult, areplay, replay, replay_many
 from .sqlite import SQLiteInbox
+from .urls import open_inbox
 from .worker import InboxWorker
 
 __all__ = [
@@ -48,6 +51,7 @@ __all__ = [
     "StoredFile",
     "TaskQueue",
     "areplay",
+    "open_inbox",
     "replay",
     "replay_many",
 ]

@@ -4,7 +4,8 @@ Every command finds the receiver with ``--app module:attribute`` (or ``HOOKRECEI
 attribute is your :class:`~hookreceiver.Receiver` (or an object whose ``receiver`` is one).
 ``inbox list``, ``inbox show`` and ``inbox replay --requeue`` also work with ``--inbox URL``
 (``sqlite:///hooks.db``, ``postgresql://user@host/db``; add ``?table=name`` for another table),
-which needs no handlers.
+which needs no handlers. ``HOOKRECEIVER_INBOX`` is the same URL, read by
+:func:`hookreceiver.inbox.open_inbox` (the example apps use it too).
 """
 
 from __future__ import annotations
@@ -15,15 +16,17 @@ import json
 import os
 import signal
 import sys
+import warnings
 from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import click
 
+from ..errors import HookReceiverError, StoreUnavailable
 from .base import Inbox
 from .records import InboxEntry, InboxRecord, InboxState
 from .replay import NEEDS_ATTENTION, ReplayResult, replay, replay_many
+from .urls import open_inbox as _open_inbox
 from .worker import InboxWorker
 
 if TYPE_CHECKING:
@@ -32,6 +35,22 @@ if TYPE_CHECKING:
 __all__ = ["inbox", "load_receiver", "open_inbox", "worker"]
 
 STATES = [state.value for state in InboxState]
+
+
+class _Unusable(click.ClickException):
+    """A configuration that cannot work (a bad inbox URL, a missing directory): one line, 2."""
+
+    exit_code = 2
+
+
+class _OneLineErrors(click.Group):
+    """An unreachable inbox is one ``Error:`` line (exit 1), not a traceback."""
+
+    def invoke(self, ctx: click.Context) -> Any:
+        try:
+            return super().invoke(ctx)
+        except StoreUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
 
 
 def load_receiver(spec: str) -> Receiver:
@@ -48,6 +67,8 @@ def load_receiver(spec: str) -> Receiver:
     except ImportError as exc:
         message = f"cannot import {module_name!r}: {exc}"
         raise click.BadParameter(message, param_hint="--app") from None
+    except (ValueError, HookReceiverError) as exc:  # the app's settings (its environment)
+        raise _Unusable(f"importing {module_name!r} failed: {exc}") from None
     for part in attribute.split("."):
         try:
             value = getattr(value, part)
@@ -61,21 +82,16 @@ def load_receiver(spec: str) -> Receiver:
 
 
 def open_inbox(url: str) -> Inbox:
-    """An inbox from a URL: ``sqlite:///path`` or ``postgresql://...`` (``?table=`` optional)."""
-    parts = urlsplit(url)
-    query = parse_qsl(parts.query, keep_blank_values=True)
-    table = next((value for name, value in query if name == "table"), "hookreceiver_inbox")
-    rest = urlencode([(name, value) for name, value in query if name != "table"])
-    if parts.scheme == "sqlite":
-        from .sqlite import SQLiteInbox
-
-        path = parts.path[1:] if parts.path.startswith("/") else parts.path
-        return SQLiteInbox(path, table=table)
-    if parts.scheme in ("postgres", "postgresql"):
-        from .postgres import PostgresInbox
-
-        return PostgresInbox(urlunsplit(parts._replace(query=rest)), table=table)
-    raise click.BadParameter(f"unknown inbox URL scheme {parts.scheme!r}", param_hint="--inbox")
+    """:func:`hookreceiver.inbox.open_inbox`, its errors and warnings as one line each."""
+    with warnings.catch_warnings(record=True) as caught:
+        warnings.simplefilter("always", FutureWarning)
+        try:
+            found = _open_inbox(url)
+        except ValueError as exc:
+            raise _Unusable(f"--inbox (HOOKRECEIVER_INBOX): {exc}") from None
+    for warning in caught:
+        click.echo(f"Warning: {warning.message}", err=True)
+    return found
 
 
 class _Target:
@@ -131,7 +147,7 @@ def _with_filters(fn: Any) -> Any:
     return fn
 
 
-@click.group()
+@click.group(cls=_OneLineErrors)
 @_app_option
 @_inbox_option
 @click.pass_context
@@ -286,7 +302,11 @@ def worker(app: str | None, concurrency: int, poll_interval: float, once: bool) 
         raise click.UsageError(f"{app} has no inbox: pass Receiver(inbox=...)")
     runner = InboxWorker(receiver, concurrency=concurrency, poll_interval=poll_interval)
     if once:
-        click.echo(f"processed {runner.run_until_idle()}", err=True)
+        try:
+            processed = runner.run_until_idle()
+        except StoreUnavailable as exc:
+            raise click.ClickException(str(exc)) from None
+        click.echo(f"processed {processed}", err=True)
         return
     asyncio.run(_serve(runner))
 

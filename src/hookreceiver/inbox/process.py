@@ -70,7 +70,8 @@ def process_flow(
             event = parse_event(provider, delivery, record.params, body)
         except DeliveryRejected as exc:
             logger.warning("delivery %s quarantined: %s", record.id, describe(exc))
-            yield from _finish(inbox, record, token, InboxState.QUARANTINED, describe(exc))
+            why, name = describe(exc), exc.event
+            yield from _finish(inbox, record, token, InboxState.QUARANTINED, why, event_name=name)
             return InboxState.QUARANTINED
         ctx = DeliveryContext(
             delivery_id=record.id,
@@ -152,13 +153,33 @@ def _finish(
 def _dead_letter(
     receiver: Receiver, record: InboxRecord, error: str, event_name: str, key: str
 ) -> Generator[Call, Any, None]:
-    entry = record.entry()
-    entry.state, entry.last_error, entry.event_name, entry.key = (
+    if not receiver.dead_letter_handlers:
+        return
+    inbox = inbox_of(receiver)
+
+    async def aget(record_id: str) -> InboxRecord | None:
+        return await asyncio.to_thread(inbox.get, record_id)
+
+    # The row as finish left it (the attempt's end, not the take's time and lease); the taken
+    # record, updated here, when it cannot be read or another worker has it now.
+    try:
+        stored: InboxRecord | None = yield Call(inbox.get, aget, (record.id,))
+    except Exception:
+        stored = None
+    if stored is not None and (stored.state, stored.attempts) == (
         InboxState.FAILED,
-        error,
-        event_name,
-        key,
-    )
+        record.attempts,
+    ):
+        entry = stored.entry()
+    else:
+        entry = record.entry()
+        entry.state, entry.last_error, entry.event_name, entry.key = (
+            InboxState.FAILED,
+            error,
+            event_name,
+            key,
+        )
+        entry.updated_at = entry.next_attempt_at = inbox.clock()
     for spec in receiver.dead_letter_handlers:
         try:
             yield Call(spec.call_sync, spec.call_async, (entry,))

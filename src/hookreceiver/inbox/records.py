@@ -287,7 +287,7 @@ def capture(
         state=InboxState.PENDING if error is None else InboxState.QUARANTINED,
         endpoint=endpoint.path,
         provider=endpoint.provider.name,
-        event_name=event.name if event is not None else None,
+        event_name=event.name if event is not None else getattr(error, "event", None),
         key=event.key if event is not None else None,
         received_at=now,
         updated_at=now,

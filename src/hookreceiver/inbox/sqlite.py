@@ -87,7 +87,7 @@ class SQLiteInbox(SQLInbox):
                 yield conn
         except sqlite3.Error as exc:
             # "database is locked" past the busy timeout, a full disk, an unreadable file.
-            raise StoreUnavailable(f"SQLite inbox: {exc}") from exc
+            raise StoreUnavailable(f"SQLite inbox {self.path}: {exc}") from exc
 
     def _take_row(self, sql: str, params: Sequence[Any]) -> Mapping[str, Any] | None:
         # The write lock from the first read: two workers never lease the same delivery.

@@ -45,8 +45,12 @@ DEFAULT_STATUSES: Mapping[Outcome, int] = {
 MiB = 1024 * 1024
 
 
-def validate_model(model: type[M], data: Any) -> M:
-    """Validate ``data`` into ``model``; a failure becomes a 400 naming the first bad field."""
+def validate_model(model: type[M], data: Any, event: str | None = None) -> M:
+    """Validate ``data`` into ``model``; a failure becomes a 400 naming the first bad field.
+
+    ``event`` (the full event name the model is for) travels with the 400, so a quarantined
+    delivery keeps it.
+    """
     try:
         return model.model_validate(data)
     except ValidationError as exc:
@@ -54,7 +58,7 @@ def validate_model(model: type[M], data: Any) -> M:
         where = ".".join(str(part) for part in first["loc"]) or "body"
         more = exc.error_count() - 1
         suffix = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
-        raise InvalidPayload(f"field '{where}': {first['msg']}{suffix}") from None
+        raise InvalidPayload(f"field '{where}': {first['msg']}{suffix}", event=event) from None
 
 
 class Provider:

@@ -190,7 +190,7 @@ class FaxPlus(Provider):
         if model_type is None:
             hook_id = hook.get("id") if isinstance(hook, dict) else None
             return generic_event(self.name, event_name, payload, hook_id, digest(payload))
-        model = validate_model(model_type, payload)
+        model = validate_model(model_type, payload, self.event_name(event_name))
         if isinstance(model, FaxPage):
             key = make_key(self.name, event_name, model.hook.id, digest(payload.get("data")))
         else:

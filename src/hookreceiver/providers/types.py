@@ -22,6 +22,7 @@ from pydantic import (
     BeforeValidator,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
+    PlainSerializer,
     PlainValidator,
     WithJsonSchema,
 )
@@ -103,6 +104,13 @@ def _gregorian(value: object) -> datetime:
         raise ValueError("Gregorian seconds out of range") from None
 
 
+def _gregorian_seconds(value: datetime) -> int | float:
+    # Back to the wire form in JSON, so a dump validates again. (Without a serializer of its
+    # own the plain validator's inherited datetime one warned on every model_dump_json().)
+    seconds = (_as_utc(value) - _EPOCH).total_seconds() + GREGORIAN_UNIX_OFFSET
+    return int(seconds) if seconds.is_integer() else seconds
+
+
 def _empty_as_dict(value: object) -> object:
     # Kazoo's form encoding can leave an empty object as "key=" (or drop it entirely).
     return {} if value == "" or value is None else value
@@ -117,10 +125,12 @@ FlexibleId = Annotated[str, BeforeValidator(_id_text)]
 #: An integer kept exact at any size: floats refused, digit strings accepted.
 ExactInt = Annotated[int, BeforeValidator(_exact_int)]
 
-#: Kazoo's ``timestamp``: seconds since 0000-01-01 (Unix = value - 62167219200), as aware UTC.
+#: Kazoo's ``timestamp``: seconds since 0000-01-01 (Unix = value - 62167219200), as aware UTC;
+#: dumped as that integer in JSON (the datetime in Python mode).
 GregorianSeconds = Annotated[
     datetime,
     PlainValidator(_gregorian),
+    PlainSerializer(_gregorian_seconds, return_type=int, when_used="json"),
     WithJsonSchema({"type": "integer", "description": "Gregorian seconds"}),
 ]
 

@@ -244,8 +244,8 @@ class Updox(Provider):
         if model_type is None:
             return generic_event(self.name, event or "unknown", payload)
         assert event is not None
-        model = validate_model(model_type, payload)
         name = self.event_name(event)
+        model = validate_model(model_type, payload, name)
         key = make_key(self.name, event, *_key_parts(model))
         normalized_name, view = normalize(name, model)
         return ParsedEvent(name, self.name, key, model, view, normalized_name)

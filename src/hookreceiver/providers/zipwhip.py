@@ -245,8 +245,8 @@ class Zipwhip(Provider):
         model_type = _MODELS.get(event)
         if model_type is None:
             return generic_event(self.name, event, payload, payload.get("id"), digest(payload))
-        model = validate_model(model_type, payload)
         name = self.event_name(event)
+        model = validate_model(model_type, payload, name)
         if not isinstance(model, Message):
             return ParsedEvent(name, self.name, make_key(self.name, event, digest(payload)), model)
         parts: tuple[object, ...] = (model.id,)

@@ -84,7 +84,7 @@ def demo_environment(port: int, workdir: str) -> dict[str, str]:
         "UPDOX_URL_KEYS": secrets.token_urlsafe(32),
         "WIRECLOUD_URL_KEYS": secrets.token_urlsafe(32),
         "HOOKRECEIVER_STORE": "memory",
-        "HOOKRECEIVER_INBOX": os.path.join(workdir, "inbox.db"),
+        "HOOKRECEIVER_INBOX": "sqlite:///" + os.path.join(workdir, "inbox.db"),
         "HOOKRECEIVER_TRUSTED_PROXIES": "127.0.0.1",
         "HOOKRECEIVER_PUBLIC_URL": f"http://127.0.0.1:{port}",
     }

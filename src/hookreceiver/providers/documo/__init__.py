@@ -235,7 +235,7 @@ class Documo(Provider):
         fax = payload
         if issubclass(model_type, FaxV1Event) and isinstance(payload.get("data"), dict):
             fax = payload["data"]
-        model = validate_model(model_type, fax)
+        model = validate_model(model_type, fax, name)
         if not isinstance(model, _FaxFields):
             return ParsedEvent(name, self.name, make_key(self.name, event, digest(payload)), model)
         attachments = [f for f in body.files if f.field == "attachment"] or body.files

@@ -3,7 +3,8 @@
 The fax object's fields are those of Documo's published samples (camelCase on the wire, read
 into snake_case attributes: ``messageId`` -> ``message_id``). Legacy payloads carry a few ids
 twice (``accountId`` and ``account_id``): the camelCase value fills the attribute, the other is
-kept in ``model_extra`` like every field not listed here.
+kept in ``model_extra`` like every field not listed here (and in ``model_dump(by_alias=True)``;
+a dump by attribute name reports the attribute's value).
 """
 
 from __future__ import annotations
@@ -11,7 +12,13 @@ from __future__ import annotations
 from enum import Enum
 from typing import Annotated, Any
 
-from pydantic import Field, PrivateAttr
+from pydantic import (
+    Field,
+    PrivateAttr,
+    SerializationInfo,
+    SerializerFunctionWrapHandler,
+    model_serializer,
+)
 
 from ...parsing.attachment import Attachment
 from .._common import CamelModel
@@ -115,6 +122,20 @@ class _FaxFields(CamelModel):
     cf: dict[str, Any] = Field(default_factory=dict)
 
     _attachment: Attachment | None = PrivateAttr(default=None)
+
+    # No return annotation: pydantic would take it for the dump's JSON schema (``{}`` for Any).
+    @model_serializer(mode="wrap")
+    def _attributes_win(  # type: ignore[no-untyped-def]
+        self, handler: SerializerFunctionWrapHandler, info: SerializationInfo
+    ):
+        # Extras are dumped after the fields: by attribute name, a legacy twin (account_id
+        # beside accountId) would overwrite the attribute's value. By alias both are kept.
+        extra, fields = self.__pydantic_extra__, type(self).model_fields
+        if info.by_alias or not extra or extra.keys().isdisjoint(fields):
+            return handler(self)
+        shadow = self.model_copy()
+        shadow.__pydantic_extra__ = {k: v for k, v in extra.items() if k not in fields}
+        return handler(shadow)
 
     @property
     def attachment(self) -> Attachment | None:

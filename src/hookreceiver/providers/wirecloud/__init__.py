@@ -188,8 +188,8 @@ class Wirecloud(Provider):
         model_type = _MODELS.get(event)
         if model_type is None:
             return generic_event(self.name, event, payload, hook_id, digest(payload))
-        model = validate_model(model_type, payload)
         name = self.event_name(event)
+        model = validate_model(model_type, payload, name)
         if not isinstance(model, ChannelEvent):
             key = make_key(self.name, event, hook_id, digest(payload))
             return ParsedEvent(name, self.name, key, model)
