@@ -91,6 +91,8 @@ class Provider:
     #: How endpoints acknowledge by default: ``"sync"``, or ``"inbox"`` when the receiver has
     #: an inbox (for senders that never retry, so a failed handler must not lose the event).
     default_ack: ClassVar[str] = "sync"
+    #: What a URL's ``{event}`` segment may say for each event (``"channel-create"``).
+    event_aliases: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self,
@@ -183,6 +185,17 @@ class Provider:
     def event_name(self, event: str) -> str:
         """The full name of one of this provider's events."""
         return f"{self.name}.{event}"
+
+    def url_event_name(self, segment: str) -> str:
+        """The full name of the event a URL's ``{event}`` segment names, read as :meth:`parse`
+        reads it (aliases resolved): what a signed URL for that segment binds deliveries to.
+
+        Raises:
+            DeliveryRejected: 404, the segment names no event at all.
+        """
+        from ._common import event_from_segment
+
+        return self.event_name(event_from_segment(segment, self.event_aliases))
 
     def respond(self, outcome: Outcome) -> Response:
         """The response for an outcome, with the status this provider's retry rules need."""

@@ -12,7 +12,7 @@ from .._lazy import lazy_names
 TYPE_CHECKING = False  # as in hookreceiver/__init__.py: typing is not imported for it
 if TYPE_CHECKING:
     from .allowlist import IPAllowlist, NetworkSet, parse_address
-    from .base import Guard, GuardRequest
+    from .base import EventNames, Guard, GuardRequest
     from .basic_auth import BasicAuth
     from .env import credentials_from_env, secrets_from_env
     from .hmac import StandardWebhooks
@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 # does not load the HMAC, proxy and signed-URL modules.
 _LAZY = {
     "BasicAuth": "basic_auth",
+    "EventNames": "base",
     "Guard": "base",
     "GuardRequest": "base",
     "IPAllowlist": "allowlist",
@@ -42,6 +43,7 @@ __getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
 __all__ = [
     "BasicAuth",
+    "EventNames",
     "Guard",
     "GuardRequest",
     "IPAllowlist",
