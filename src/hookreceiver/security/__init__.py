@@ -1,4 +1,5 @@
-"""Sender verification: IP allowlists, trusted proxies, basic auth, signed URLs, HMAC signatures.
+"""Sender verification: IP allowlists, trusted proxies, basic auth, signed URLs, HMAC signatures;
+and :class:`RedactTokens`, which keeps signed-URL tokens out of access logs.
 
 Guards run cheapest first, before the body is read (the HMAC check excepted)::
 
@@ -17,6 +18,7 @@ if TYPE_CHECKING:
     from .env import credentials_from_env, secrets_from_env
     from .hmac import StandardWebhooks
     from .proxies import TrustedProxies
+    from .redact import RedactTokens, redact_access_logs
     from .signed_urls import SignedURLGuard, URLSigner
 
 # Each name is imported from its module on first use (PEP 562): a provider that checks addresses
@@ -28,12 +30,14 @@ _LAZY = {
     "GuardRequest": "base",
     "IPAllowlist": "allowlist",
     "NetworkSet": "allowlist",
+    "RedactTokens": "redact",
     "SignedURLGuard": "signed_urls",
     "StandardWebhooks": "hmac",
     "TrustedProxies": "proxies",
     "URLSigner": "signed_urls",
     "credentials_from_env": "env",
     "parse_address": "allowlist",
+    "redact_access_logs": "redact",
     "secrets_from_env": "env",
 }
 
@@ -48,11 +52,13 @@ __all__ = [
     "GuardRequest",
     "IPAllowlist",
     "NetworkSet",
+    "RedactTokens",
     "SignedURLGuard",
     "StandardWebhooks",
     "TrustedProxies",
     "URLSigner",
     "credentials_from_env",
     "parse_address",
+    "redact_access_logs",
     "secrets_from_env",
 ]
