@@ -5,15 +5,18 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Mapping
 from pathlib import Path
 from types import MappingProxyType
-from typing import Any
+from typing import Any, ClassVar
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
 from security_support import URL_KEYS, gunicorn_command, served, uvicorn_command
 
-from hookreceiver import ConfigurationError, URLSigner
+from hookreceiver import ConfigurationError, Delivery, Headers, ParsedEvent, Receiver, URLSigner
+from hookreceiver.parsing.body import Body
+from hookreceiver.providers.base import Provider
 from hookreceiver.security import RedactTokens, redact_access_logs
 from hookreceiver.security.redact import ACCESS_LOGGERS
 from hookreceiver.testing import SimulatedDelivery, send_http, updox, wirecloud
@@ -188,15 +191,54 @@ def test_redact_access_logs_attaches_one_filter_to_each_access_logger() -> None:
         first = redact_access_logs()
         second = redact_access_logs(["token", "sig"])
         for name in ACCESS_LOGGERS:
-            filters = [f for f in logging.getLogger(name).filters if isinstance(f, RedactTokens)]
+            filters = [
+                f
+                for f in logging.getLogger(name).filters
+                if isinstance(f, RedactTokens) and f._by_helper
+            ]
             assert filters == [second], name
         assert first is not second and second.params == ("token", "sig")
         assert {"uvicorn.access", "gunicorn.access", "werkzeug"} <= set(ACCESS_LOGGERS)
     finally:
         for name in ACCESS_LOGGERS:
             logger = logging.getLogger(name)
-            for f in [f for f in logger.filters if isinstance(f, RedactTokens)]:
+            for f in [f for f in logger.filters if isinstance(f, RedactTokens) and f._by_helper]:
                 logger.removeFilter(f)
+
+
+class Buggy(Provider):
+    """A provider with a bug: its parse raises something no delivery should cause."""
+
+    name: ClassVar[str] = "buggy"
+
+    def parse(self, delivery: Delivery, params: Mapping[str, str], body: Body) -> ParsedEvent:
+        raise RuntimeError("a bug")
+
+
+@pytest.mark.parametrize("param", ["token", "sig"])
+def test_hookreceivers_own_log_never_shows_a_token_it_was_handed(
+    param: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    # Without redact_access_logs(): a signed endpoint protects its own log lines by itself.
+    hooks = Receiver(public_base_url="https://hooks.example.com")
+    sign = signer(param=param)
+    hooks.endpoint("/in-query", Buggy(signed_urls=sign))
+    urls = [hooks.callback_url("/in-query")]
+    if param == "token":  # a path placeholder named as the signer's parameter
+        hooks.endpoint("/in-path/{token}", Buggy(signed_urls=sign))
+        urls.append(hooks.callback_url("/in-path/{token}"))
+    with caplog.at_level(logging.ERROR, logger="hookreceiver"):
+        for url in urls:
+            parts = urlsplit(url)
+            json_type = Headers([("content-type", "application/json")])
+            delivery = Delivery("POST", parts.path, parts.query, json_type, body=b"{}")
+            assert hooks.handle(delivery).status == 500
+    assert "unexpected error handling POST" in caplog.text
+    for url in urls:
+        token = parse_qs(urlsplit(url).query).get(param, [url.rsplit("/", 1)[1]])[0]
+        assert token not in caplog.text
+    if param == "token":  # the path logged holds the token (a query is not logged)
+        assert "unexpected error handling POST /in-path/[redacted]" in caplog.text
 
 
 # Real servers --------------------------------------------------------------------------------

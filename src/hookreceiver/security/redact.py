@@ -66,6 +66,7 @@ class RedactTokens(logging.Filter):
         if not names or not all(_NAME.fullmatch(name) for name in names):
             raise ConfigurationError(f"token parameters must be identifiers, not {names!r}")
         self.params = tuple(dict.fromkeys(names))
+        self._by_helper = False  # attached by redact_access_logs(), which replaces its own
         alternatives = "|".join(re.escape(name) for name in self.params)
         # At the start of a value (a bare query string, as gunicorn's %(q)s holds it) or after
         # ? & ; (a URL or request line); the value runs to the next separator.
@@ -116,9 +117,18 @@ def redact_access_logs(
     configuration. Calling it again replaces the filter it attached before.
     """
     redactor = RedactTokens(params)
+    redactor._by_helper = True
     for name in loggers:
         logger = logging.getLogger(name)
-        for old in [f for f in logger.filters if isinstance(f, RedactTokens)]:
+        for old in [f for f in logger.filters if isinstance(f, RedactTokens) and f._by_helper]:
             logger.removeFilter(old)
         logger.addFilter(redactor)
     return redactor
+
+
+def redact_own_log(param: str) -> None:
+    """Make sure hookreceiver's own log (which names a request's path on an unexpected error)
+    hides tokens carried in ``param``: signed-URL guards call it when they are built."""
+    logger = logging.getLogger("hookreceiver")
+    if not any(isinstance(f, RedactTokens) and param in f.params for f in logger.filters):
+        logger.addFilter(RedactTokens([param]))

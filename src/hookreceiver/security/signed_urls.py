@@ -290,7 +290,10 @@ class SignedURLGuard:
     needs_body = False
 
     def __init__(self, signer: URLSigner) -> None:
+        from .redact import redact_own_log
+
         self.signer = signer
+        redact_own_log(signer.param)  # a token must not reach the log in a logged path
 
     def check(self, request: GuardRequest) -> None:
         """Verify the token in the path segment or query; expose its context."""
