@@ -172,3 +172,14 @@ def test_no_warning_when_proxies_are_trusted(
     with caplog.at_level(logging.WARNING, logger="hookreceiver"):
         assert adapter(hooks, request).status == 200
     assert _forwarding_warnings(caplog) == []
+
+
+def test_headers_has_any_finds_names_raw_and_decoded() -> None:
+    from hookreceiver import Headers
+
+    names = frozenset({"x-forwarded-for", "forwarded"})
+    raw = [(b"host", b"h"), (b"forwarded", b"for=1.2.3.4")]
+    assert Headers.from_raw(raw).has_any(names)
+    assert Headers([("Host", "h"), ("X-Forwarded-For", "1.2.3.4")]).has_any(names)
+    assert not Headers.from_raw([(b"host", b"h")]).has_any(names)
+    assert not Headers([("x-real-ip", "1.2.3.4")]).has_any(names)

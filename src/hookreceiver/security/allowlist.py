@@ -25,6 +25,7 @@ logger = logging.getLogger("hookreceiver")
 
 #: Headers through which proxies (and anyone pretending to be one) name a client.
 FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+_FORWARDING = frozenset(FORWARDING_HEADERS)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -183,9 +184,9 @@ class IPAllowlist:
         a proxy or tunnel stands in front unconfigured, or the server believed the header and
         the address checked is whatever the caller claimed."""
         headers = request.delivery.headers
-        found = [name for name in FORWARDING_HEADERS if headers.get(name) is not None]
-        if not found:
+        if not headers.has_any(_FORWARDING):  # every delivery until one has: keep it cheap
             return
+        found = [name for name in FORWARDING_HEADERS if headers.get(name) is not None]
         self._warned = True
         client = parse_address(request.client or "")
         rewritten = client is not None and client in _named_addresses(headers)
