@@ -7,6 +7,11 @@ Run from the repository root::
     WIRECLOUD_URL_KEYS=$(python -c 'import secrets; print(secrets.token_urlsafe(32))') \
     flask --app examples/flask_app.py run
 
+or in production ``gunicorn --access-logfile - examples.flask_app:app`` (gunicorn never takes the
+sender's address from ``X-Forwarded-For``; its ``forwarded_allow_ips`` only decides which peers
+may set the scheme headers). Neither server's access log shows signed URLs' tokens: they
+read ``[redacted]``.
+
 Environment variables: the same as ``examples/starlette_app.py`` (``DOCUMO_BASIC_AUTH``,
 ``UPDOX_URL_KEYS`` and ``WIRECLOUD_URL_KEYS`` required; ``HOOKRECEIVER_STORE``,
 ``HOOKRECEIVER_INBOX``, ``HOOKRECEIVER_ALLOW_IPS``, ``HOOKRECEIVER_TRUSTED_PROXIES`` and

@@ -5,7 +5,14 @@ Run from the repository root::
     DOCUMO_BASIC_AUTH=documo:change-me \
     UPDOX_URL_KEYS=$(python -c 'import secrets; print(secrets.token_urlsafe(32))') \
     WIRECLOUD_URL_KEYS=$(python -c 'import secrets; print(secrets.token_urlsafe(32))') \
-    uvicorn examples.starlette_app:app
+    uvicorn --no-proxy-headers examples.starlette_app:app
+
+``--no-proxy-headers`` matters: by default uvicorn believes ``X-Forwarded-For`` from
+127.0.0.1 and replaces the sender's address with it, so behind a same-host tunnel anyone could
+claim a Fax.Plus or Zipwhip address. Senders' addresses behind a proxy come from
+``HOOKRECEIVER_TRUSTED_PROXIES`` instead. Under gunicorn:
+``gunicorn -k uvicorn.workers.UvicornWorker --forwarded-allow-ips='' examples.starlette_app:app``.
+Access log lines show signed URLs' tokens as ``[redacted]`` (see ``examples/webhooks.py``).
 
 Environment variables:
 
@@ -20,7 +27,8 @@ Environment variables:
 ``HOOKRECEIVER_ALLOW_IPS``  more sender addresses for Fax.Plus, Zipwhip and Documo, beside
                             their published ones (``127.0.0.1`` to try it locally).
 ``HOOKRECEIVER_TRUSTED_PROXIES``  your reverse proxies' networks; only then is
-                            ``X-Forwarded-For`` believed.
+                            ``X-Forwarded-For`` believed (by hookreceiver: keep the
+                            server's own proxy handling off, as above).
 ``HOOKRECEIVER_PUBLIC_URL`` the base URL providers reach this app at (for callback URLs).
 ``HOOKRECEIVER_JOURNAL``    a local directory keeping Kazoo deliveries while the inbox is
                             unreachable (default ``hookreceiver-journal``).

@@ -23,7 +23,7 @@ from typing import Any
 from hookreceiver import DeliveryContext, GenericEvent, Receiver, providers
 from hookreceiver.inbox import open_inbox
 from hookreceiver.providers import CallEvent, FaxEvent, MessageEvent
-from hookreceiver.security import BasicAuth, TrustedProxies, URLSigner
+from hookreceiver.security import BasicAuth, TrustedProxies, URLSigner, redact_access_logs
 from hookreceiver.stores import MemoryStore, SQLiteStore, Store
 
 __all__ = ["build_receiver", "registration_urls"]
@@ -54,6 +54,9 @@ def _store(spec: str) -> Store:
 
 
 def _json_lines_to_stdout() -> None:
+    # Signed URLs are credentials, and servers log every URL: the access logs of uvicorn,
+    # gunicorn and werkzeug (on the stream the event lines go to) show their tokens redacted.
+    redact_access_logs()
     # One JSON line per handled event: hookreceiver logs it on "hookreceiver.events".
     handler = logging.StreamHandler(sys.stdout)
     handler.setFormatter(logging.Formatter("%(message)s"))
@@ -86,13 +89,17 @@ def build_receiver() -> Receiver:
     hooks.endpoint(
         "/hooks/documo/{event}", providers.Documo(allow_ips=extra_ips, guards=[documo_auth])
     )
+    # The URLs are registered once with Updox and Kazoo, so they do not expire (expires_in=None
+    # says so knowingly): rotate the keys to retire them.
     hooks.endpoint(
         UPDOX_PATH,
-        providers.Updox(signed_urls=URLSigner.from_env("UPDOX_URL_KEYS")),
+        providers.Updox(signed_urls=URLSigner.from_env("UPDOX_URL_KEYS", expires_in=None)),
     )
     hooks.endpoint(
         WIRECLOUD_PATH,
-        providers.Wirecloud(signed_urls=URLSigner.from_env("WIRECLOUD_URL_KEYS")),
+        providers.Wirecloud(
+            signed_urls=URLSigner.from_env("WIRECLOUD_URL_KEYS", expires_in=None)
+        ),
     )
     _handlers(hooks)
     return hooks

@@ -176,13 +176,17 @@ def _run_cli(*args: str, timeout: float = 60) -> subprocess.CompletedProcess[str
 
 @pytest.mark.slow
 def test_demo_runs_end_to_end_and_every_delivery_goes_as_expected() -> None:
-    result = _run_cli("demo")
+    result = _run_cli("demo", "-v")
     assert result.returncode == 0, result.stdout + result.stderr
     out = result.stdout
-    # Every event of every provider, then a duplicate and four deliveries that must be refused.
+    # Every event of every provider, then a duplicate and five deliveries that must be refused.
     every = sum(len(module.EVENTS) for module in factories.PROVIDERS.values())
     assert every >= 42
-    assert f"{every + 5} of {every + 5} deliveries went as expected." in out
+    assert f"{every + 6} of {every + 6} deliveries went as expected." in out
+    # The server log (-v) holds the access log, its signed URLs' tokens redacted.
+    assert "token(s) reached the server log" not in out
+    assert re.search(r'"POST /hooks/wirecloud/channel_create/\[redacted\] HTTP/1.1" 200', out)
+    assert re.search(r'"POST /hooks/updox/inbound_fax/\[redacted\] HTTP/1.1" 200', out)
     for provider, module in factories.PROVIDERS.items():
         for event in module.EVENTS:
             assert re.search(rf"^ +\d+ +{re.escape(provider)}\.{re.escape(event)} ", out, re.M), (
@@ -195,6 +199,7 @@ def test_demo_runs_end_to_end_and_every_delivery_goes_as_expected() -> None:
         r"zipwhip\.message\.receive +spoofed sender +403 +403 +address_not_allowed",
         r"documo\.fax\.outbound +wrong password +401 +401 +unauthorized",
         r"updox\.inbound_fax +URL signed with a wrong key +403 +403 +invalid_token",
+        r"wirecloud\.channel_destroy +URL signed for channel_create +403 +403 +event_mismatch",
         r"faxplus\.fax_sent +1\.06 MiB body +413 +413 +payload_too_large",
         r"wirecloud\.channel_create +bracket form +200 +200 +accepted +call: started",
         r"documo\.user\.create +event named by the URL +200 +200 +handled +other: model=UserCreate",
@@ -207,3 +212,18 @@ def test_demo_with_an_app_that_does_not_import_exits_4(tmp_path: Path) -> None:
     result = _run_cli("demo", "--app", "no_such_module:app")
     assert result.returncode == 4
     assert "cannot load 'no_such_module:app'" in result.stderr
+
+
+def test_the_demo_counts_tokens_that_reach_the_server_log() -> None:
+    from hookreceiver import URLSigner
+    from hookreceiver.security import RedactTokens
+    from hookreceiver.testing import updox, wirecloud
+    from hookreceiver.testing.demo import Step, _leaked_tokens
+
+    signer = URLSigner("demo-test-key-0123456789abcdef", expires_in=None)
+    in_path = wirecloud.channel_create(path="/hooks/kazoo/{event}/{token}", signer=signer)
+    in_query = updox.inbound_fax(path="/hooks/updox/{event}", signer=signer)
+    steps = [Step("", in_path, 200), Step("", in_query, 200)]
+    lines = [f'"POST {d.path}?{d.query} HTTP/1.1" 200' for d in (in_path, in_query)]
+    assert _leaked_tokens(steps, lines) == 2
+    assert _leaked_tokens(steps, [RedactTokens().redact(line) for line in lines]) == 0

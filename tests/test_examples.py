@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import subprocess
 import sys
 import threading
@@ -114,6 +115,7 @@ def commands(port: int) -> dict[str, list[str]]:
             python,
             "-m",
             "uvicorn",
+            "--no-proxy-headers",  # as its docstring says
             "examples.starlette_app:app",
             "--host",
             "127.0.0.1",
@@ -192,3 +194,36 @@ def test_example_handles_every_provider_over_http(example: tuple[Server, dict]) 
     time.sleep(0.3)
     assert len(server.events()) == 6
     assert "example-pass" not in "\n".join(server.lines)
+
+    # The signed URLs' tokens are credentials: the access log shows the path, not them.
+    log = "\n".join(server.lines)
+    for name in ("updox.inbound_fax", "wirecloud.channel_destroy"):
+        token = urls[name].rsplit("/", 1)[1]
+        assert token not in log
+    assert "/hooks/updox/inbound_fax/[redacted]" in log, server.lines[-30:]
+    assert "/hooks/wirecloud/channel_destroy/[redacted]" in log
+
+
+SERVERS = "(?:uvicorn|gunicorn|hypercorn|granian)"
+
+
+def documented_commands() -> list[str]:
+    """Every command that serves an app, as the README and the examples' docstrings print it."""
+    texts = [(ROOT / "README.md").read_text()]
+    texts += [path.read_text() for path in sorted((ROOT / "examples").glob("*.py"))]
+    found = []
+    for text in texts:
+        found += re.findall(rf"`({SERVERS} [^`\n]*)`", text)  # inline
+        found += re.findall(rf"^ {{4,}}({SERVERS} .*)$", text, flags=re.M)  # a code block
+    return found
+
+
+def test_every_documented_server_command_keeps_the_servers_proxy_handling_off() -> None:
+    commands = documented_commands()
+    assert any(c.startswith("uvicorn ") for c in commands)
+    assert any(c.startswith("gunicorn ") for c in commands)
+    for command in commands:
+        if command.startswith("uvicorn "):
+            assert "--no-proxy-headers" in command or "--forwarded-allow-ips" in command, command
+        if "uvicorn.workers.UvicornWorker" in command or "uvicorn_worker" in command:
+            assert "--forwarded-allow-ips" in command, command

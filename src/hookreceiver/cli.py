@@ -87,9 +87,11 @@ def demo(spec: str, verbose: bool) -> None:
 
     Real HTTP deliveries, as each provider sends them: Fax.Plus and Zipwhip JSON, a Documo
     multipart fax with a PDF, Updox and Wirecloud (Kazoo) on signed callback URLs; then a
-    duplicate, a spoofed sender, wrong credentials, a forged URL token and an oversized body.
-    Prints each delivery, its expected and actual status, and what the handler saw. Exits 0
-    when every delivery went as expected. Run it from the repository root.
+    duplicate, a spoofed sender, wrong credentials, a forged URL token, a token signed for
+    another event and an oversized body. The app runs under `uvicorn --no-proxy-headers` with
+    its access log on (-v prints it; it must show no signed URL's token). Prints each
+    delivery, its expected and actual status, and what the handler saw. Exits 0 when every
+    delivery went as expected. Run it from the repository root.
     """
     from .testing.demo import DemoError, run_demo
 
@@ -384,7 +386,7 @@ def _build(
             from .security.signed_urls import URLSigner
 
             template = endpoint or _template(parts.path or "/", delivery.url_event)
-            signer = URLSigner([secret])
+            signer = URLSigner([secret], expires_in=None)  # signs for sending, not serving
             delivery = make(
                 **kwargs, path=template, signer=signer, signed_context=_fields(context) or None
             )

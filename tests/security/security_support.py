@@ -6,8 +6,16 @@ from __future__ import annotations
 import asyncio
 import io
 import json
-from collections.abc import Callable, Mapping
+import os
+import socket
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import Any, ClassVar
 from urllib.parse import unquote, unquote_to_bytes
 
@@ -180,3 +188,93 @@ ADAPTERS: dict[str, Callable[[Receiver, Request], Result]] = {
     "asgi": lambda receiver, request: call_asgi(receiver.asgi_app, request),
     "wsgi": lambda receiver, request: call_wsgi(receiver.wsgi_app, request),
 }
+
+
+class ServedProcess:
+    """A server started as a subprocess the way the README says (``tests/security/apps``
+    holds its app), with everything it prints collected line by line."""
+
+    APPS = str(Path(__file__).resolve().parent / "apps")
+
+    def __init__(self, command: list[str], port: int, env: Mapping[str, str]) -> None:
+        self.port = port
+        self.base_url = f"http://127.0.0.1:{port}"
+        self.lines: list[str] = []
+        self.process = subprocess.Popen(
+            command,
+            cwd=self.APPS,
+            env={**os.environ, "PYTHONUNBUFFERED": "1", **env},
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+            text=True,
+        )
+        self._reader = threading.Thread(target=self._collect, daemon=True)
+        self._reader.start()
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                with socket.create_connection(("127.0.0.1", port), timeout=0.5):
+                    break
+            except OSError:
+                pass
+            if self.process.poll() is not None or time.monotonic() > deadline:
+                self.stop()
+                raise RuntimeError("server did not start:\n" + "\n".join(self.lines))
+            time.sleep(0.05)
+
+    def _collect(self) -> None:
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self.lines.append(line.rstrip("\n"))
+
+    def handled(self) -> list[dict[str, Any]]:
+        """The JSON lines the app's handler printed."""
+        return [json.loads(line) for line in list(self.lines) if line.startswith('{"handled"')]
+
+    def output(self, settle: float = 0.5) -> str:
+        """Everything printed so far, after ``settle`` seconds for the last lines to arrive."""
+        time.sleep(settle)
+        return "\n".join(self.lines)
+
+    def stop(self) -> None:
+        if self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(15)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait(10)
+        self._reader.join(5)
+        if self.process.stdout is not None:
+            self.process.stdout.close()
+
+
+@contextmanager
+def served(command: list[str], port: int, **env: str) -> Iterator[ServedProcess]:
+    """Run ``command`` (which serves on ``port``) for the duration of the block."""
+    server = ServedProcess(command, port, env)
+    try:
+        yield server
+    finally:
+        server.stop()
+
+
+def uvicorn_command(port: int, *flags: str, app: str = "served:app") -> list[str]:
+    """``uvicorn [flags] app`` on 127.0.0.1:port, as a module of this interpreter."""
+    where = ["--host", "127.0.0.1", "--port", str(port)]
+    return [sys.executable, "-m", "uvicorn", *flags, app, *where]
+
+
+def gunicorn_command(port: int, *flags: str, app: str = "served:wsgi") -> list[str]:
+    """``gunicorn [flags] app`` with one worker on 127.0.0.1:port."""
+    return [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        *flags,
+        "--workers",
+        "1",
+        "--bind",
+        f"127.0.0.1:{port}",
+        app,
+    ]

@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import ipaddress
+import logging
+from collections.abc import Callable
 
 import pytest
+from security_support import Probe, Request, Result
 
-from hookreceiver import ConfigurationError
+from hookreceiver import ConfigurationError, Receiver, TrustedProxies
 from hookreceiver.security import IPAllowlist, NetworkSet, parse_address
 
 
@@ -109,3 +112,74 @@ def test_allowlist_remembers_answers_and_starts_over_when_full(
     assert len(allow._answers) == 1
     assert not allow.allows("fe80::1%eth0")
     assert not allow.allows(None)
+
+
+def _forwarding_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
+    return [r.getMessage() for r in caplog.records if "trusts no proxies" in r.getMessage()]
+
+
+def test_forwarding_headers_without_trusted_proxies_warn_once_per_allowlist(
+    adapter: Callable[[Receiver, Request], Result], caplog: pytest.LogCaptureFixture
+) -> None:
+    hooks = Receiver()
+    hooks.endpoint("/a", Probe(allow_ips=["198.51.100.7"]))
+    hooks.endpoint("/b", Probe(allow_ips=["198.51.100.7"]))
+    plain = Request("/a", peer="198.51.100.7")
+    spoof = Request("/a", peer="127.0.0.1", headers=[("x-forwarded-for", "198.51.100.7")])
+    with caplog.at_level(logging.WARNING, logger="hookreceiver"):
+        assert adapter(hooks, plain).status == 200
+        assert _forwarding_warnings(caplog) == []  # no header, nothing to say
+        assert adapter(hooks, spoof).status == 403
+        assert adapter(hooks, spoof).status == 403
+        b = Request("/b", peer="127.0.0.1", headers=[("forwarded", "for=198.51.100.7")])
+        assert adapter(hooks, b).status == 403
+    warned = _forwarding_warnings(caplog)
+    assert len(warned) == 2
+    assert "endpoint /a: a delivery came with x-forwarded-for" in warned[0]
+    assert "endpoint /b: a delivery came with forwarded" in warned[1]
+    assert all("server took it" not in w for w in warned)
+
+
+@pytest.mark.parametrize(
+    "header, value",
+    [
+        ("x-forwarded-for", "203.0.113.1, 198.51.100.7"),
+        ("forwarded", 'for="198.51.100.7:4711"'),
+        ("x-real-ip", "198.51.100.7"),
+    ],
+)
+def test_a_peer_the_header_names_is_told_as_rewritten_by_the_server(
+    adapter: Callable[[Receiver, Request], Result],
+    caplog: pytest.LogCaptureFixture,
+    header: str,
+    value: str,
+) -> None:
+    # What `uvicorn app:app` does: the peer handed over is the header's claim.
+    hooks = Receiver()
+    hooks.endpoint("/a", Probe(allow_ips=["198.51.100.7"]))
+    with caplog.at_level(logging.WARNING, logger="hookreceiver"):
+        adapter(hooks, Request("/a", peer="198.51.100.7", headers=[(header, value)]))
+    (warned,) = _forwarding_warnings(caplog)
+    assert "(198.51.100.7), an address the header names: the server took it" in warned
+
+
+def test_no_warning_when_proxies_are_trusted(
+    adapter: Callable[[Receiver, Request], Result], caplog: pytest.LogCaptureFixture
+) -> None:
+    hooks = Receiver(proxies=TrustedProxies(["127.0.0.1"]))
+    hooks.endpoint("/a", Probe(allow_ips=["198.51.100.7"]))
+    request = Request("/a", peer="127.0.0.1", headers=[("x-forwarded-for", "198.51.100.7")])
+    with caplog.at_level(logging.WARNING, logger="hookreceiver"):
+        assert adapter(hooks, request).status == 200
+    assert _forwarding_warnings(caplog) == []
+
+
+def test_headers_has_any_finds_names_raw_and_decoded() -> None:
+    from hookreceiver import Headers
+
+    names = frozenset({"x-forwarded-for", "forwarded"})
+    raw = [(b"host", b"h"), (b"forwarded", b"for=1.2.3.4")]
+    assert Headers.from_raw(raw).has_any(names)
+    assert Headers([("Host", "h"), ("X-Forwarded-For", "1.2.3.4")]).has_any(names)
+    assert not Headers.from_raw([(b"host", b"h")]).has_any(names)
+    assert not Headers([("x-real-ip", "1.2.3.4")]).has_any(names)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 from collections.abc import Callable
 from urllib.parse import parse_qs, urlsplit
 
@@ -200,3 +201,24 @@ def test_base_url_must_be_absolute_http(url: str) -> None:
         check_base_url(url)
     with pytest.raises(ConfigurationError):
         Receiver(public_base_url=url)
+
+
+def test_a_signer_whose_urls_never_expire_says_so_at_start_up(
+    caplog: pytest.LogCaptureFixture, clock: Clock
+) -> None:
+    with caplog.at_level(logging.WARNING, logger="hookreceiver"):
+        never = URLSigner(URL_KEYS, clock=clock)
+    warned = [r.getMessage() for r in caplog.records if r.levelno == logging.WARNING]
+    assert len(warned) == 1 and "never expire" in warned[0] and "expires_in" in warned[0]
+    assert all(key not in caplog.text for key in URL_KEYS)
+    assert never.expires_in is None
+    caplog.clear()
+    with caplog.at_level(logging.WARNING, logger="hookreceiver"):
+        chosen = URLSigner(URL_KEYS, clock=clock, expires_in=None)  # chosen knowingly
+        dated = URLSigner(URL_KEYS, clock=clock, expires_in=3600)
+    assert caplog.records == []
+    assert chosen.expires_in is None and dated.expires_in == 3600
+    token = dated.sign("/x")
+    clock.now += 3600
+    with pytest.raises(NotVerified, match="expired"):
+        dated.verify("/x", {}, token)

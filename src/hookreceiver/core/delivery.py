@@ -101,6 +101,21 @@ class Headers(Mapping[str, str]):
         name = name.lower()
         return [value for key, value in self._decoded() if key == name]
 
+    def has_any(self, names: frozenset[str]) -> bool:
+        """Whether a header of one of ``names`` (lower-case) is present; nothing is decoded."""
+        if self._items is None:
+            wanted = _ENCODED.get(names)
+            if wanted is None:
+                wanted = _ENCODED[names] = frozenset(n.encode("latin-1") for n in names)
+            for key, _ in self._raw:
+                if key in wanted:
+                    return True
+            return False
+        for text, _ in self._items:
+            if text in names:
+                return True
+        return False
+
     def items_list(self) -> tuple[tuple[str, str], ...]:
         """All ``(lower-case name, value)`` pairs, duplicates included."""
         return self._decoded()
@@ -121,6 +136,8 @@ class Headers(Mapping[str, str]):
 
 
 _SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+# has_any's name sets as bytes, to compare with an ASGI scope's header names undecoded.
+_ENCODED: dict[frozenset[str], frozenset[bytes]] = {}
 
 
 @dataclass(slots=True)

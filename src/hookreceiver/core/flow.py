@@ -185,7 +185,11 @@ def delivery_flow(receiver: Receiver, route: Route, delivery: Delivery) -> Flow:
             )
         # Guards: cheapest first, before a byte of the body is read.
         request = GuardRequest(
-            delivery, endpoint.path, route.params, receiver.client_address(delivery)
+            delivery,
+            endpoint.path,
+            route.params,
+            receiver.client_address(delivery),
+            trusted_proxies=receiver.proxies is not None,
         )
         for guard in provider.guards:
             guard.check(request)
@@ -197,6 +201,11 @@ def delivery_flow(receiver: Receiver, route: Route, delivery: Delivery) -> Flow:
                 guard.check_body(request, body.raw)
         parsing = True  # verified: from here on, a refusal is quarantined in the inbox
         event = parse_event(provider, delivery, route.params, body)
+        parsing = False  # refused for its event (a signed URL's forgery): nothing to keep
+        for guard in provider.guards:
+            check_event = getattr(guard, "check_event", None)  # optional (see Guard)
+            if check_event is not None:
+                check_event(request, event.name, provider)
     except DeliveryRejected as exc:
         kept = False
         try:

@@ -100,6 +100,8 @@ class Provider:
     #: Whether the sender retries a delivery we did not take. ``False`` (or an ``"inbox"``
     #: ``default_ack``): a delivery the inbox cannot take goes to ``Receiver(journal_dir=...)``.
     retries: ClassVar[bool] = True
+    #: What a URL's ``{event}`` segment may say for each event (``"channel-create"``).
+    event_aliases: ClassVar[Mapping[str, str]] = {}
 
     def __init__(
         self,
@@ -192,6 +194,17 @@ class Provider:
     def event_name(self, event: str) -> str:
         """The full name of one of this provider's events."""
         return f"{self.name}.{event}"
+
+    def url_event_name(self, segment: str) -> str:
+        """The full name of the event a URL's ``{event}`` segment names, read as :meth:`parse`
+        reads it (aliases resolved): what a signed URL for that segment binds deliveries to.
+
+        Raises:
+            DeliveryRejected: 404, the segment names no event at all.
+        """
+        from ._common import event_from_segment
+
+        return self.event_name(event_from_segment(segment, self.event_aliases))
 
     def respond(self, outcome: Outcome) -> Response:
         """The response for an outcome, with the status this provider's retry rules need."""

@@ -219,6 +219,7 @@ class Updox(Provider):
     """
 
     name: ClassVar[str] = "updox"
+    event_aliases: ClassVar[Mapping[str, str]] = _ALIASES
     events: ClassVar[frozenset[str]] = frozenset(f"updox.{e}" for e in _MODELS)
     # Updox drops any 4xx for good and retries 5xx: a failure of ours must never be a 4xx.
     statuses: ClassVar[Mapping[Outcome, int]] = {

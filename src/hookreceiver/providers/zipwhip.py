@@ -219,6 +219,7 @@ class Zipwhip(Provider):
     """
 
     name: ClassVar[str] = "zipwhip"
+    event_aliases: ClassVar[Mapping[str, str]] = _ALIASES
     ip_preset: ClassVar[tuple[str, ...]] = ("69.46.44.0/24", "208.69.95.64/26")
     methods: ClassVar[tuple[str, ...]] = ("POST", "PUT", "GET")
     events: ClassVar[frozenset[str]] = frozenset(f"zipwhip.{e}" for e in _MODELS)

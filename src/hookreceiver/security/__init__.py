@@ -1,4 +1,5 @@
-"""Sender verification: IP allowlists, trusted proxies, basic auth, signed URLs, HMAC signatures.
+"""Sender verification: IP allowlists, trusted proxies, basic auth, signed URLs, HMAC signatures;
+and :class:`RedactTokens`, which keeps signed-URL tokens out of access logs.
 
 Guards run cheapest first, before the body is read (the HMAC check excepted)::
 
@@ -12,27 +13,31 @@ from .._lazy import lazy_names
 TYPE_CHECKING = False  # as in hookreceiver/__init__.py: typing is not imported for it
 if TYPE_CHECKING:
     from .allowlist import IPAllowlist, NetworkSet, parse_address
-    from .base import Guard, GuardRequest
+    from .base import EventNames, Guard, GuardRequest
     from .basic_auth import BasicAuth
     from .env import credentials_from_env, secrets_from_env
     from .hmac import StandardWebhooks
     from .proxies import TrustedProxies
+    from .redact import RedactTokens, redact_access_logs
     from .signed_urls import SignedURLGuard, URLSigner
 
 # Each name is imported from its module on first use (PEP 562): a provider that checks addresses
 # does not load the HMAC, proxy and signed-URL modules.
 _LAZY = {
     "BasicAuth": "basic_auth",
+    "EventNames": "base",
     "Guard": "base",
     "GuardRequest": "base",
     "IPAllowlist": "allowlist",
     "NetworkSet": "allowlist",
+    "RedactTokens": "redact",
     "SignedURLGuard": "signed_urls",
     "StandardWebhooks": "hmac",
     "TrustedProxies": "proxies",
     "URLSigner": "signed_urls",
     "credentials_from_env": "env",
     "parse_address": "allowlist",
+    "redact_access_logs": "redact",
     "secrets_from_env": "env",
 }
 
@@ -42,15 +47,18 @@ __getattr__, __dir__ = lazy_names(__name__, _LAZY, globals())
 
 __all__ = [
     "BasicAuth",
+    "EventNames",
     "Guard",
     "GuardRequest",
     "IPAllowlist",
     "NetworkSet",
+    "RedactTokens",
     "SignedURLGuard",
     "StandardWebhooks",
     "TrustedProxies",
     "URLSigner",
     "credentials_from_env",
     "parse_address",
+    "redact_access_logs",
     "secrets_from_env",
 ]

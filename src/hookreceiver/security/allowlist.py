@@ -8,13 +8,24 @@ address is "unknown", and an unknown sender is refused.
 from __future__ import annotations
 
 import ipaddress
+import logging
 from collections.abc import Iterable
 from functools import lru_cache
 
 from ..errors import ConfigurationError, NotVerified
 from .base import GuardRequest
 
+TYPE_CHECKING = False
+if TYPE_CHECKING:
+    from ..core.delivery import Headers
+
 __all__ = ["IPAllowlist", "NetworkSet", "parse_address"]
+
+logger = logging.getLogger("hookreceiver")
+
+#: Headers through which proxies (and anyone pretending to be one) name a client.
+FORWARDING_HEADERS = ("x-forwarded-for", "forwarded", "x-real-ip")
+_FORWARDING = frozenset(FORWARDING_HEADERS)
 
 IPAddress = ipaddress.IPv4Address | ipaddress.IPv6Address
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -117,6 +128,11 @@ class IPAllowlist:
     proxies report (see :class:`~hookreceiver.security.TrustedProxies`). An address that cannot
     be known or parsed is refused.
 
+    The peer is the one the server reports, and some servers rewrite it from
+    ``X-Forwarded-For`` themselves (``uvicorn`` believes it from 127.0.0.1 and ::1 unless
+    run with ``--no-proxy-headers``). So the first delivery that carries a forwarding header
+    while the receiver trusts no proxies logs a warning naming the fix, once per allowlist.
+
     Args:
         networks: addresses or CIDR networks, IPv4 or IPv6 (``"69.46.44.0/24"``, ``"::1"``).
 
@@ -130,6 +146,7 @@ class IPAllowlist:
     def __init__(self, networks: Iterable[str]) -> None:
         self._set = NetworkSet(networks)
         self._answers: dict[str, bool] = {}  # address text -> allowed, for repeat senders
+        self._warned = False  # about forwarding headers reaching it with no trusted proxies
         if not self._set:
             raise ConfigurationError("an IP allowlist needs at least one address or network")
         self.networks = self._set.networks
@@ -154,11 +171,53 @@ class IPAllowlist:
 
     def check(self, request: GuardRequest) -> None:
         """Refuse senders outside the list with 403."""
+        if not self._warned and not request.trusted_proxies:
+            self._warn_of_forwarding(request)
         if not self.allows(request.client):
             raise NotVerified("sender address is not allowed", error="address_not_allowed")
 
     def check_body(self, request: GuardRequest, body: bytes) -> None:
         """Nothing to check in the body."""
 
+    def _warn_of_forwarding(self, request: GuardRequest) -> None:
+        """Warn, once, of forwarding headers reaching an allowlist that trusts no proxy: either
+        a proxy or tunnel stands in front unconfigured, or the server believed the header and
+        the address checked is whatever the caller claimed."""
+        headers = request.delivery.headers
+        if not headers.has_any(_FORWARDING):  # every delivery until one has: keep it cheap
+            return
+        found = [name for name in FORWARDING_HEADERS if headers.get(name) is not None]
+        self._warned = True
+        client = parse_address(request.client or "")
+        rewritten = client is not None and client in _named_addresses(headers)
+        logger.warning(
+            "endpoint %s: a delivery came with %s while the receiver trusts no proxies; the "
+            "allowlist checks the address the server reports%s. If a proxy or tunnel stands "
+            "in front, pass Receiver(proxies=TrustedProxies([...])) and run the server "
+            "without its own proxy handling (uvicorn --no-proxy-headers; gunicorn with "
+            "uvicorn workers --forwarded-allow-ips=''), or anyone can claim an allowed "
+            "address: uvicorn believes X-Forwarded-For from 127.0.0.1 and ::1 by default "
+            "(warned once)",
+            request.endpoint,
+            ", ".join(found),
+            f" ({client}), an address the header names: the server took it from there"
+            if rewritten
+            else "",
+        )
+
     def __repr__(self) -> str:
         return f"IPAllowlist({[str(n) for n in self.networks]!r})"
+
+
+def _named_addresses(headers: Headers) -> set[IPAddress]:
+    """Every address the forwarding headers name (whoever wrote them)."""
+    from .proxies import forwarded_nodes, node_address  # only when warning
+
+    nodes: list[str | None] = []
+    for name in ("x-forwarded-for", "x-real-ip"):
+        for value in headers.get_all(name):
+            nodes.extend(value.split(","))
+    for value in headers.get_all("forwarded"):
+        nodes.extend(forwarded_nodes(value) or [])
+    found = (node_address(node) for node in nodes if node is not None)
+    return {address for address in found if address is not None}

@@ -13,7 +13,7 @@ from typing import Any, Protocol, runtime_checkable
 
 from ..core.delivery import Delivery
 
-__all__ = ["Guard", "GuardRequest"]
+__all__ = ["EventNames", "Guard", "GuardRequest"]
 
 
 @dataclass(slots=True)
@@ -26,6 +26,9 @@ class GuardRequest:
         params: values of the template's placeholders.
         client: the sender's address after trusted-proxy resolution (the peer without proxies).
         signed: set by the signed-URL guard to the token's context.
+        trusted_proxies: whether the receiver reads forwarding headers from trusted proxies
+            (``Receiver(proxies=...)``); when not, ``client`` is the peer as the server
+            reports it.
     """
 
     delivery: Delivery
@@ -33,16 +36,26 @@ class GuardRequest:
     params: Mapping[str, str]
     client: str | None
     signed: dict[str, Any] | None = None
+    trusted_proxies: bool = False
+
+
+class EventNames(Protocol):
+    """What a guard may ask the endpoint's provider about event names (the provider is one)."""
+
+    def url_event_name(self, segment: str) -> str:
+        """The full name of the event a URL's ``{event}`` segment names, aliases resolved."""
 
 
 @runtime_checkable
 class Guard(Protocol):
     """A sender check. Raise :class:`~hookreceiver.NotVerified` to refuse the delivery.
 
-    Two optional attributes are read where present: ``verifies`` (``False`` for a guard that
-    lets everyone through, such as an allowlist of ``0.0.0.0/0``: the endpoint then counts as
-    unverified and fails closed) and ``secret_params`` (the names of path placeholders or query
-    parameters that carry a credential, stored redacted in the inbox).
+    Optional members are used where present: ``verifies`` (``False`` for a guard that lets
+    everyone through, such as an allowlist of ``0.0.0.0/0``: the endpoint then counts as
+    unverified and fails closed), ``secret_params`` (the names of path placeholders or query
+    parameters that carry a credential, stored redacted in the inbox) and
+    ``check_event(request, event_name, provider)``, called once the delivery has been parsed,
+    to refuse an event the credential was not issued for (a signed URL binds its ``{event}``).
     """
 
     #: Lower runs first.

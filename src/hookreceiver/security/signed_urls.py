@@ -27,26 +27,38 @@ one handler run); a token cannot be moved to another endpoint or event, or used 
 
 from __future__ import annotations
 
+import enum
 import hashlib
+import logging
 import math
 import re
 import time
 from collections.abc import Callable, Mapping, Sequence
-from typing import Any
+from typing import Any, Final, Literal
 from urllib.parse import quote, unquote_plus, urlencode, urlsplit
 
 from itsdangerous import BadData, URLSafeSerializer
 
 from ..errors import ConfigurationError, NotVerified
-from .base import GuardRequest
+from .base import EventNames, GuardRequest
 from .env import secrets_from_env
 
 __all__ = ["SignedURLGuard", "URLSigner", "check_base_url"]
+
+logger = logging.getLogger("hookreceiver")
 
 _PLACEHOLDER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
 _PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MIN_KEY_BYTES = 16
 _SALT = "hookreceiver.signed-url|"
+
+
+class _Unset(enum.Enum):
+    UNSET = 0
+
+
+#: ``expires_in`` not given: URLs never expire, and the signer says so at start-up.
+_UNSET: Final = _Unset.UNSET
 
 
 def check_base_url(url: str) -> str:
@@ -80,7 +92,10 @@ class URLSigner:
         keys: the signing keys, newest first (at least 16 bytes each; use
             ``secrets.token_urlsafe(32)``). The first signs; all are accepted.
         param: the query parameter (or path placeholder) that carries the token.
-        expires_in: default lifetime of a URL in seconds; ``None`` for URLs that do not expire.
+        expires_in: default lifetime of a URL in seconds. Left out, URLs never expire and a
+            warning says so at start-up (a URL is a credential: anyone who reads it in a log
+            can use it until its key is rotated); pass ``None`` to choose that knowingly, for
+            callback URLs registered once with a sender (Kazoo, Updox), and rotate the keys.
         clock: returns the current Unix time; pass your own in tests.
         max_token_length: longer tokens are refused unread.
 
@@ -93,17 +108,25 @@ class URLSigner:
         keys: str | bytes | Sequence[str | bytes],
         *,
         param: str = "token",
-        expires_in: float | None = None,
+        expires_in: float | None | Literal[_Unset.UNSET] = _UNSET,
         clock: Callable[[], float] = time.time,
         max_token_length: int = 2048,
     ) -> None:
         self._keys = _keys(keys)
         if not _PARAM_NAME.fullmatch(param):
             raise ConfigurationError(f"token parameter must be an identifier, not {param!r}")
-        if expires_in is not None and not expires_in > 0:
+        if expires_in is _UNSET:
+            expires_in = None
+            logger.warning(
+                "signed URLs (%s) never expire: a leaked URL works until its key is removed; "
+                "pass URLSigner(..., expires_in=seconds), or expires_in=None for long-lived "
+                "callback URLs (and rotate the keys)",
+                param,
+            )
+        elif expires_in is not None and not expires_in > 0:
             raise ConfigurationError("expires_in must be a positive number of seconds")
         self.param = param
-        self.expires_in = expires_in
+        self.expires_in: float | None = expires_in
         self.clock = clock
         self.max_token_length = max_token_length
         self._serializers: dict[str, URLSafeSerializer] = {}
@@ -267,7 +290,10 @@ class SignedURLGuard:
     needs_body = False
 
     def __init__(self, signer: URLSigner) -> None:
+        from .redact import redact_own_log
+
         self.signer = signer
+        redact_own_log(signer.param)  # a token must not reach the log in a logged path
 
     def check(self, request: GuardRequest) -> None:
         """Verify the token in the path segment or query; expose its context."""
@@ -282,6 +308,31 @@ class SignedURLGuard:
 
     def check_body(self, request: GuardRequest, body: bytes) -> None:
         """Nothing to check in the body."""
+
+    def check_event(self, request: GuardRequest, event_name: str, provider: EventNames) -> None:
+        """Refuse (403 ``event_mismatch``) a delivery whose parsed event is not the ``{event}``
+        its URL was signed for.
+
+        A sender such as Kazoo only ever calls a URL with the event it was registered for, so
+        another event on it is a forgery with a leaked or reused token, or a hook registered
+        with the wrong URL: either way no handler may see it under the signed name.
+        """
+        segment = request.params.get("event")
+        if segment is None or request.signed is None or self.signer.param == "event":
+            return
+        signed_for = provider.url_event_name(segment)
+        if signed_for == event_name:
+            return
+        logger.error(
+            "signed URL for %s on %s received a %s delivery: refused (a forged delivery with "
+            "that URL's token, or a hook registered with another event's URL)",
+            signed_for,
+            request.endpoint,
+            event_name,
+        )
+        raise NotVerified(
+            "the delivery's event is not the one its URL was signed for", error="event_mismatch"
+        )
 
     @property
     def secret_params(self) -> tuple[str, ...]:

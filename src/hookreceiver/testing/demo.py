@@ -3,10 +3,12 @@
 The app runs under uvicorn in a subprocess, over real HTTP, configured through the environment
 variables the examples read (demo credentials, fresh signing keys, a memory store, and loopback as
 a trusted proxy so the demo can send each provider's real sender address in
-``X-Forwarded-For``, and show a spoofed one refused). The same app is imported in this process
+``X-Forwarded-For``, and show a spoofed one refused; uvicorn's own proxy handling is off, as the
+README says to run it). The same app is imported in this process
 only to read its endpoints: which path serves each provider, and the URL signer of the
 endpoints that take signed URLs (each factory signs its URL for its own event with it).
-Handler output is the JSON lines the app prints on stdout.
+Handler output is the JSON lines the app prints on stdout; the rest of what it prints (its access
+log, with signed URLs' tokens redacted) is the server log, which must hold no token.
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from typing import Any
 
 from ..core.receiver import Receiver
 from . import factories
-from .factories import documo, faxplus, updox, zipwhip
+from .factories import documo, faxplus, updox, wirecloud, zipwhip
 from .factories._base import SimulatedDelivery
 from .send import DeliveryResult, TransportError, WebhookClient, find_receiver
 
@@ -138,7 +140,8 @@ def _place(
         place: dict[str, Any] = {"path": endpoint.path}
         for guard in endpoint.provider.guards:
             if isinstance(guard, SignedURLGuard):
-                place["signer"] = URLSigner(secrets.token_urlsafe(32)) if forged else guard.signer
+                stranger = URLSigner(secrets.token_urlsafe(32), expires_in=None) if forged else None
+                place["signer"] = stranger or guard.signer
         return place
     if named:
         raise DemoError(f"the app has no {provider} endpoint with {{event}} in its path")
@@ -196,6 +199,11 @@ def plan(hooks: Receiver, documo_auth: tuple[str, str]) -> list[Step]:
             steps.append(Step(case, build(provider, event, **kwargs), 200))
     fax_in = next(step.delivery for step in steps if step.delivery.event == "documo.fax.inbound")
     forged = updox.inbound_fax(**_place(hooks, "updox", forged=True))
+    kazoo = _place(hooks, "wirecloud", named=True)
+    # A token signed for channel_create carrying a channel_destroy: a signed URL binds its event.
+    other_event = kazoo["signer"].url(
+        "http://demo.invalid", kazoo["path"], {"event": "channel_create"}
+    )
     wrong_password = (documo_auth[0], "guess")
     return [
         *steps,
@@ -213,6 +221,12 @@ def plan(hooks: Receiver, documo_auth: tuple[str, str]) -> list[Step]:
             runs_handler=False,
         ),
         Step("URL signed with a wrong key", forged, 403, runs_handler=False),
+        Step(
+            "URL signed for channel_create",
+            wirecloud.channel_destroy(url=other_event),
+            403,
+            runs_handler=False,
+        ),
         Step(
             "1.06 MiB body",
             faxplus.fax_sent(file_name="x" * OVERSIZED, **_place(hooks, "faxplus")),
@@ -244,8 +258,9 @@ def serve(
     Raises:
         DemoError: the server exited or did not listen within 15 seconds.
     """
-    command = [sys.executable, "-m", "uvicorn", spec, "--host", "127.0.0.1", "--port", str(port)]
-    command += ["--app-dir", os.getcwd(), "--log-level", "warning", "--no-access-log"]
+    command = [sys.executable, "-m", "uvicorn", "--no-proxy-headers", spec]
+    command += ["--host", "127.0.0.1", "--port", str(port), "--app-dir", os.getcwd()]
+    command += ["--log-level", "info"]  # the access log too: it must show no token
     process = subprocess.Popen(
         command,
         env={**os.environ, **env, "PYTHONUNBUFFERED": "1"},
@@ -303,8 +318,11 @@ def _wait_listening(
     raise DemoError("the app did not start listening within 15 seconds")
 
 
-def _collect(steps: list[Step], lines: queue.Queue[str], wait: float) -> None:
-    """Give each step the handler lines of its event, in order; wait for missing ones."""
+def _collect(
+    steps: list[Step], lines: queue.Queue[str], wait: float, logged: list[str] | None = None
+) -> None:
+    """Give each step the handler lines of its event, in order; wait for missing ones. Other
+    lines (the access log) go to ``logged``."""
     pending = {id(s): s for s in steps if s.runs_handler and s.got is not None and s.got < 300}
     extra: list[dict[str, Any]] = []
     deadline = time.monotonic() + wait
@@ -317,6 +335,8 @@ def _collect(steps: list[Step], lines: queue.Queue[str], wait: float) -> None:
         except queue.Empty:
             break
         seen = _parse(line)
+        if seen is None and logged is not None:
+            logged.append(line)
         if seen is None or "handler" not in seen:
             continue
         owner = next(
@@ -411,7 +431,8 @@ def run_demo(
             with serve(spec, port, env) as (lines, logged):
                 echo(f"hookreceiver demo: {spec} on {base}, {len(steps)} deliveries over HTTP\n")
                 _fire(steps, WebhookClient(base, forward_sender="X-Forwarded-For"))
-                _collect(steps, lines, wait=5.0)
+                _collect(steps, lines, wait=5.0, logged=logged)
+            _collect([], lines, wait=0, logged=logged)  # what it printed last
         finally:
             for name, value in saved.items():
                 if value is None:
@@ -421,9 +442,27 @@ def run_demo(
     echo(render(steps))
     good = sum(step.ok for step in steps)
     echo(f"\n{good} of {len(steps)} deliveries went as expected.")
-    if verbose or good != len(steps):
+    leaked = _leaked_tokens(steps, logged)
+    if leaked:
+        echo(f"\n{leaked} signed URL token(s) reached the server log: redact_access_logs()?")
+    if verbose or good != len(steps) or leaked:
         echo("\nserver log:\n" + ("\n".join(logged) or "(empty)"))
-    return good == len(steps)
+    return good == len(steps) and not leaked
+
+
+def _leaked_tokens(steps: list[Step], logged: list[str]) -> int:
+    """How many of the steps' signed-URL tokens (a path segment or ``token=``) the server's log
+    shows."""
+    from urllib.parse import parse_qs
+
+    from ..security.redact import _SEGMENT_TOKEN
+
+    tokens: set[str] = set()
+    for step in steps:
+        tokens.update(_SEGMENT_TOKEN.findall(step.delivery.path))
+        tokens.update(parse_qs(step.delivery.query.partition("?")[0]).get("token", []))
+    log = "\n".join(logged)
+    return sum(token in log for token in tokens)
 
 
 def _fire(steps: list[Step], client: WebhookClient) -> None:

@@ -203,6 +203,7 @@ class Documo(Provider):
     """
 
     name: ClassVar[str] = "documo"
+    event_aliases: ClassVar[Mapping[str, str]] = _ALIASES
     ip_preset: ClassVar[tuple[str, ...]] = ("35.225.187.84",)
     content_types: ClassVar[frozenset[str]] = frozenset({MULTIPART, "application/json"})
     events: ClassVar[frozenset[str]] = frozenset(f"documo.{e}" for e in _MODELS)

@@ -151,6 +151,7 @@ class Wirecloud(Provider):
     """
 
     name: ClassVar[str] = "wirecloud"
+    event_aliases: ClassVar[Mapping[str, str]] = _ALIASES
     methods: ClassVar[tuple[str, ...]] = ("GET", "POST", "PUT")
     content_types: ClassVar[frozenset[str]] = frozenset({FORM, "application/json"})
     events: ClassVar[frozenset[str]] = frozenset(f"wirecloud.{e}" for e in _MODELS)
