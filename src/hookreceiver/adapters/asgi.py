@@ -6,7 +6,9 @@ No ``BaseHTTPMiddleware``: the request that is not ours reaches the wrapped app 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 
@@ -14,6 +16,7 @@ from ..core.delivery import Delivery, Headers
 from ..core.flow import delivery_flow, run_async
 from ..core.outcome import Response
 from ..core.receiver import INTERNAL_ERROR, NOT_FOUND
+from ..errors import RequestTimeout
 
 if TYPE_CHECKING:
     from ..core.receiver import Receiver
@@ -34,14 +37,22 @@ class ClientDisconnected(Exception):
     """The sender closed the connection before its body was read; nothing is answered."""
 
 
+_CLOSE = (("connection", "close"),)
+
+
 class _BodyStream:
-    """The request body as an async iterator over ``http.request`` messages."""
+    """The request body as an async iterator over ``http.request`` messages.
 
-    __slots__ = ("_receive", "_done")
+    ``timeout`` bounds the whole read by :meth:`read_into` (one timer per delivery, not one per
+    chunk): a sender that stalls mid-body gets a 408 instead of holding the request forever.
+    """
 
-    def __init__(self, receive: Receive) -> None:
+    __slots__ = ("_receive", "_done", "_timeout")
+
+    def __init__(self, receive: Receive, timeout: float | None = None) -> None:
         self._receive = receive
         self._done = False
+        self._timeout = timeout
 
     def __aiter__(self) -> _BodyStream:
         return self
@@ -52,7 +63,28 @@ class _BodyStream:
         return await self._next_chunk()
 
     async def read_into(self, sink: BodySink) -> None:
-        """Feed every remaining chunk to ``sink`` (what ``async for`` does, a third cheaper)."""
+        """Feed every remaining chunk to ``sink`` (what ``async for`` does, a third cheaper).
+
+        Raises:
+            RequestTimeout: the body did not arrive within the deadline (``sink`` is aborted).
+        """
+        timeout = self._timeout
+        if timeout is None:
+            await self._read_all(sink)
+            return
+        try:
+            if sys.version_info >= (3, 11):
+                async with asyncio.timeout(timeout):
+                    await self._read_all(sink)
+            else:  # pragma: no cover - Python 3.10
+                await asyncio.wait_for(self._read_all(sink), timeout)
+        except TimeoutError:
+            sink.abort()
+            raise RequestTimeout(
+                f"the body did not arrive within {timeout:g} s", headers=_CLOSE
+            ) from None
+
+    async def _read_all(self, sink: BodySink) -> None:
         while not self._done:
             body = await self._next_chunk()
             if body:
@@ -72,8 +104,13 @@ def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
     return list(response.raw_headers)
 
 
-def delivery_from_scope(scope: Scope, receive: Receive) -> Delivery:
-    """Translate an ASGI HTTP scope into a :class:`~hookreceiver.Delivery`."""
+def delivery_from_scope(
+    scope: Scope, receive: Receive, body_timeout: float | None = None
+) -> Delivery:
+    """Translate an ASGI HTTP scope into a :class:`~hookreceiver.Delivery`.
+
+    ``body_timeout`` bounds the reading of the body (seconds, ``None`` for no limit).
+    """
     client = scope.get("client")
     raw_path = scope.get("raw_path")
     return Delivery(
@@ -82,7 +119,7 @@ def delivery_from_scope(scope: Scope, receive: Receive) -> Delivery:
         query=scope.get("query_string", b"").decode("latin-1"),
         headers=Headers.from_raw(scope["headers"]),
         peer=client[0] if client else None,
-        body=_BodyStream(receive),
+        body=_BodyStream(receive, body_timeout),
         raw_path=raw_path.decode("latin-1") if raw_path is not None else None,
         scheme=scope.get("scheme", "http"),
     )
@@ -113,7 +150,7 @@ class ASGIMiddleware:
             return
         if self.receiver._worker_due:  # no lifespan ran: start the inbox worker now
             await self.receiver.astart_worker()
-        delivery = delivery_from_scope(scope, receive)
+        delivery = delivery_from_scope(scope, receive, self.receiver.body_timeout)
         try:
             response = await run_async(delivery_flow(self.receiver, route, delivery))
         except ClientDisconnected:

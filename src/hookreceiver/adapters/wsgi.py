@@ -72,7 +72,13 @@ def delivery_from_environ(environ: Environ) -> Delivery:
         elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
             headers.append((key.replace("_", "-").lower(), value))
     length_text = environ.get("CONTENT_LENGTH") or ""
-    length = int(length_text) if length_text.isdigit() else None
+    # ASCII digits only ("³".isdigit() is true, int() refuses it); a malformed or absurd length
+    # reads nothing here, and the flow answers it 400 or 413 before reading.
+    length = (
+        int(length_text)
+        if length_text.isdigit() and length_text.isascii() and len(length_text) < 19
+        else None
+    )
     if length is None and not environ.get("wsgi.input_terminated"):
         length = 0  # no length and no chunked support from the server: no body to read
     return Delivery(

@@ -66,6 +66,10 @@ class Receiver:
             on the first delivery) and in background threads under WSGI. ``True``, ``False``
             (run ``hookreceiver worker`` instead), or a dict of
             :class:`~hookreceiver.inbox.InboxWorker` options (``{"concurrency": 4}``).
+        body_timeout: seconds allowed to receive one delivery's whole body under ASGI (30 by
+            default; ``None`` for no limit). A sender that stalls mid-body is answered 408 and
+            the connection closed. Under WSGI the server's own socket timeout applies (gunicorn's
+            ``--timeout``).
     """
 
     def __init__(
@@ -79,7 +83,11 @@ class Receiver:
         log_events: bool = True,
         inbox: Inbox | None = None,
         worker: bool | Mapping[str, Any] = True,
+        body_timeout: float | None = 30.0,
     ) -> None:
+        if body_timeout is not None and not body_timeout > 0:
+            raise ConfigurationError(f"body_timeout must be positive or None, not {body_timeout!r}")
+        self.body_timeout = body_timeout
         self.store: Store = store if store is not None else MemoryStore()
         self.lease = lease
         self.retain_for = retain_for
