@@ -23,12 +23,15 @@ def free_port(host: str = "127.0.0.1") -> int:
 
 
 @contextmanager
-def serve_asgi(app: Any, host: str = "127.0.0.1") -> Iterator[str]:
-    """Run ``app`` under uvicorn (httptools) in a thread; yield its base URL."""
+def serve_asgi(app: Any, host: str = "127.0.0.1", **options: Any) -> Iterator[str]:
+    """Run ``app`` under uvicorn (httptools) in a thread; yield its base URL. ``options`` go
+    to ``uvicorn.Config`` (``root_path=``)."""
     import uvicorn
 
     port = free_port(host)
-    config = uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="auto")
+    config = uvicorn.Config(
+        app, host=host, port=port, log_level="warning", lifespan="auto", **options
+    )
     server = uvicorn.Server(config)
     thread = threading.Thread(target=server.run, daemon=True)
     thread.start()

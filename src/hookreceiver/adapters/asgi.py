@@ -11,6 +11,7 @@ import logging
 import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
 
 from ..core.delivery import Delivery, Headers
 from ..core.flow import delivery_flow, run_async
@@ -20,6 +21,7 @@ from ..errors import RequestTimeout
 
 if TYPE_CHECKING:
     from ..core.receiver import Receiver
+    from ..core.routing import Route
     from ..parsing.body import BodySink
 
 __all__ = ["ASGIApp", "ASGIMiddleware", "ClientDisconnected", "not_found_app"]
@@ -105,17 +107,18 @@ def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
 
 
 def delivery_from_scope(
-    scope: Scope, receive: Receive, body_timeout: float | None = None
+    scope: Scope, receive: Receive, body_timeout: float | None = None, path: str | None = None
 ) -> Delivery:
     """Translate an ASGI HTTP scope into a :class:`~hookreceiver.Delivery`.
 
-    ``body_timeout`` bounds the reading of the body (seconds, ``None`` for no limit).
+    ``body_timeout`` bounds the reading of the body (seconds, ``None`` for no limit); ``path``
+    is the path the endpoint matched (see :func:`match_scope`), ``scope["path"]`` by default.
     """
     client = scope.get("client")
     raw_path = scope.get("raw_path")
     return Delivery(
         method=scope["method"],
-        path=scope["path"],
+        path=scope["path"] if path is None else path,
         query=scope.get("query_string", b"").decode("latin-1"),
         headers=Headers.from_raw(scope["headers"]),
         peer=client[0] if client else None,
@@ -123,6 +126,58 @@ def delivery_from_scope(
         raw_path=raw_path.decode("latin-1") if raw_path is not None else None,
         scheme=scope.get("scheme", "http"),
     )
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/")
+
+
+def _raw_text(scope: Scope) -> str | None:
+    raw = scope.get("raw_path")
+    if not raw:
+        return None
+    if raw.isascii() and b"%" not in raw:
+        return str(raw.decode("ascii"))
+    return unquote_to_bytes(raw).decode("utf-8", "replace")
+
+
+def match_scope(receiver: Receiver, scope: Scope) -> tuple[str, Route] | None:
+    """The endpoint an HTTP scope is for, and the path that matched it (``None``: not ours).
+
+    ``scope["path"]`` is tried first: one look-up, the common case. When it misses, the app
+    may be mounted under a prefix, and frameworks disagree on where the prefix goes: Starlette's
+    ``Mount`` (and uvicorn's ``--root-path``) keep it in ``path`` and set ``root_path``; the
+    ASGI convention before spec 3.0 strips it from ``path`` into ``root_path``; Litestar's
+    ``is_mount=True`` strips it and sets nothing, leaving only ``raw_path`` (the path the sender
+    asked for) whole. So the full path is tried in those spellings, then the path below
+    ``root_path`` (endpoints registered relative to the mount point, or an app whose proxy
+    strips the prefix that ``--root-path`` puts back).
+    """
+    path: str = scope["path"]
+    route = receiver.match(path)
+    if route is not None:
+        return path, route
+    root: str = scope.get("root_path") or ""
+    full = [path]
+    if root and not _under(path, root):
+        full.append(root + path)
+    raw = _raw_text(scope)
+    if raw is not None and raw not in full:
+        full.append(raw)
+    for candidate in full[1:]:
+        route = receiver.match(candidate)
+        if route is not None:
+            return candidate, route
+    if root:
+        for candidate in full:
+            if _under(candidate, root) and len(candidate) > len(root):
+                below = candidate[len(root) :]
+                route = receiver.match(below)
+                # An endpoint under the prefix is reached by its full path only: /hooks/faxplus
+                # mounted at /hooks is not also /hooks/hooks/faxplus.
+                if route is not None and not _under(route.endpoint.path, root):
+                    return below, route
+    return None
 
 
 class ASGIMiddleware:
@@ -144,13 +199,14 @@ class ASGIMiddleware:
                 receive, send = self._with_worker(receive, send)
             await self.app(scope, receive, send)
             return
-        route = self.receiver.match(scope["path"])
-        if route is None:
+        matched = match_scope(self.receiver, scope)
+        if matched is None:
             await self.app(scope, receive, send)
             return
+        path, route = matched
         if self.receiver._worker_due:  # no lifespan ran: start the inbox worker now
             await self.receiver.astart_worker()
-        delivery = delivery_from_scope(scope, receive, self.receiver.body_timeout)
+        delivery = delivery_from_scope(scope, receive, self.receiver.body_timeout, path)
         try:
             response = await run_async(delivery_flow(self.receiver, route, delivery))
         except ClientDisconnected:
