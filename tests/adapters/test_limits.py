@@ -15,7 +15,7 @@ import pytest
 
 from hookreceiver import Receiver, providers
 from support.payloads import faxplus_payload
-from support.servers import exchange, final_status, serve_asgi, serve_wsgi
+from support.servers import exchange, final_status, serve_asgi, serve_gunicorn, serve_wsgi
 
 LIMIT = 1000
 MULTIPART_LIMIT = 5000
@@ -358,3 +358,40 @@ def test_the_deadline_covers_the_whole_read_in_process() -> None:
     assert sent[0]["status"] == 408
     assert 0.15 < time.monotonic() - started < 5
     assert 2 <= calls < 50
+
+
+# Under gunicorn -----------------------------------------------------------------------------------
+
+
+def test_gunicorn_answers_413_without_reading_the_body() -> None:
+    # The app's default limit is 1 MiB. gunicorn itself answers "Expect: 100-continue" before
+    # the app runs (nothing a WSGI app can change); the 413 still comes without the body.
+    with serve_gunicorn("support.mount_apps:plain_wsgi_app()") as url:
+        started = time.monotonic()
+        plain = exchange(url, head(str(HUGE)), timeout=10)
+        expecting = exchange(url, head(str(HUGE), expect=True), timeout=10)
+        elapsed = time.monotonic() - started
+        bad = exchange(url, head(b"\xb3"), timeout=10)
+    assert final_status(plain)[0] == 413
+    assert final_status(expecting)[0] == 413
+    assert elapsed < 10
+    assert final_status(bad)[0] == 400
+
+
+def test_gunicorn_timeout_ends_a_stalled_upload_under_wsgi() -> None:
+    # Under WSGI the read deadline is the server's: gunicorn's sync worker is replaced after
+    # --timeout seconds without progress, and the stalled connection is closed.
+    payload = json.dumps(faxplus_payload()).encode()
+    with serve_gunicorn("support.mount_apps:plain_wsgi_app()", "--timeout", "2") as url:
+        started = time.monotonic()
+        raw = exchange(url, head(str(len(payload))) + payload[:50], timeout=30)
+        elapsed = time.monotonic() - started
+        deadline = time.monotonic() + 30
+        while True:  # the replacement worker serves the next delivery
+            after = exchange(url, head(str(len(payload))) + payload, timeout=10)
+            if after or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+    assert b" 200 " not in raw
+    assert 1.5 < elapsed < 25
+    assert final_status(after)[0] == 200
