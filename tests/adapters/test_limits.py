@@ -395,3 +395,68 @@ def test_gunicorn_timeout_ends_a_stalled_upload_under_wsgi() -> None:
     assert b" 200 " not in raw
     assert 1.5 < elapsed < 25
     assert final_status(after)[0] == 200
+
+
+def _stalling_scope() -> dict[str, Any]:
+    return {
+        "type": "http",
+        "method": "POST",
+        "path": "/hooks/faxplus",
+        "query_string": b"",
+        "headers": [JSON],
+        "client": ("127.0.0.1", 1),
+    }
+
+
+def test_each_stalled_read_expires_on_its_own_deadline_and_others_finish() -> None:
+    hooks = make_receiver(body_timeout=0.3)
+    payload = json.dumps(faxplus_payload()).encode()
+
+    async def deliver(stall: bool, delay: float) -> tuple[int, float]:
+        await asyncio.sleep(delay)
+        started = time.monotonic()
+        sent: list[dict[str, Any]] = []
+
+        async def receive() -> dict[str, Any]:
+            if stall:
+                await asyncio.sleep(3600)
+            return {"type": "http.request", "body": payload, "more_body": False}
+
+        async def send(message: dict[str, Any]) -> None:
+            sent.append(message)
+
+        await hooks.asgi_app(_stalling_scope(), receive, send)
+        return sent[0]["status"], time.monotonic() - started
+
+    async def main() -> list[tuple[int, float]]:
+        return await asyncio.gather(
+            deliver(True, 0), deliver(False, 0.05), deliver(True, 0.2), deliver(False, 0.4)
+        )
+
+    results = asyncio.run(main())
+    assert [status for status, _ in results] == [408, 200, 408, 200]
+    for status, elapsed in results:
+        if status == 408:  # each at its own deadline, the second well after the first's
+            assert 0.25 < elapsed < 3
+
+
+def test_a_server_cancelling_a_read_is_not_turned_into_a_408() -> None:
+    hooks = make_receiver(body_timeout=30)
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        await asyncio.sleep(3600)
+        raise AssertionError("unreachable")
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    async def main() -> None:
+        task = asyncio.ensure_future(hooks.asgi_app(_stalling_scope(), receive, send))
+        await asyncio.sleep(0.05)
+        task.cancel()
+        with pytest.raises(asyncio.CancelledError):
+            await task
+
+    asyncio.run(main())
+    assert sent == []
