@@ -12,8 +12,12 @@ import time
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hookreceiver import Receiver, providers
+from hookreceiver.errors import MalformedBody, PayloadTooLarge
+from hookreceiver.parsing.body import check_declared_length
 from support.payloads import faxplus_payload
 from support.servers import exchange, final_status, serve_asgi, serve_gunicorn, serve_wsgi
 
@@ -460,3 +464,30 @@ def test_a_server_cancelling_a_read_is_not_turned_into_a_408() -> None:
 
     asyncio.run(main())
     assert sent == []
+
+
+# The declared-length check itself, over any text -------------------------------------------------
+
+@given(st.lists(st.text(max_size=30), min_size=1, max_size=3), st.integers(0, 10**9))
+def test_any_declared_length_is_accepted_or_refused_with_a_4xx(
+    values: list[str], limit: int
+) -> None:
+    try:
+        check_declared_length(values, limit)
+    except (MalformedBody, PayloadTooLarge) as exc:
+        assert exc.status in (400, 413)
+    else:
+        numbers = {int(part.strip()) for value in values for part in value.split(",")}
+        assert len(numbers) == 1 and numbers.pop() <= limit
+
+
+@given(st.integers(0, 10**40), st.integers(0, 10**9), st.integers(1, 3))
+def test_a_well_formed_length_is_judged_by_its_value(length: int, limit: int, copies: int) -> None:
+    values = [str(length)] * copies
+    if length > limit:
+        try:
+            check_declared_length(values, limit)
+        except PayloadTooLarge:
+            return
+        raise AssertionError("not refused")
+    check_declared_length(values, limit)
