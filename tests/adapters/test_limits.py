@@ -226,8 +226,9 @@ def test_wsgi_malformed_content_length_is_a_400(length: str) -> None:
 # Over real sockets ----------------------------------------------------------------------------
 
 
-def test_uvicorn_answers_413_before_100_continue_and_before_the_body() -> None:
-    with serve_asgi(make_receiver().asgi_app) as url:
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_uvicorn_answers_413_before_100_continue_and_before_the_body(http: str) -> None:
+    with serve_asgi(make_receiver().asgi_app, http=http) as url:
         started = time.monotonic()
         raw = exchange(url, head(str(HUGE), expect=True), timeout=10)
         elapsed = time.monotonic() - started
@@ -284,10 +285,13 @@ def test_body_timeout_defaults_to_30_seconds_and_can_be_turned_off() -> None:
     assert Receiver(body_timeout=None).body_timeout is None
 
 
-def test_a_stalled_upload_is_answered_408_and_logged(caplog: pytest.LogCaptureFixture) -> None:
+@pytest.mark.parametrize("http", ["httptools", "h11"])
+def test_a_stalled_upload_is_answered_408_and_logged(
+    caplog: pytest.LogCaptureFixture, http: str
+) -> None:
     caplog.set_level(logging.WARNING, logger="hookreceiver")
     payload = json.dumps(faxplus_payload()).encode()
-    with serve_asgi(make_receiver(body_timeout=0.5).asgi_app) as url:
+    with serve_asgi(make_receiver(body_timeout=0.5).asgi_app, http=http) as url:
         started = time.monotonic()
         # Half the body, then nothing: the sender stalls with the connection open.
         raw = exchange(url, head(str(len(payload))) + payload[: len(payload) // 2], timeout=15)
