@@ -194,3 +194,40 @@ def test_under_gunicorn(app: str) -> None:
         assert deliver(url, f"g-{app}") == [*EXPECTED, passed if "plain" in app else NOT_FOUND]
         with httpx.Client(base_url=url) as client:
             assert client.get("/faxplus").text == "main app: /faxplus"
+
+
+@pytest.mark.parametrize("framework", ["litestar", "starlette"])
+async def test_signed_urls_under_a_mounted_prefix(framework: str) -> None:
+    from urllib.parse import urlsplit
+
+    from litestar import Litestar, asgi
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    from hookreceiver import Receiver, URLSigner, providers
+    from hookreceiver.testing import updox
+
+    template = "/hooks/updox/{event}/{token}"
+    hooks = Receiver(public_base_url="https://hooks.example.com")
+    hooks.endpoint(template, providers.Updox(signed_urls=URLSigner("k" * 32)))
+    seen: list[Any] = []
+    hooks.on("updox.*")(lambda event, ctx: seen.append((ctx.event_name, ctx.signed)))
+    if framework == "litestar":
+
+        @asgi("/hooks", is_mount=True, copy_scope=True)
+        async def mounted(scope: Any, receive: Any, send: Any) -> None:
+            await hooks.asgi_app(scope, receive, send)
+
+        app: Any = Litestar(route_handlers=[mounted])
+    else:
+        app = Starlette(routes=[Mount("/hooks", app=hooks.asgi_app)])
+    url = hooks.callback_url(template, event="outbound_fax", context={"job": 7})
+    path = urlsplit(url).path
+    delivery = updox.outbound_fax()
+    headers = dict(delivery.headers)
+    signed = await post_asgi(app, path, content=delivery.body, headers=headers)
+    forged = await post_asgi(
+        app, path.replace("outbound_fax", "inbound_fax"), content=delivery.body, headers=headers
+    )
+    assert (signed.status_code, forged.status_code) == (200, 403)
+    assert seen == [("updox.outbound_fax", {"job": 7})]
