@@ -9,6 +9,7 @@ Every exception derives from :class:`HookReceiverError`::
         ├── MethodNotAllowed       405: known path, method not accepted (carries ``Allow``)
         ├── NotVerified            401/403: the sender could not be verified
         ├── PayloadTooLarge        413: the body (or one part of it) is over its limit
+        ├── RequestTimeout         408: the body did not arrive in time (ASGI)
         ├── UnsupportedMediaType   415: the content type is not one the provider sends
         ├── MalformedBody          400: the body cannot be decoded (bad JSON, broken multipart)
         ├── InvalidPayload         400: the body decoded, but does not validate for its event
@@ -30,6 +31,7 @@ __all__ = [
     "MethodNotAllowed",
     "NotVerified",
     "PayloadTooLarge",
+    "RequestTimeout",
     "StoreUnavailable",
     "UnknownEvent",
     "UnsupportedMediaType",
@@ -102,6 +104,14 @@ class PayloadTooLarge(DeliveryRejected):
 
     status = 413
     error = "payload_too_large"
+
+
+class RequestTimeout(DeliveryRejected):
+    """408: the body did not arrive within the receiver's ``body_timeout``; the connection is
+    closed (a stalled upload must not hold it open)."""
+
+    status = 408
+    error = "request_timeout"
 
 
 class UnsupportedMediaType(DeliveryRejected):

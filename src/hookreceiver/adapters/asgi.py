@@ -6,17 +6,22 @@ No ``BaseHTTPMiddleware``: the request that is not ours reaches the wrapped app 
 
 from __future__ import annotations
 
+import asyncio
 import logging
+import sys
 from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
+from urllib.parse import unquote_to_bytes
 
 from ..core.delivery import Delivery, Headers
 from ..core.flow import delivery_flow, run_async
 from ..core.outcome import Response
 from ..core.receiver import INTERNAL_ERROR, NOT_FOUND
+from ..errors import RequestTimeout
 
 if TYPE_CHECKING:
     from ..core.receiver import Receiver
+    from ..core.routing import Route
     from ..parsing.body import BodySink
 
 __all__ = ["ASGIApp", "ASGIMiddleware", "ClientDisconnected", "not_found_app"]
@@ -34,14 +39,66 @@ class ClientDisconnected(Exception):
     """The sender closed the connection before its body was read; nothing is answered."""
 
 
+_CLOSE = (("connection", "close"),)
+
+
+class _Deadlines:
+    """The deadlines of the body reads in progress on one event loop, watched by one timer.
+
+    A timer per read (``asyncio.timeout``) cost about a third of a small delivery's time; here
+    a read costs two dict operations. Every read has the same timeout, so the dict (in insertion
+    order) is also in deadline order, and the one timer is set for the oldest read's deadline.
+    """
+
+    __slots__ = ("loop", "timeout", "_reads", "_timer")
+
+    def __init__(self, loop: asyncio.AbstractEventLoop, timeout: float) -> None:
+        self.loop = loop
+        self.timeout = timeout
+        self._reads: dict[_BodyStream, tuple[float, asyncio.Task[Any]]] = {}
+        self._timer: asyncio.TimerHandle | None = None
+
+    def watch(self, stream: _BodyStream) -> bool:
+        """Start the clock on ``stream``'s read, in the current task (``False``: no task)."""
+        task = asyncio.current_task(self.loop)
+        if task is None:
+            return False
+        deadline = self.loop.time() + self.timeout
+        self._reads[stream] = (deadline, task)
+        if self._timer is None:
+            self._timer = self.loop.call_at(deadline, self._expire)
+        return True
+
+    def unwatch(self, stream: _BodyStream) -> None:
+        self._reads.pop(stream, None)
+
+    def _expire(self) -> None:
+        now = self.loop.time()
+        self._timer = None
+        reads = self._reads
+        for stream, (deadline, task) in list(reads.items()):
+            if deadline > now:
+                self._timer = self.loop.call_at(deadline, self._expire)
+                return
+            del reads[stream]
+            stream._expired = True
+            task.cancel()
+
+
 class _BodyStream:
-    """The request body as an async iterator over ``http.request`` messages."""
+    """The request body as an async iterator over ``http.request`` messages.
 
-    __slots__ = ("_receive", "_done")
+    With ``deadlines``, the whole read by :meth:`read_into` must end within their timeout: a
+    sender that stalls mid-body gets a 408 instead of holding the request forever.
+    """
 
-    def __init__(self, receive: Receive) -> None:
+    __slots__ = ("_receive", "_done", "_deadlines", "_expired")
+
+    def __init__(self, receive: Receive, deadlines: _Deadlines | None = None) -> None:
         self._receive = receive
         self._done = False
+        self._deadlines = deadlines
+        self._expired = False
 
     def __aiter__(self) -> _BodyStream:
         return self
@@ -52,11 +109,33 @@ class _BodyStream:
         return await self._next_chunk()
 
     async def read_into(self, sink: BodySink) -> None:
-        """Feed every remaining chunk to ``sink`` (what ``async for`` does, a third cheaper)."""
-        while not self._done:
-            body = await self._next_chunk()
-            if body:
-                sink.feed(body)
+        """Feed every remaining chunk to ``sink`` (what ``async for`` does, a third cheaper).
+
+        Raises:
+            RequestTimeout: the body did not arrive within the deadline (``sink`` is aborted).
+        """
+        deadlines = self._deadlines
+        if deadlines is not None and not deadlines.watch(self):
+            deadlines = None
+        try:
+            while not self._done:
+                body = await self._next_chunk()
+                if body:
+                    sink.feed(body)
+        except asyncio.CancelledError:
+            if not self._expired or deadlines is None:
+                raise
+            # Our own cancellation, unless the server cancelled the request at the same time.
+            task = asyncio.current_task()
+            if sys.version_info >= (3, 11) and task is not None and task.uncancel() > 0:
+                raise
+            sink.abort()
+            raise RequestTimeout(
+                f"the body did not arrive within {deadlines.timeout:g} s", headers=_CLOSE
+            ) from None
+        finally:
+            if deadlines is not None:
+                deadlines.unwatch(self)
 
     async def _next_chunk(self) -> bytes:
         message = await self._receive()
@@ -72,20 +151,82 @@ def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
     return list(response.raw_headers)
 
 
-def delivery_from_scope(scope: Scope, receive: Receive) -> Delivery:
-    """Translate an ASGI HTTP scope into a :class:`~hookreceiver.Delivery`."""
+def delivery_from_scope(
+    scope: Scope, receive: Receive, path: str | None = None, deadlines: _Deadlines | None = None
+) -> Delivery:
+    """Translate an ASGI HTTP scope into a :class:`~hookreceiver.Delivery`.
+
+    ``path`` is the path the endpoint matched (see :func:`match_mounted`), ``scope["path"]`` by
+    default; ``deadlines`` bound the reading of the body (none by default).
+    """
     client = scope.get("client")
     raw_path = scope.get("raw_path")
     return Delivery(
         method=scope["method"],
-        path=scope["path"],
+        path=scope["path"] if path is None else path,
         query=scope.get("query_string", b"").decode("latin-1"),
         headers=Headers.from_raw(scope["headers"]),
         peer=client[0] if client else None,
-        body=_BodyStream(receive),
+        body=_BodyStream(receive, deadlines),
         raw_path=raw_path.decode("latin-1") if raw_path is not None else None,
         scheme=scope.get("scheme", "http"),
     )
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/")
+
+
+def _raw_text(raw: bytes) -> str:
+    if raw.isascii() and b"%" not in raw:
+        return raw.decode("ascii")
+    return unquote_to_bytes(raw).decode("utf-8", "replace")
+
+
+def match_mounted(receiver: Receiver, scope: Scope) -> tuple[str, Route] | None:
+    """The endpoint an HTTP scope is for when ``scope["path"]`` alone found none, and the path
+    that matched it (``None``: not ours).
+
+    The adapter tries ``scope["path"]`` first: one look-up, the common case. When it misses, the
+    app may be mounted under a prefix, and frameworks disagree on where the prefix goes: Starlette's
+    ``Mount`` (and uvicorn's ``--root-path``) keep it in ``path`` and set ``root_path``; the
+    ASGI convention before spec 3.0 strips it from ``path`` into ``root_path``; Litestar's
+    ``is_mount=True`` strips it and sets nothing, leaving only ``raw_path`` (the path the sender
+    asked for) whole. So the full path is tried in those spellings, then the path below
+    ``root_path`` (endpoints registered relative to the mount point, or an app whose proxy
+    strips the prefix that ``--root-path`` puts back).
+    """
+    path: str = scope["path"]
+    root: str = scope.get("root_path") or ""
+    raw = scope.get("raw_path")
+    if not root and (raw is None or raw == path.encode("utf-8", "replace")):
+        return None  # not mounted: every request the app serves itself ends here
+    return _match_mounted(receiver, path, root, raw)
+
+
+def _match_mounted(
+    receiver: Receiver, path: str, root: str, raw: bytes | None
+) -> tuple[str, Route] | None:
+    full = [path]
+    if root and not _under(path, root):
+        full.append(root + path)
+    text = None if not raw else _raw_text(raw)
+    if text is not None and text not in full:
+        full.append(text)
+    for candidate in full[1:]:
+        route = receiver.match(candidate)
+        if route is not None:
+            return candidate, route
+    if root:
+        for candidate in full:
+            if _under(candidate, root) and len(candidate) > len(root):
+                below = candidate[len(root) :]
+                route = receiver.match(below)
+                # An endpoint under the prefix is reached by its full path only: /hooks/faxplus
+                # mounted at /hooks is not also /hooks/hooks/faxplus.
+                if route is not None and not _under(route.endpoint.path, root):
+                    return below, route
+    return None
 
 
 class ASGIMiddleware:
@@ -99,6 +240,21 @@ class ASGIMiddleware:
     def __init__(self, app: ASGIApp, *, receiver: Receiver) -> None:
         self.app = app
         self.receiver = receiver
+        self._deadlines: _Deadlines | None = None
+
+    def _deadlines_now(self) -> _Deadlines | None:
+        """The body deadlines of the running loop (``None``: no timeout, or no asyncio loop)."""
+        timeout = self.receiver.body_timeout
+        if timeout is None:
+            return None
+        try:
+            loop = asyncio.get_running_loop()
+        except RuntimeError:
+            return None
+        deadlines = self._deadlines
+        if deadlines is None or deadlines.loop is not loop or deadlines.timeout != timeout:
+            deadlines = self._deadlines = _Deadlines(loop, timeout)
+        return deadlines
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle a webhook delivery, or pass the request through."""
@@ -107,13 +263,17 @@ class ASGIMiddleware:
                 receive, send = self._with_worker(receive, send)
             await self.app(scope, receive, send)
             return
-        route = self.receiver.match(scope["path"])
+        path: str = scope["path"]
+        route = self.receiver.match(path)
         if route is None:
-            await self.app(scope, receive, send)
-            return
+            matched = match_mounted(self.receiver, scope)
+            if matched is None:
+                await self.app(scope, receive, send)
+                return
+            path, route = matched
         if self.receiver._worker_due:  # no lifespan ran: start the inbox worker now
             await self.receiver.astart_worker()
-        delivery = delivery_from_scope(scope, receive)
+        delivery = delivery_from_scope(scope, receive, path, self._deadlines_now())
         try:
             response = await run_async(delivery_flow(self.receiver, route, delivery))
         except ClientDisconnected:

@@ -17,6 +17,7 @@ from ..core.receiver import INTERNAL_ERROR, NOT_FOUND
 
 if TYPE_CHECKING:
     from ..core.receiver import Receiver
+    from ..core.routing import Route
 
 __all__ = ["WSGIApp", "WSGIMiddleware", "not_found_wsgi_app"]
 
@@ -63,8 +64,12 @@ def _status_line(status: int) -> str:
         return f"{status} Unknown"
 
 
-def delivery_from_environ(environ: Environ) -> Delivery:
-    """Translate a WSGI environ into a :class:`~hookreceiver.Delivery`."""
+def delivery_from_environ(environ: Environ, path: str | None = None) -> Delivery:
+    """Translate a WSGI environ into a :class:`~hookreceiver.Delivery`.
+
+    ``path`` is the path the endpoint matched (``SCRIPT_NAME`` + ``PATH_INFO`` when mounted
+    under a prefix), ``PATH_INFO`` by default.
+    """
     headers: list[tuple[str, str]] = []
     for key, value in environ.items():
         if key.startswith("HTTP_"):
@@ -72,12 +77,18 @@ def delivery_from_environ(environ: Environ) -> Delivery:
         elif key in ("CONTENT_TYPE", "CONTENT_LENGTH") and value:
             headers.append((key.replace("_", "-").lower(), value))
     length_text = environ.get("CONTENT_LENGTH") or ""
-    length = int(length_text) if length_text.isdigit() else None
+    # ASCII digits only ("³".isdigit() is true, int() refuses it); a malformed or absurd length
+    # reads nothing here, and the flow answers it 400 or 413 before reading.
+    length = (
+        int(length_text)
+        if length_text.isdigit() and length_text.isascii() and len(length_text) < 19
+        else None
+    )
     if length is None and not environ.get("wsgi.input_terminated"):
         length = 0  # no length and no chunked support from the server: no body to read
     return Delivery(
         method=environ.get("REQUEST_METHOD", "GET").upper(),
-        path=_path(environ.get("PATH_INFO", "")),
+        path=_path(environ.get("PATH_INFO", "")) if path is None else path,
         query=environ.get("QUERY_STRING", ""),
         headers=Headers.from_lower(tuple(headers)),
         peer=environ.get("REMOTE_ADDR") or None,
@@ -92,6 +103,24 @@ def _path(path_info: str) -> str:
     if path_info.isascii():
         return path_info
     return path_info.encode("latin-1").decode("utf-8", "replace")
+
+
+def _under(path: str, prefix: str) -> bool:
+    return path.startswith(prefix) and (len(path) == len(prefix) or path[len(prefix)] == "/")
+
+
+def _match_mounted(
+    receiver: Receiver, route: Route | None, path: str, script: str
+) -> tuple[Route | None, str]:
+    """Mounted under a prefix (Werkzeug's ``DispatcherMiddleware``, a server's ``SCRIPT_NAME``):
+    the endpoint is found by the full path ``SCRIPT_NAME + PATH_INFO`` (or, registered relative
+    to the mount point, by ``PATH_INFO``); an endpoint under the prefix is reached by its full
+    path only, so ``/hooks/faxplus`` mounted at ``/hooks`` is not also ``/hooks/hooks/faxplus``.
+    """
+    if route is not None and not _under(route.endpoint.path, script):
+        return route, path
+    full = script + path
+    return receiver.match(full), full
 
 
 def _respond(response: Response, start_response: StartResponse) -> list[bytes]:
@@ -113,13 +142,17 @@ class WSGIMiddleware:
 
     def __call__(self, environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
         """Handle a webhook delivery, or pass the request through."""
-        route = self.receiver.match(_path(environ.get("PATH_INFO", "")))
+        path = _path(environ.get("PATH_INFO", ""))
+        route = self.receiver.match(path)
+        script = environ.get("SCRIPT_NAME")
+        if script:
+            route, path = _match_mounted(self.receiver, route, path, _path(script))
         if route is None:
             return self.app(environ, start_response)
         if self.receiver._worker_due:  # the inbox worker's threads start with the first delivery
             self.receiver.start_worker()
         try:
-            delivery = delivery_from_environ(environ)
+            delivery = delivery_from_environ(environ, path)
             response = run_sync(delivery_flow(self.receiver, route, delivery))
         except Exception:
             logger.exception("unexpected error handling %s", environ.get("PATH_INFO"))

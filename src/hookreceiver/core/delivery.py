@@ -98,8 +98,14 @@ class Headers(Mapping[str, str]):
 
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name``, in the order received."""
+        if self._items is None:  # ASGI's raw headers: decode only the values asked for
+            try:
+                wanted = name.lower().encode("latin-1")
+            except UnicodeEncodeError:
+                return []
+            return [value.decode("latin-1") for key, value in self._raw if key == wanted]
         name = name.lower()
-        return [value for key, value in self._decoded() if key == name]
+        return [value for key, value in self._items if key == name]
 
     def has_any(self, names: frozenset[str]) -> bool:
         """Whether a header of one of ``names`` (lower-case) is present; nothing is decoded."""

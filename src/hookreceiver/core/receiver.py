@@ -74,6 +74,10 @@ class Receiver:
             take (it is unreachable, or there is none for a quarantined delivery) is appended
             there, fsynced, answered 200, and drained into the inbox by the worker once it is
             back. Without one, such a delivery is handled at once (and lost if that fails).
+        body_timeout: seconds allowed to receive one delivery's whole body under ASGI (30 by
+            default; ``None`` for no limit). A sender that stalls mid-body is answered 408 and
+            the connection closed. Under WSGI the server's own socket timeout applies (gunicorn's
+            ``--timeout``).
     """
 
     def __init__(
@@ -88,7 +92,11 @@ class Receiver:
         inbox: Inbox | None = None,
         worker: bool | Mapping[str, Any] = True,
         journal_dir: str | os.PathLike[str] | None = None,
+        body_timeout: float | None = 30.0,
     ) -> None:
+        if body_timeout is not None and not body_timeout > 0:
+            raise ConfigurationError(f"body_timeout must be positive or None, not {body_timeout!r}")
+        self.body_timeout = body_timeout
         self.store: Store = store if store is not None else MemoryStore()
         self.lease = lease
         self.retain_for = retain_for

@@ -6,13 +6,18 @@ body over its limit is refused at the first chunk past it and the rest is never 
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Protocol
 
-from ..errors import PayloadTooLarge
+from ..errors import MalformedBody, PayloadTooLarge
 from .attachment import Attachment
 
-__all__ = ["Body", "BodySink", "BufferedSink"]
+__all__ = ["Body", "BodySink", "BufferedSink", "check_declared_length"]
+
+# A declared length with more significant digits than this is over any limit (and is never
+# handed to int(), which refuses strings of more than 4,300 digits).
+_MAX_DIGITS = 18
 
 
 @dataclass(slots=True)
@@ -35,6 +40,31 @@ class Body:
         """Delete the temporary files of every attachment."""
         for attachment in self.files:
             attachment.close()
+
+
+def check_declared_length(values: Sequence[str], limit: int) -> None:
+    """Judge a body by its ``Content-Length`` before a byte of it is read.
+
+    ``values`` are the header's values as received (several when it was repeated). Each must be
+    a decimal integer (ASCII digits only: ``"³".isdigit()`` is true), and all must agree (RFC
+    9110 allows ``"42, 42"``).
+
+    Raises:
+        MalformedBody: a malformed or contradictory length (400, ``bad_content_length``).
+        PayloadTooLarge: the declared length is over ``limit`` (413).
+    """
+    text = values[0] if len(values) == 1 else ""
+    if not (text.isdigit() and text.isascii()):
+        found = {part.strip() for value in values for part in value.split(",")}
+        text = found.pop() if len(found) == 1 else ""
+        if not (text.isdigit() and text.isascii()):
+            raise MalformedBody(
+                "Content-Length is not one non-negative decimal integer",
+                error="bad_content_length",
+            )
+    digits = text.lstrip("0")
+    if len(digits) > _MAX_DIGITS or int(digits or "0") > limit:
+        raise PayloadTooLarge(f"body is larger than the limit of {limit} bytes")
 
 
 class BodySink(Protocol):

@@ -17,7 +17,7 @@ from ..core.delivery import Delivery
 from ..core.events import ParsedEvent
 from ..core.outcome import Outcome, Response, error_response
 from ..errors import ConfigurationError, DeliveryRejected, InvalidPayload, UnsupportedMediaType
-from ..parsing.body import Body, BodySink, BufferedSink
+from ..parsing.body import Body, BodySink, BufferedSink, check_declared_length
 from ..security.allowlist import IPAllowlist
 from ..security.base import Guard
 from ..security.basic_auth import BasicAuth
@@ -163,8 +163,13 @@ class Provider:
     def body_sink(self, delivery: Delivery) -> BodySink | None:
         """The sink that reads this delivery's body, or ``None`` when there is none to read.
 
+        A declared ``Content-Length`` over the limit is refused here, before the body is read
+        (and so before an ASGI server sends ``100 Continue``).
+
         Raises:
             UnsupportedMediaType: a content type this provider does not send.
+            PayloadTooLarge: a declared length over the limit.
+            MalformedBody: a malformed ``Content-Length``.
         """
         content_type = delivery.content_type
         if content_type not in self.content_types:
@@ -173,6 +178,10 @@ class Provider:
             raise UnsupportedMediaType(
                 f"content type {content_type or '(none)'!r} is not one {self.name} sends"
             )
+        lengths = delivery.headers.get_all("content-length")
+        if lengths:
+            multipart = content_type == "multipart/form-data"
+            check_declared_length(lengths, self.max_multipart_body if multipart else self.max_body)
         if content_type == "multipart/form-data":
             # python-multipart loads with the first multipart delivery, not with every app.
             from ..parsing.multipart import MultipartSink, multipart_boundary
