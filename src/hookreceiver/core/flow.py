@@ -23,6 +23,7 @@ from ..security.base import GuardRequest
 from ..stores.base import Claim, ClaimState
 from .delivery import BodySource, Delivery
 from .events import DeliveryContext, ParsedEvent
+from .leases import Heartbeat, arenew_claim, beat_async, beat_sync, renew_claim, renewal_interval
 from .outcome import Outcome, Response
 
 if TYPE_CHECKING:
@@ -299,6 +300,16 @@ def handle_event(
     """
     store = receiver.store
     inline = not store.blocking  # a store without I/O is called straight from the event loop
+    if not force and event.key in receiver.pending_completions:
+        # Handled here, and its completion waits for the store to be back: the store cannot
+        # answer for it yet, this process can.
+        logger.info(
+            "duplicate done %s (%s, delivery %s): handled, its completion waits for the store",
+            ctx.event_name,
+            event.key,
+            ctx.delivery_id,
+        )
+        return Outcome.DUPLICATE, None
     if event.sequence is not None and not event.final and not force:
         if (yield from _sequence_ended(receiver, event.sequence)):
             logger.info(
@@ -334,6 +345,7 @@ def handle_event(
         )
         return (Outcome.DUPLICATE if claim.state is ClaimState.DONE else Outcome.IN_FLIGHT), None
     assert claim.token is not None
+    heartbeat: Heartbeat = yield from _keep_alive(receiver, event.key, claim.token, ctx.delivery_id)
     try:
         failure = yield from _dispatch(receiver, event, ctx)
     except asyncio.CancelledError:
@@ -352,6 +364,8 @@ def handle_event(
             except StoreUnavailable:
                 pass  # the lease expires on its own
         raise
+    finally:
+        heartbeat.stop()
     try:
         if failure is None:
             if inline:
@@ -374,19 +388,46 @@ def handle_event(
                 ctx.delivery_id,
             )
     except StoreUnavailable as exc:
-        # The handlers ran; the lease will expire on its own. Say so, and answer by the result.
+        # The handlers ran: answer by their result. A success is kept and recorded once the
+        # store is back (a late complete wins over an expired claim nobody took over), so the
+        # sender's retry does not run them again; a failure's claim just expires.
         logger.error(
-            "store unavailable after handling %s (delivery %s): %s",
+            "store unavailable after handling %s (delivery %s): %s%s",
             ctx.event_name,
             ctx.delivery_id,
             exc,
+            "; its completion is retried in the background" if failure is None else "",
         )
+        if failure is None:
+            receiver.pending_completions.add(
+                store, event.key, claim.token, receiver.retain_for, ctx.delivery_id
+            )
     if failure is not None:
         return Outcome.HANDLER_FAILED, failure
     if event.sequence is not None and event.final:
         yield from _end_sequence(receiver, event.sequence, ctx.delivery_id)
     receiver.log_handled(ctx)
     return Outcome.HANDLED, None
+
+
+def _keep_alive(
+    receiver: Receiver, key: str, token: str, delivery_id: str
+) -> Generator[Call, Any, Heartbeat]:
+    """Start renewing the claim while the handlers run: the driver picks the thread or loop."""
+    store, lease = receiver.store, receiver.lease
+    beat = renew_claim(store, key, token, lease, delivery_id)
+    abeat = arenew_claim(store, key, token, lease, delivery_id) if store.blocking else None
+    interval = renewal_interval(lease)
+    heartbeat: Heartbeat = yield Call(_beat_sync, _beat_async, (interval, beat, abeat))
+    return heartbeat
+
+
+def _beat_sync(interval: float, beat: Callable[[], bool], _abeat: Any) -> Heartbeat:
+    return beat_sync(interval, beat)
+
+
+async def _beat_async(interval: float, beat: Callable[[], bool], abeat: Any) -> Heartbeat:
+    return beat_async(interval, None if abeat is not None else beat, abeat)
 
 
 def _store_call(receiver: Receiver, method: str, *args: Any) -> Generator[Call, Any, Any]:

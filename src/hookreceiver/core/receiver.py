@@ -14,6 +14,7 @@ from .delivery import Delivery
 from .events import DeliveryContext
 from .flow import delivery_flow, run_async, run_sync
 from .handlers import Handler, HandlerRegistry, HandlerSpec
+from .leases import PendingCompletions
 from .outcome import Response, error_response
 from .routing import Endpoint, Route, Router
 
@@ -66,6 +67,9 @@ class Receiver:
             on the first delivery) and in background threads under WSGI. ``True``, ``False``
             (run ``hookreceiver worker`` instead), or a dict of
             :class:`~hookreceiver.inbox.InboxWorker` options (``{"concurrency": 4}``).
+        completion_retry_for: seconds a handled event's completion, refused by a store that
+            went down while its handlers ran, is retried in the background (meanwhile a copy
+            of the event reaching this process is answered as a duplicate).
     """
 
     def __init__(
@@ -79,6 +83,7 @@ class Receiver:
         log_events: bool = True,
         inbox: Inbox | None = None,
         worker: bool | Mapping[str, Any] = True,
+        completion_retry_for: float = 3600.0,
     ) -> None:
         self.store: Store = store if store is not None else MemoryStore()
         self.lease = lease
@@ -101,6 +106,7 @@ class Receiver:
         self._worker: InboxWorker | None = None
         # Checked by the adapters on each delivery: start the in-process worker lazily.
         self._worker_due = inbox is not None and self.worker_options is not None
+        self.pending_completions = PendingCompletions(retry_for=completion_retry_for)
 
     # Configuration ---------------------------------------------------------------------------
 
