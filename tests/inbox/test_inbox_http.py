@@ -194,10 +194,13 @@ from hookreceiver.inbox import SQLiteInbox
 from hookreceiver.stores import SQLiteStore
 
 DB, LOG, PHASE = os.environ["INBOX_DB"], os.environ["HANDLED_LOG"], os.environ["PHASE"]
+# Leases are renewed while handlers run, so a healthy worker keeps its delivery however loaded
+# the machine; the killed one stops renewing. The claim's lease ends before the inbox's, so the
+# delivery taken over finds its key free.
 hooks = Receiver(
     store=SQLiteStore(DB),
     lease=1.0,
-    inbox=SQLiteInbox(DB, lease=1.0),
+    inbox=SQLiteInbox(DB, lease=2.0),
     worker={"poll_interval": 0.05},
 )
 hooks.endpoint("/hooks/kazoo", providers.Wirecloud(allow_ips=["127.0.0.1"]))

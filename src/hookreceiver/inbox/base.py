@@ -12,7 +12,9 @@ The life of one stored delivery::
        │                  │  ├─────> failed (the last attempt failed: on_dead_letter is called)
        └──── replay ──────┘  └─────> quarantined (it does not parse or validate)
 
-A ``processing`` delivery whose worker died is taken again once its lease has expired. Every
+A worker renews its lease on a heartbeat while the handlers run, so a slow handler keeps its
+delivery; a ``processing`` delivery whose worker died (and stopped renewing) is taken again once
+its lease has expired. Every
 time is wall-clock seconds from the inbox's ``clock``: the rows outlive processes, and workers
 on several hosts must read (roughly) the same clock.
 """
@@ -149,6 +151,15 @@ class Inbox:
         """Async :meth:`take_id`."""
         return await asyncio.to_thread(lambda: self.take_id(token, record_id, replay=replay))
 
+    def renew(self, record_id: str, token: str) -> bool:
+        """Extend ``token``'s lease on a delivery it is processing to ``lease`` seconds from now
+        (workers do so on a heartbeat while handlers run); ``False`` if the lease was lost."""
+        return self._renew(record_id, token, self.clock() + self.lease)
+
+    async def arenew(self, record_id: str, token: str) -> bool:
+        """Async :meth:`renew`."""
+        return await asyncio.to_thread(self.renew, record_id, token)
+
     def finish(
         self,
         record_id: str,
@@ -283,6 +294,9 @@ class Inbox:
         raise NotImplementedError
 
     def _delete_owned(self, record_id: str, token: str) -> bool:
+        raise NotImplementedError
+
+    def _renew(self, record_id: str, token: str, until: float) -> bool:
         raise NotImplementedError
 
     def _get(self, record_id: str) -> InboxRecord | None:

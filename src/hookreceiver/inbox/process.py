@@ -11,14 +11,15 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Generator
+from collections.abc import Callable, Generator
 from typing import TYPE_CHECKING, Any
 
 from ..core.delivery import Delivery, Headers
 from ..core.events import DeliveryContext
 from ..core.flow import Call, handle_event, parse_event, run_async, run_sync
+from ..core.leases import beat_async, beat_sync, renewal_interval
 from ..core.outcome import Outcome
-from ..errors import ConfigurationError, DeliveryRejected
+from ..errors import ConfigurationError, DeliveryRejected, StoreUnavailable
 from .base import Inbox
 from .records import InboxRecord, InboxState, describe
 
@@ -185,23 +186,57 @@ def new_token() -> str:
     return secrets.token_hex(12)
 
 
+def _renew_lease(inbox: Inbox, record: InboxRecord, token: str) -> Callable[[], bool]:
+    """A renewal of the worker's lease on ``record`` (a heartbeat's beat), which logs."""
+
+    def beat() -> bool:
+        try:
+            renewed = inbox.renew(record.id, token)
+        except StoreUnavailable as exc:
+            logger.warning("could not renew the lease on delivery %s: %s", record.id, exc)
+            return True  # the inbox may be back before the lease ends
+        except NotImplementedError:
+            return False  # an inbox of an older interface: its leases expire as before
+        if not renewed:
+            logger.warning(
+                "delivery %s: lease lost while its handlers ran; another worker may take it",
+                record.id,
+            )
+        return renewed
+
+    return beat
+
+
 def process_sync(
     receiver: Receiver, record: InboxRecord, token: str, force: bool = False
 ) -> InboxState:
-    """Process a taken delivery with blocking calls."""
+    """Process a taken delivery with blocking calls, renewing its lease meanwhile."""
+    inbox = inbox_of(receiver)
+    heartbeat = beat_sync(renewal_interval(inbox.lease), _renew_lease(inbox, record, token))
     try:
         return run_sync(process_flow(receiver, record, token, force=force))
     except Exception as exc:
-        _crashed(inbox_of(receiver), record, token, exc)
+        _crashed(inbox, record, token, exc)
         return InboxState.PENDING
+    finally:
+        heartbeat.stop()
 
 
 async def process_async(
     receiver: Receiver, record: InboxRecord, token: str, force: bool = False
 ) -> InboxState:
-    """Process a taken delivery on the event loop."""
+    """Process a taken delivery on the event loop, renewing its lease meanwhile."""
+    inbox = inbox_of(receiver)
+    beat = _renew_lease(inbox, record, token)
+
+    async def abeat() -> bool:
+        return await asyncio.to_thread(beat)
+
+    heartbeat = beat_async(renewal_interval(inbox.lease), abeat=abeat)
     try:
         return await run_async(process_flow(receiver, record, token, force=force))
     except Exception as exc:
-        await asyncio.to_thread(_crashed, inbox_of(receiver), record, token, exc)
+        await asyncio.to_thread(_crashed, inbox, record, token, exc)
         return InboxState.PENDING
+    finally:
+        heartbeat.stop()
