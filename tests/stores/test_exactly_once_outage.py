@@ -9,6 +9,7 @@ process, finds the event done: the handler ran once.
 
 from __future__ import annotations
 
+import asyncio
 import logging
 import sqlite3
 import time
@@ -52,6 +53,23 @@ def through(postgres_dsn: str, port: int) -> str:
     return make_conninfo("", **params)
 
 
+def settled(driver: Driver, hooks: Receiver, timeout: float = 15.0) -> bool:
+    """Wait until the receiver has no pending completion; an async receiver retries them as
+    tasks on its loop, which runs meanwhile (as an ASGI server's does)."""
+    if driver.loop is None:
+        return hooks.pending_completions.wait(timeout)
+
+    async def poll() -> bool:
+        deadline = time.monotonic() + timeout
+        while len(hooks.pending_completions):
+            if time.monotonic() > deadline:
+                return False
+            await asyncio.sleep(0.02)
+        return True
+
+    return driver.loop.run_until_complete(poll())
+
+
 def _once_across_the_outage(
     driver: Driver,
     store: Store,
@@ -77,7 +95,7 @@ def _once_across_the_outage(
         assert status_of(driver.send(hooks, fax("outage-1")[0])) == (200, "duplicate")
         time.sleep(LEASE * 1.5)  # the claim's lease runs out during the outage
         up()
-        assert hooks.pending_completions.wait(15), "the completion was never recorded"
+        assert settled(driver, hooks), "the completion was never recorded"
         assert f"recorded {key} as handled once the store was back" in caplog.text
     # The sender's retry after the lease, to another process: done, not run again.
     elsewhere = driver.receiver(other, lease=LEASE)
@@ -160,7 +178,7 @@ def test_a_completion_that_cannot_be_recorded_is_logged_with_its_key_and_deliver
     delivery, key = fax("never-back")
     with caplog.at_level(logging.INFO, logger="hookreceiver"):
         assert status_of(driver.send(hooks, delivery)) == (200, "handled")
-        assert hooks.pending_completions.wait(15)
+        assert settled(driver, hooks)
     errors = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     given_up = [m for m in errors if "could not record" in m]
     assert len(given_up) == 1
@@ -187,10 +205,31 @@ def test_a_completion_taken_over_meanwhile_is_logged(
                 (time.time() + 60, key),
             )
             blocker.execute("COMMIT")
-            assert hooks.pending_completions.wait(15)
+            assert settled(driver, hooks)
     finally:
         blocker.close()
     assert any(
         r.levelno == logging.ERROR and "another worker took it over" in r.getMessage()
         for r in caplog.records
     )
+
+
+def test_an_async_app_retries_its_completion_with_its_own_async_client(
+    private_redis: PrivateRedis, caplog: pytest.LogCaptureFixture
+) -> None:
+    import redis.asyncio
+
+    from hookreceiver.stores import RedisStore
+
+    driver = Driver("async")
+    try:
+        assert driver.loop is not None
+        client = redis.asyncio.Redis.from_url(private_redis.url, socket_timeout=1.0)
+        store = RedisStore(async_client=client)  # no URL: it has no sync client at all
+        other = RedisStore(private_redis.url, socket_timeout=1.0)
+        _once_across_the_outage(
+            driver, store, other, private_redis.stop, private_redis.start, caplog
+        )
+        driver.loop.run_until_complete(client.aclose())
+    finally:
+        driver.close()

@@ -399,9 +399,9 @@ def handle_event(
             "; its completion is retried in the background" if failure is None else "",
         )
         if failure is None:
-            receiver.pending_completions.add(
-                store, event.key, claim.token, receiver.retain_for, ctx.delivery_id
-            )
+            pending = receiver.pending_completions
+            args = (store, event.key, claim.token, receiver.retain_for, ctx.delivery_id)
+            yield Call(pending.add, pending.aadd, args)
     if failure is not None:
         return Outcome.HANDLER_FAILED, failure
     if event.sequence is not None and event.final:

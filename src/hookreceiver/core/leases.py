@@ -25,6 +25,7 @@ import logging
 import os
 import threading
 import time
+import weakref
 from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
@@ -145,12 +146,17 @@ def _call(fn: Callable[[], None]) -> None:
 
 
 _timers = _Timers()
+_all_pending: weakref.WeakSet[PendingCompletions] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
     # The timer thread and its pool are not inherited: a child starts its own on first use.
+    # Nor are the parent's pending completions: the parent retries them, not the child.
     global _timers
     _timers = _Timers()
+    for pending in list(_all_pending):
+        pending._pending.clear()
+        pending._tasks.clear()
 
 
 if hasattr(os, "register_at_fork"):
@@ -339,6 +345,8 @@ class PendingCompletions:
         self.max_entries = max_entries
         self._pending: dict[str, _Pending] = {}
         self._lock = threading.Lock()
+        self._tasks: set[asyncio.Task[None]] = set()
+        _all_pending.add(self)
 
     def __contains__(self, key: object) -> bool:
         return key in self._pending
@@ -347,7 +355,24 @@ class PendingCompletions:
         return len(self._pending)
 
     def add(self, store: Store, key: str, token: str, retain_for: float, delivery_id: str) -> None:
-        """Keep a completion ``store`` refused, and retry it in the background."""
+        """Keep a completion ``store`` refused, and retry it on the timer thread."""
+        entry = self._keep(store, key, token, retain_for, delivery_id)
+        if entry is not None:
+            _timers.call_later(entry.delay, lambda: self._retry(entry))
+
+    async def aadd(
+        self, store: Store, key: str, token: str, retain_for: float, delivery_id: str
+    ) -> None:
+        """Keep a completion ``store`` refused, and retry it as tasks on the running loop
+        (with the store's async client, the one an async app has)."""
+        entry = self._keep(store, key, token, retain_for, delivery_id)
+        if entry is not None:
+            loop = asyncio.get_running_loop()
+            loop.call_later(entry.delay, self._aretry_soon, entry, loop)
+
+    def _keep(
+        self, store: Store, key: str, token: str, retain_for: float, delivery_id: str
+    ) -> _Pending | None:
         until = time.monotonic() + self.retry_for
         entry = _Pending(store, key, token, retain_for, delivery_id, until)
         with self._lock:
@@ -356,20 +381,42 @@ class PendingCompletions:
                 self._pending[key] = entry
         if full:
             _lost(entry, f"{self.max_entries} completions are already waiting for the store")
-            return
-        _timers.call_later(entry.delay, lambda: self._retry(entry))
+            return None
+        return entry
 
     def _retry(self, entry: _Pending) -> None:
         try:
             recorded = entry.store.complete(entry.key, entry.token, entry.retain_for)
-        except StoreUnavailable as exc:
-            if time.monotonic() + entry.delay >= entry.give_up_at:
-                self._forget(entry)
-                _lost(entry, f"the store stayed unavailable ({exc})")
-                return
-            entry.delay = min(entry.delay * 2, self.max_delay)
-            _timers.call_later(entry.delay, lambda: self._retry(entry))
+        except Exception as exc:  # StoreUnavailable, or a bug: retried the same, then logged
+            if self._again(entry, exc):
+                _timers.call_later(entry.delay, lambda: self._retry(entry))
             return
+        self._settled(entry, recorded)
+
+    def _aretry_soon(self, entry: _Pending, loop: asyncio.AbstractEventLoop) -> None:
+        task = loop.create_task(self._aretry(entry, loop))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _aretry(self, entry: _Pending, loop: asyncio.AbstractEventLoop) -> None:
+        try:
+            recorded = await entry.store.acomplete(entry.key, entry.token, entry.retain_for)
+        except Exception as exc:
+            if self._again(entry, exc):
+                loop.call_later(entry.delay, self._aretry_soon, entry, loop)
+            return
+        self._settled(entry, recorded)
+
+    def _again(self, entry: _Pending, exc: Exception) -> bool:
+        """Whether to try once more (after a longer delay); else give up, and say so."""
+        if time.monotonic() + entry.delay >= entry.give_up_at:
+            self._forget(entry)
+            _lost(entry, f"the store stayed unavailable ({exc})")
+            return False
+        entry.delay = min(entry.delay * 2, self.max_delay)
+        return True
+
+    def _settled(self, entry: _Pending, recorded: bool) -> None:
         self._forget(entry)
         if recorded:
             logger.info(

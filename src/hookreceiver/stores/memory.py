@@ -71,6 +71,8 @@ class MemoryStore(Store):
             entry = entries.get(key)
             if entry is not None and (entry[1] != token or entry[0] != _IN_FLIGHT):
                 return False
+            if entry is None and len(entries) >= self.max_keys:
+                self._make_room(expires - retain_for)
             entries[key] = (_DONE, token, expires)
         return True
 
