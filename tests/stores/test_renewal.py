@@ -147,8 +147,8 @@ def _async_scenario(driver: Driver, store: Store, view: Any) -> None:
     assert len(runs) == 1
 
 
-def test_a_fast_delivery_leaves_no_heartbeat_behind() -> None:
-    """The heartbeat of a handler is stopped with it: no renewal once the delivery is done."""
+def test_a_finished_delivery_is_no_longer_renewed() -> None:
+    """A claim is let go with its handlers: no renewal once the delivery is done."""
     renewals: list[str] = []
 
     class Counting(MemoryStore):

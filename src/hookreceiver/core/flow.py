@@ -23,7 +23,7 @@ from ..security.base import GuardRequest
 from ..stores.base import Claim, ClaimState
 from .delivery import BodySource, Delivery
 from .events import DeliveryContext, ParsedEvent
-from .leases import Heartbeat, arenew_claim, beat_async, beat_sync, renew_claim, renewal_interval
+from .leases import hold_claim, let_go
 from .outcome import Outcome, Response
 
 if TYPE_CHECKING:
@@ -345,7 +345,8 @@ def handle_event(
         )
         return (Outcome.DUPLICATE if claim.state is ClaimState.DONE else Outcome.IN_FLIGHT), None
     assert claim.token is not None
-    heartbeat: Heartbeat = yield from _keep_alive(receiver, event.key, claim.token, ctx.delivery_id)
+    # Renewed while the handlers run, so a slow one is not taken over by a copy of its event.
+    held = hold_claim(store, event.key, claim.token, receiver.lease, ctx.delivery_id)
     try:
         failure = yield from _dispatch(receiver, event, ctx)
     except asyncio.CancelledError:
@@ -365,7 +366,7 @@ def handle_event(
                 pass  # the lease expires on its own
         raise
     finally:
-        heartbeat.stop()
+        let_go(held)
     try:
         if failure is None:
             if inline:
@@ -408,26 +409,6 @@ def handle_event(
         yield from _end_sequence(receiver, event.sequence, ctx.delivery_id)
     receiver.log_handled(ctx)
     return Outcome.HANDLED, None
-
-
-def _keep_alive(
-    receiver: Receiver, key: str, token: str, delivery_id: str
-) -> Generator[Call, Any, Heartbeat]:
-    """Start renewing the claim while the handlers run: the driver picks the thread or loop."""
-    store, lease = receiver.store, receiver.lease
-    beat = renew_claim(store, key, token, lease, delivery_id)
-    abeat = arenew_claim(store, key, token, lease, delivery_id) if store.blocking else None
-    interval = renewal_interval(lease)
-    heartbeat: Heartbeat = yield Call(_beat_sync, _beat_async, (interval, beat, abeat))
-    return heartbeat
-
-
-def _beat_sync(interval: float, beat: Callable[[], bool], _abeat: Any) -> Heartbeat:
-    return beat_sync(interval, beat)
-
-
-async def _beat_async(interval: float, beat: Callable[[], bool], abeat: Any) -> Heartbeat:
-    return beat_async(interval, None if abeat is not None else beat, abeat)
 
 
 def _store_call(receiver: Receiver, method: str, *args: Any) -> Generator[Call, Any, Any]:

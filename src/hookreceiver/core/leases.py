@@ -3,13 +3,14 @@
 A claim (in the dedup store) and an inbox delivery being processed are leases: held for a
 while, taken over by another worker once they expire, so that the work of a process that died
 is done again. A handler slower than the lease must not be taken over while it runs, so its
-lease is renewed on a heartbeat (every third of the lease) until it ends. A process that dies
-stops renewing, and its work is taken over after the lease.
+lease is renewed once a third of it has passed, and again every third, until the handlers end.
+A process that dies stops renewing, and its work is taken over after the lease.
 
-The heartbeat is cheap when handlers are fast: under WSGI one timer thread per process holds
-every heartbeat (starting one is a heap push, stopping it a flag); on an event loop it is a
-``loop.call_later`` handle, cancelled when the handlers end. Only a heartbeat that comes due
-does any I/O (in a small thread pool, or as a task on the loop).
+Holding a lease is cheap, since most handlers end long before a renewal is due: :func:`hold`
+puts it in a dict and :func:`let_go` takes it out, with no lock, timer or task per delivery. One
+timer thread per process looks at the held leases every half renewal interval and renews those
+due: on a small thread pool, or as a task on the event loop the lease was taken on when its
+store does I/O there (so an async app renews with its own async client).
 
 :class:`PendingCompletions` keeps a completion the store refused because it was down: it is
 retried with backoff until the store takes it (a late complete wins over an expired claim
@@ -19,15 +20,17 @@ nobody took over), and meanwhile a copy of the event reaching this process is a 
 from __future__ import annotations
 
 import asyncio
+import functools
 import heapq
 import itertools
 import logging
+import math
 import os
 import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable
-from typing import TYPE_CHECKING, Any
+from collections.abc import Callable
+from typing import TYPE_CHECKING
 
 from ..errors import StoreUnavailable
 
@@ -36,47 +39,24 @@ if TYPE_CHECKING:
 
     from ..stores.base import Store
 
-__all__ = [
-    "Heartbeat",
-    "PendingCompletions",
-    "arenew_claim",
-    "beat_async",
-    "beat_sync",
-    "renew_claim",
-    "renewal_interval",
-]
+__all__ = ["Lease", "PendingCompletions", "hold", "hold_claim", "let_go", "renewal_interval"]
 
 logger = logging.getLogger("hookreceiver")
 
-#: A renewal: ``True`` to keep beating, ``False`` when the lease is lost (stop).
-Beat = Callable[[], bool]
-
-
-class _Timer:
-    __slots__ = ("fn", "cancelled")
-
-    def __init__(self, fn: Callable[[], None]) -> None:
-        self.fn = fn
-        self.cancelled = False
-
 
 class _Timers:
-    """One daemon thread running timed calls (on a few pool threads, so one slow call does not
-    hold the others back)."""
-
-    _COMPACT_AT = 256
+    """One daemon thread running delayed calls, on a few pool threads (so that one slow call,
+    a renewal waiting for a store's timeout, does not hold the others back)."""
 
     def __init__(self) -> None:
-        self._heap: list[tuple[float, int, _Timer]] = []
+        self._heap: list[tuple[float, int, Callable[[], None]]] = []
         self._seq = itertools.count()
         self._lock = threading.Lock()
         self._due = threading.Condition(self._lock)
-        self._cancelled = 0
         self._thread: threading.Thread | None = None
         self._pool: ThreadPoolExecutor | None = None
 
-    def call_later(self, delay: float, fn: Callable[[], None]) -> _Timer:
-        timer = _Timer(fn)
+    def call_later(self, delay: float, fn: Callable[[], None]) -> None:
         when = time.monotonic() + delay
         with self._lock:
             if self._thread is None:
@@ -87,73 +67,152 @@ class _Timers:
                     target=self._run, name="hookreceiver-timers", daemon=True
                 )
                 self._thread.start()
-            heap = self._heap
-            # Heartbeats of one lease come due in the order they start: most pushes land at
-            # the end of the heap, and the sleeping thread need not be woken.
-            wake = not heap or when < heap[0][0]
-            heapq.heappush(heap, (when, next(self._seq), timer))
+            wake = not self._heap or when < self._heap[0][0]
+            heapq.heappush(self._heap, (when, next(self._seq), fn))
             if wake:
                 self._due.notify()
-        return timer
 
-    def cancel(self, timer: _Timer) -> None:
-        with self._lock:
-            if timer.cancelled:
-                return
-            timer.cancelled = True
-            self._cancelled += 1
-            # Fast deliveries leave cancelled timers behind: drop them once they are most.
-            if self._cancelled > self._COMPACT_AT and self._cancelled * 2 > len(self._heap):
-                self._heap = [entry for entry in self._heap if not entry[2].cancelled]
-                heapq.heapify(self._heap)
-                self._cancelled = 0
+    def submit(self, fn: Callable[[], None]) -> None:
+        """Run ``fn`` on the pool now."""
+        assert self._pool is not None  # started by the call_later that led here
+        try:
+            self._pool.submit(_call, fn)
+        except RuntimeError:  # the interpreter is shutting down
+            pass
 
     def _run(self) -> None:
         while True:
             with self._lock:
-                timer = self._next_due()
-                timer.cancelled = True  # fired: a later cancel changes nothing
-            assert self._pool is not None
-            try:
-                self._pool.submit(_call, timer.fn)
-            except RuntimeError:  # the interpreter is shutting down
-                return
-
-    def _next_due(self) -> _Timer:
-        # Called with the lock held.
-        heap = self._heap
-        while True:
-            if not heap:
-                self._due.wait()
-                continue
-            when, _, timer = heap[0]
-            if timer.cancelled:
-                heapq.heappop(heap)
-                self._cancelled = max(0, self._cancelled - 1)
-                continue
-            delay = when - time.monotonic()
-            if delay <= 0:
-                heapq.heappop(heap)
-                return timer
-            self._due.wait(delay)
+                while not self._heap or self._heap[0][0] > time.monotonic():
+                    timeout = self._heap[0][0] - time.monotonic() if self._heap else None
+                    self._due.wait(timeout)
+                _, _, fn = heapq.heappop(self._heap)
+            self.submit(fn)
 
 
 def _call(fn: Callable[[], None]) -> None:
     try:
         fn()
     except Exception:
-        logger.exception("lease heartbeat failed")
+        logger.exception("lease keeping failed")
+
+
+def renewal_interval(lease: float) -> float:
+    """How often a lease is renewed: a third of it, so that a renewal may fail or come late
+    once before the lease runs out."""
+    return max(0.01, lease / 3)
+
+
+class Lease:
+    """A lease held while handlers run, renewed when due (subclasses say how).
+
+    ``loop``: the event loop to renew on (with :meth:`arenew`), or ``None`` for the pool (with
+    :meth:`renew`).
+    """
+
+    __slots__ = ("interval", "renewed_at", "loop", "busy")
+
+    def __init__(self, lease: float, loop: asyncio.AbstractEventLoop | None = None) -> None:
+        self.interval = renewal_interval(lease)
+        self.renewed_at = time.monotonic()
+        self.loop = loop
+        self.busy = False
+
+    def renew(self) -> bool | None:
+        """Renew now: ``True`` done, ``False`` lost (stop), ``None`` not reachable (retry)."""
+        raise NotImplementedError
+
+    async def arenew(self) -> bool | None:
+        """Async :meth:`renew`, on :attr:`loop`."""
+        return self.renew()
+
+
+class _Keeper:
+    """The held leases of this process, and the scans that renew them."""
+
+    def __init__(self) -> None:
+        self._held: dict[int, Lease] = {}
+        self._ids = itertools.count(1)
+        self._lock = threading.Lock()
+        # Seconds between scans: half the shortest renewal interval held so far. It never
+        # grows, so a lease that reads it without the lock is always looked at in time.
+        self._tick = math.inf
+        self._chain = 0
+
+    def hold(self, lease: Lease) -> int:
+        hold_id = next(self._ids)
+        self._held[hold_id] = lease
+        if lease.interval / 2 < self._tick:
+            self._shorten(lease.interval / 2)
+        return hold_id
+
+    def let_go(self, hold_id: int) -> None:
+        self._held.pop(hold_id, None)
+
+    def _shorten(self, tick: float) -> None:
+        with self._lock:
+            if tick >= self._tick:
+                return
+            self._tick = tick
+            self._chain += 1
+            chain = self._chain
+        # A new chain of scans at the shorter tick; the former one ends at its next scan.
+        _timers.call_later(tick, lambda: self._scan(chain))
+
+    def _scan(self, chain: int) -> None:
+        if chain != self._chain:
+            return
+        while True:
+            try:
+                held = list(self._held.items())
+                break
+            except RuntimeError:  # changed by another thread while copied: copy again
+                continue
+        now = time.monotonic()
+        for hold_id, lease in held:
+            if lease.busy or now - lease.renewed_at < lease.interval:
+                continue
+            lease.busy = True
+            if lease.loop is None:
+                _timers.submit(functools.partial(self._renew, hold_id, lease, now))
+                continue
+            try:
+                asyncio.run_coroutine_threadsafe(self._arenew(hold_id, lease, now), lease.loop)
+            except RuntimeError:  # its loop is closed: nothing left to renew for
+                self.let_go(hold_id)
+        _timers.call_later(self._tick, lambda: self._scan(chain))
+
+    def _renew(self, hold_id: int, lease: Lease, started: float) -> None:
+        try:
+            self._renewed(hold_id, lease, started, lease.renew())
+        finally:
+            lease.busy = False
+
+    async def _arenew(self, hold_id: int, lease: Lease, started: float) -> None:
+        try:
+            self._renewed(hold_id, lease, started, await lease.arenew())
+        finally:
+            lease.busy = False
+
+    def _renewed(self, hold_id: int, lease: Lease, started: float, result: bool | None) -> None:
+        if result:
+            lease.renewed_at = started
+        elif result is False:
+            self.let_go(hold_id)
+        # None: not reachable; due again at the next scan
 
 
 _timers = _Timers()
+_keeper = _Keeper()
 _all_pending: weakref.WeakSet[PendingCompletions] = weakref.WeakSet()
 
 
 def _after_fork_in_child() -> None:
-    # The timer thread and its pool are not inherited: a child starts its own on first use.
-    # Nor are the parent's pending completions: the parent retries them, not the child.
-    global _timers
+    # The timer thread, its pool and the parent's leases are not inherited: a child starts
+    # its own on first use. Nor are the parent's pending completions: the parent retries them.
+    global _timers, _keeper
     _timers = _Timers()
+    _keeper = _Keeper()
     for pending in list(_all_pending):
         pending._pending.clear()
         pending._tasks.clear()
@@ -163,148 +222,79 @@ if hasattr(os, "register_at_fork"):
     os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
-class Heartbeat:
-    """A renewal repeated every ``interval`` seconds until :meth:`stop` (or it returns ``False``).
+def hold(lease: Lease) -> int:
+    """Keep ``lease`` renewed until :func:`let_go` is called with the id returned."""
+    return _keeper.hold(lease)
 
-    Made by :func:`beat_sync` (on the timer thread) or :func:`beat_async` (on the running loop).
-    """
 
-    __slots__ = ("_interval", "_beat", "_abeat", "_stopped", "_timer", "_handle", "_loop", "_task")
+def let_go(hold_id: int) -> None:
+    """Stop renewing a lease (a renewal under way finishes; the stores ignore it then)."""
+    _keeper.let_go(hold_id)
 
-    def __init__(self, interval: float, beat: Beat | None, abeat: Any = None) -> None:
-        self._interval = interval
-        self._beat = beat
-        self._abeat: Callable[[], Awaitable[bool]] | None = abeat
-        self._stopped = False
-        self._timer: _Timer | None = None
-        self._handle: asyncio.TimerHandle | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._task: asyncio.Task[None] | None = None
 
-    def stop(self) -> None:
-        """Stop renewing (a renewal already under way finishes; stores ignore it then)."""
-        self._stopped = True
-        if self._timer is not None:
-            _timers.cancel(self._timer)
-            self._timer = None
-        if self._handle is not None:
-            self._handle.cancel()
-            self._handle = None
+class _Claim(Lease):
+    __slots__ = ("store", "key", "token", "lease", "delivery_id")
 
-    # On the timer thread -----------------------------------------------------------------------
+    def __init__(
+        self,
+        store: Store,
+        key: str,
+        token: str,
+        lease: float,
+        delivery_id: str,
+        loop: asyncio.AbstractEventLoop | None,
+    ) -> None:
+        super().__init__(lease, loop)
+        self.store = store
+        self.key = key
+        self.token = token
+        self.lease = lease
+        self.delivery_id = delivery_id
 
-    def _schedule(self) -> None:
-        if not self._stopped:
-            self._timer = _timers.call_later(self._interval, self._fire)
+    def renew(self) -> bool | None:
+        return self._checked(self.store.renew)
 
-    def _fire(self) -> None:
-        if self._stopped:
-            return
-        assert self._beat is not None
-        if self._beat():
-            self._schedule()
-
-    # On an event loop --------------------------------------------------------------------------
-
-    def _aschedule(self) -> None:
-        if not self._stopped and self._loop is not None and not self._loop.is_closed():
-            self._handle = self._loop.call_later(self._interval, self._afire)
-
-    def _afire(self) -> None:
-        self._handle = None
-        if self._stopped or self._loop is None:
-            return
-        if self._abeat is None:  # a renewal without I/O: made right here
-            assert self._beat is not None
-            if self._beat():
-                self._aschedule()
-            return
-        self._task = self._loop.create_task(self._arun())
-
-    async def _arun(self) -> None:
-        assert self._abeat is not None
+    async def arenew(self) -> bool | None:
         try:
-            again = await self._abeat()
-        except Exception:
-            logger.exception("lease heartbeat failed")
-            again = True
-        self._task = None
-        if again:
-            self._aschedule()
+            renewed = await self.store.arenew(self.key, self.token, self.lease)
+        except (StoreUnavailable, NotImplementedError) as exc:
+            return self._failed(exc)
+        return self._lost_unless(renewed)
 
-
-def beat_sync(interval: float, beat: Beat) -> Heartbeat:
-    """Call ``beat`` every ``interval`` seconds on the process's timer thread."""
-    heartbeat = Heartbeat(interval, beat)
-    heartbeat._schedule()
-    return heartbeat
-
-
-def beat_async(
-    interval: float, beat: Beat | None = None, abeat: Callable[[], Awaitable[bool]] | None = None
-) -> Heartbeat:
-    """Renew every ``interval`` seconds on the running loop: ``beat`` inline (no I/O), or
-    ``abeat`` as a task (only when it comes due)."""
-    heartbeat = Heartbeat(interval, beat, abeat)
-    heartbeat._loop = asyncio.get_running_loop()
-    heartbeat._aschedule()
-    return heartbeat
-
-
-def renewal_interval(lease: float) -> float:
-    """How often a lease is renewed: a third of it, so that two renewals may fail or be late
-    before it runs out."""
-    return max(0.01, lease / 3)
-
-
-def _renewed(result: bool | None, what: str, key: str, delivery_id: str) -> bool:
-    if result is None:
-        return True
-    if not result:
-        logger.warning(
-            "lease on %s (%s, delivery %s) was lost while its handlers ran: another worker may "
-            "run them too",
-            key,
-            what,
-            delivery_id,
-        )
-    return result
-
-
-def _not_renewed(key: str, delivery_id: str, exc: Exception) -> None:
-    logger.warning("could not renew the claim on %s (delivery %s): %s", key, delivery_id, exc)
-
-
-def renew_claim(store: Store, key: str, token: str, lease: float, delivery_id: str) -> Beat:
-    """A sync renewal of a dedup claim, which logs a lost lease or a store outage."""
-
-    def beat() -> bool:
+    def _checked(self, renew: Callable[[str, str, float], bool]) -> bool | None:
         try:
-            return _renewed(store.renew(key, token, lease), "claim", key, delivery_id)
-        except StoreUnavailable as exc:
-            _not_renewed(key, delivery_id, exc)
-            return True  # the store may be back before the lease ends
-        except NotImplementedError:
+            renewed = renew(self.key, self.token, self.lease)
+        except (StoreUnavailable, NotImplementedError) as exc:
+            return self._failed(exc)
+        return self._lost_unless(renewed)
+
+    def _failed(self, exc: Exception) -> bool | None:
+        if isinstance(exc, NotImplementedError):
             return False  # a store of an older interface: its claims expire as before
+        logger.warning(
+            "could not renew the claim on %s (delivery %s): %s", self.key, self.delivery_id, exc
+        )
+        return None  # the store may be back before the lease ends
 
-    return beat
+    def _lost_unless(self, renewed: bool) -> bool:
+        if not renewed:
+            logger.warning(
+                "claim on %s (delivery %s) was lost while its handlers ran: another worker "
+                "may run them too",
+                self.key,
+                self.delivery_id,
+            )
+        return renewed
 
 
-def arenew_claim(
-    store: Store, key: str, token: str, lease: float, delivery_id: str
-) -> Callable[[], Awaitable[bool]]:
-    """An async renewal of a dedup claim (see :func:`renew_claim`)."""
+def hold_claim(store: Store, key: str, token: str, lease: float, delivery_id: str) -> int:
+    """Keep a dedup claim renewed while its handlers run; :func:`let_go` when they end.
 
-    async def abeat() -> bool:
-        try:
-            return _renewed(await store.arenew(key, token, lease), "claim", key, delivery_id)
-        except StoreUnavailable as exc:
-            _not_renewed(key, delivery_id, exc)
-            return True
-        except NotImplementedError:
-            return False
-
-    return abeat
+    Taken on an event loop, a store that does I/O is renewed there with its async methods;
+    otherwise (WSGI threads, the memory store) on the pool with the sync ones.
+    """
+    loop = asyncio._get_running_loop() if store.blocking else None
+    return _keeper.hold(_Claim(store, key, token, lease, delivery_id, loop))
 
 
 # Completions the store could not take ------------------------------------------------------------

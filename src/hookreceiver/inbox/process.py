@@ -11,13 +11,13 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
-from collections.abc import Callable, Generator
+from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
 from ..core.delivery import Delivery, Headers
 from ..core.events import DeliveryContext
 from ..core.flow import Call, handle_event, parse_event, run_async, run_sync
-from ..core.leases import beat_async, beat_sync, renewal_interval
+from ..core.leases import Lease, hold, let_go
 from ..core.outcome import Outcome
 from ..errors import ConfigurationError, DeliveryRejected, StoreUnavailable
 from .base import Inbox
@@ -186,25 +186,31 @@ def new_token() -> str:
     return secrets.token_hex(12)
 
 
-def _renew_lease(inbox: Inbox, record: InboxRecord, token: str) -> Callable[[], bool]:
-    """A renewal of the worker's lease on ``record`` (a heartbeat's beat), which logs."""
+class _Processing(Lease):
+    """A worker's lease on a delivery it processes (renewed on the pool: the inbox is sync)."""
 
-    def beat() -> bool:
+    __slots__ = ("inbox", "record_id", "token")
+
+    def __init__(self, inbox: Inbox, record_id: str, token: str) -> None:
+        super().__init__(inbox.lease)
+        self.inbox = inbox
+        self.record_id = record_id
+        self.token = token
+
+    def renew(self) -> bool | None:
         try:
-            renewed = inbox.renew(record.id, token)
+            renewed = self.inbox.renew(self.record_id, self.token)
         except StoreUnavailable as exc:
-            logger.warning("could not renew the lease on delivery %s: %s", record.id, exc)
-            return True  # the inbox may be back before the lease ends
+            logger.warning("could not renew the lease on delivery %s: %s", self.record_id, exc)
+            return None  # the inbox may be back before the lease ends
         except NotImplementedError:
             return False  # an inbox of an older interface: its leases expire as before
         if not renewed:
             logger.warning(
                 "delivery %s: lease lost while its handlers ran; another worker may take it",
-                record.id,
+                self.record_id,
             )
         return renewed
-
-    return beat
 
 
 def process_sync(
@@ -212,14 +218,14 @@ def process_sync(
 ) -> InboxState:
     """Process a taken delivery with blocking calls, renewing its lease meanwhile."""
     inbox = inbox_of(receiver)
-    heartbeat = beat_sync(renewal_interval(inbox.lease), _renew_lease(inbox, record, token))
+    held = hold(_Processing(inbox, record.id, token))
     try:
         return run_sync(process_flow(receiver, record, token, force=force))
     except Exception as exc:
         _crashed(inbox, record, token, exc)
         return InboxState.PENDING
     finally:
-        heartbeat.stop()
+        let_go(held)
 
 
 async def process_async(
@@ -227,16 +233,11 @@ async def process_async(
 ) -> InboxState:
     """Process a taken delivery on the event loop, renewing its lease meanwhile."""
     inbox = inbox_of(receiver)
-    beat = _renew_lease(inbox, record, token)
-
-    async def abeat() -> bool:
-        return await asyncio.to_thread(beat)
-
-    heartbeat = beat_async(renewal_interval(inbox.lease), abeat=abeat)
+    held = hold(_Processing(inbox, record.id, token))
     try:
         return await run_async(process_flow(receiver, record, token, force=force))
     except Exception as exc:
         await asyncio.to_thread(_crashed, inbox, record, token, exc)
         return InboxState.PENDING
     finally:
-        heartbeat.stop()
+        let_go(held)
