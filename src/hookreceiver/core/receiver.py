@@ -51,8 +51,8 @@ class Receiver:
     Args:
         store: the dedup store (a fresh :class:`~hookreceiver.stores.MemoryStore` if omitted;
             use SQLite, Redis or PostgreSQL when more than one process serves webhooks).
-        lease: seconds a claim is held while handlers run; a worker that died frees its
-            claims after this long.
+        lease: seconds a claim is held while handlers run (renewed every third of it until
+            they end); a worker that died frees its claims after this long.
         retain_for: seconds a handled event's key is remembered (7 days by default: longer
             than any provider retries).
         proxies: where the sender's address comes from behind a reverse proxy; by default

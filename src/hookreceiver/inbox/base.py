@@ -59,7 +59,7 @@ class Inbox:
     Args:
         retry: the retry policy of failed deliveries.
         lease: seconds a worker holds a delivery; a worker that died frees it after this long.
-            Keep it above your slowest handler's run time.
+            Renewed every third of it while the handlers run, so slow handlers keep theirs.
         keep_done: seconds a handled delivery stays listed (and replayable) before the worker
             purges it; ``0`` deletes it as soon as it is handled.
         clock: wall-clock seconds; pass a fake clock in tests.

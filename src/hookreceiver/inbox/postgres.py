@@ -45,7 +45,8 @@ class PostgresInbox(SQLInbox):
         dsn: a libpq connection string or URL (``postgresql://user@host/db``).
         table: the table's name.
         retry: the retry policy of failed deliveries.
-        lease: seconds a worker holds a delivery before another may take it.
+        lease: seconds a worker holds a delivery before another may take it (renewed while
+            its handlers run).
         keep_done: seconds a handled delivery stays listed; ``0`` deletes it at once.
         max_connections: connections open at most in this process.
         connect_timeout: seconds to wait for a connection (or a free one) before the inbox
