@@ -380,11 +380,11 @@ def handle_event(
         else:
             kept = yield Call(store.release, store.arelease, (event.key, claim.token))
         if kept is False:
-            # The lease ran out during the handlers and another worker may have taken the key
-            # over (and run them again): exactly once needs a lease above the slowest handler.
+            # The lease ran out during the handlers although it was renewed (the renewals did
+            # not reach the store, or the process stalled) and another worker took the key.
             logger.warning(
-                "lease on %s ran out before its handlers finished (delivery %s): "
-                "raise Receiver(lease=...)",
+                "lease on %s ran out before its handlers finished (delivery %s): its renewals "
+                "did not reach the store in time; another worker may have run them too",
                 event.key,
                 ctx.delivery_id,
             )

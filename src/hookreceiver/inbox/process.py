@@ -143,8 +143,8 @@ def _finish(
 
     if not (yield Call(sync, async_, ())):
         logger.warning(
-            "delivery %s: lease lost before it could be marked %s (a slow handler? raise the "
-            "inbox's lease)",
+            "delivery %s: lease lost before it could be marked %s (its renewals did not reach "
+            "the inbox in time)",
             record.id,
             state.value,
         )
