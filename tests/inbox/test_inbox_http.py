@@ -241,8 +241,17 @@ def test_a_killed_server_handles_what_sat_in_its_inbox_after_restart(tmp_path: P
     assert states == ["pending"] * 4 + ["processing"]
     assert _lines(log) == []
 
+    inbox = SQLiteInbox(db)
     with _server(tmp_path, {**env, "PHASE": "healthy"}):
         wait_for(lambda: len(_lines(log)) == 5, timeout=20, what="all five handled")
+        # A handler's line is written before its delivery is marked done: wait for both
+        # before the server stops, however loaded the machine.
+        wait_for(
+            lambda: {e.state for e in inbox.list()} == {InboxState.DONE},
+            timeout=20,
+            what="all five marked done",
+        )
+    inbox.close()
     handled = dict(line.split() for line in _lines(log))
     assert sorted(handled) == calls
     assert handled[_lines(stuck)[0]] == "2"  # taken again once the dead worker's lease expired
