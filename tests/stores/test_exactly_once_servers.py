@@ -44,28 +44,40 @@ def _recorded(redis_url: str, key: str) -> bool:
 
 
 def _once(
-    worker: Worker, elsewhere: Worker, redis: PrivateRedis, prefix: str, hook_id: str
+    worker: Worker,
+    elsewhere: Worker,
+    redis: PrivateRedis,
+    prefix: str,
+    hook_id: str,
+    workdir: Path,
 ) -> None:
     answers: list[httpx.Response] = []
     body = faxplus_body(hook_id)
+    key = f"faxplus:fax_received:{hook_id}"
 
     def send() -> None:
-        answers.append(httpx.post(worker.url, content=body, headers=HEADERS, timeout=20))
+        answers.append(httpx.post(worker.url, content=body, headers=HEADERS, timeout=30))
 
+    block = workdir / "block"  # the handler waits while it exists (see store_worker.py)
+    block.touch()
     first = threading.Thread(target=send)
     first.start()
-    time.sleep(DELAY / 3)
+    started = workdir / "started.log"
+    deadline = time.monotonic() + 20
+    while key not in (started.read_text().split() if started.exists() else []):
+        assert time.monotonic() < deadline, "the handler never started"
+        time.sleep(0.02)
     redis.stop()  # while the handler runs
-    first.join(20)
+    block.unlink()
+    first.join(30)
     assert [_status(a) for a in answers] == [(200, "handled")]
     # The sender's quick retry to the same process: a duplicate, told without the store.
-    again = httpx.post(worker.url, content=body, headers=HEADERS, timeout=20)
+    again = httpx.post(worker.url, content=body, headers=HEADERS, timeout=30)
     assert _status(again) == (200, "duplicate")
     time.sleep(LEASE)  # the lease runs out during the outage
     redis.start()  # empty: the claim is gone with it
-    key = f"{prefix}faxplus:fax_received:{hook_id}"
     deadline = time.monotonic() + 15
-    while not _recorded(redis.url, key):
+    while not _recorded(redis.url, prefix + key):
         assert time.monotonic() < deadline, "the completion was never recorded"
         time.sleep(0.05)
     # The sender's retry after the lease, to another process: done, not run again.
@@ -80,8 +92,8 @@ def test_a_redis_outage_mid_handler_runs_it_once_under_uvicorn_and_wsgi(
     spec = {"kind": "redis", "url": private_redis.url, "prefix": prefix}
     asgi, wsgi = start_workers(["asgi", "wsgi"], spec, tmp_path, lease=LEASE, delay=DELAY)
     try:
-        _once(asgi, wsgi, private_redis, prefix, "srv-asgi")
-        _once(wsgi, asgi, private_redis, prefix, "srv-wsgi")
+        _once(asgi, wsgi, private_redis, prefix, "srv-asgi", tmp_path)
+        _once(wsgi, asgi, private_redis, prefix, "srv-wsgi", tmp_path)
     finally:
         asgi.stop()
         wsgi.stop()
