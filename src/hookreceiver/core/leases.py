@@ -172,13 +172,23 @@ class _Keeper:
         for hold_id, lease in held:
             if lease.busy or now - lease.renewed_at < lease.interval:
                 continue
-            lease.busy = True
-            if lease.loop is None:
+            loop = lease.loop
+            if loop is None:
+                lease.busy = True
                 _timers.submit(functools.partial(self._renew, hold_id, lease, now))
                 continue
+            if loop.is_closed():  # nothing left to renew for
+                self.let_go(hold_id)
+                continue
+            if not loop.is_running():  # nor do its handlers run: look again next time
+                continue
+            lease.busy = True
+            renewal = self._arenew(hold_id, lease, now)
             try:
-                asyncio.run_coroutine_threadsafe(self._arenew(hold_id, lease, now), lease.loop)
-            except RuntimeError:  # its loop is closed: nothing left to renew for
+                asyncio.run_coroutine_threadsafe(renewal, loop)
+            except RuntimeError:  # closed meanwhile
+                renewal.close()
+                lease.busy = False
                 self.let_go(hold_id)
         _timers.call_later(self._tick, lambda: self._scan(chain))
 
