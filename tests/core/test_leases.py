@@ -4,6 +4,7 @@ store refused are bounded."""
 
 from __future__ import annotations
 
+import asyncio
 import itertools
 import logging
 import threading
@@ -12,7 +13,7 @@ import time
 import pytest
 
 from hookreceiver.core.leases import Lease, PendingCompletions, hold, let_go
-from hookreceiver.stores import MemoryStore
+from hookreceiver.stores import ClaimState, MemoryStore
 
 
 class Counted(Lease):
@@ -70,3 +71,15 @@ def test_pending_completions_are_bounded_and_say_what_is_dropped(
     dropped = [r.getMessage() for r in caplog.records if r.levelno == logging.ERROR]
     assert len(dropped) == 1 and "k2" in dropped[0] and "d2" in dropped[0]
     assert "recorded k1 as handled once the store was back (delivery d1)" in caplog.text
+
+
+def test_a_completion_kept_on_a_loop_since_closed_is_recorded_with_the_sync_methods() -> None:
+    pending = PendingCompletions(retry_for=60)
+    store = MemoryStore()
+    claim = store.claim("k1", 30)
+    assert claim.token is not None
+    loop = asyncio.new_event_loop()
+    loop.run_until_complete(pending.aadd(store, "k1", claim.token, 60, "d1"))
+    loop.close()  # the app stopped before the retry
+    assert pending.wait(10)
+    assert store.claim("k1", 30).state is ClaimState.DONE

@@ -225,7 +225,6 @@ def _after_fork_in_child() -> None:
     _keeper = _Keeper()
     for pending in list(_all_pending):
         pending._pending.clear()
-        pending._tasks.clear()
 
 
 if hasattr(os, "register_at_fork"):
@@ -311,10 +310,19 @@ def hold_claim(store: Store, key: str, token: str, lease: float, delivery_id: st
 
 
 class _Pending:
-    __slots__ = ("store", "key", "token", "retain_for", "delivery_id", "give_up_at", "delay")
+    __slots__ = (
+        "store", "key", "token", "retain_for", "delivery_id", "give_up_at", "delay", "loop"
+    )
 
     def __init__(
-        self, store: Store, key: str, token: str, retain_for: float, delivery_id: str, until: float
+        self,
+        store: Store,
+        key: str,
+        token: str,
+        retain_for: float,
+        delivery_id: str,
+        until: float,
+        loop: asyncio.AbstractEventLoop | None,
     ) -> None:
         self.store = store
         self.key = key
@@ -323,14 +331,17 @@ class _Pending:
         self.delivery_id = delivery_id
         self.give_up_at = until
         self.delay = PendingCompletions.first_delay
+        self.loop = loop
 
 
 class PendingCompletions:
     """Completions a store refused (it was down), retried in the background until it takes them.
 
-    Bounded: at most ``max_entries`` are kept, each for at most ``retry_for`` seconds. A
-    completion that cannot be recorded (given up, or the key was taken over meanwhile) is
-    logged at ERROR with its key and delivery id: its event may then run again.
+    Retries back off from 0.1 s to 5 s between attempts, on the timer thread; a completion
+    kept on an event loop is retried there, with the store's async methods (an async app's
+    client), while that loop runs. Bounded: at most ``max_entries`` are kept, each for at most
+    ``retry_for`` seconds. A completion that cannot be recorded (given up, or the key was taken
+    over meanwhile) is logged at ERROR with its key and delivery id: its event may run again.
 
     Args:
         retry_for: seconds a completion is retried before it is given up.
@@ -345,7 +356,6 @@ class PendingCompletions:
         self.max_entries = max_entries
         self._pending: dict[str, _Pending] = {}
         self._lock = threading.Lock()
-        self._tasks: set[asyncio.Task[None]] = set()
         _all_pending.add(self)
 
     def __contains__(self, key: object) -> bool:
@@ -355,55 +365,62 @@ class PendingCompletions:
         return len(self._pending)
 
     def add(self, store: Store, key: str, token: str, retain_for: float, delivery_id: str) -> None:
-        """Keep a completion ``store`` refused, and retry it on the timer thread."""
-        entry = self._keep(store, key, token, retain_for, delivery_id)
-        if entry is not None:
-            _timers.call_later(entry.delay, lambda: self._retry(entry))
+        """Keep a completion ``store`` refused, and retry it with the store's sync methods."""
+        self._keep(_Pending(store, key, token, retain_for, delivery_id, self._until(), None))
 
     async def aadd(
         self, store: Store, key: str, token: str, retain_for: float, delivery_id: str
     ) -> None:
-        """Keep a completion ``store`` refused, and retry it as tasks on the running loop
-        (with the store's async client, the one an async app has)."""
-        entry = self._keep(store, key, token, retain_for, delivery_id)
-        if entry is not None:
-            loop = asyncio.get_running_loop()
-            loop.call_later(entry.delay, self._aretry_soon, entry, loop)
+        """Keep a completion ``store`` refused, and retry it on the running loop."""
+        loop = asyncio.get_running_loop()
+        self._keep(_Pending(store, key, token, retain_for, delivery_id, self._until(), loop))
 
-    def _keep(
-        self, store: Store, key: str, token: str, retain_for: float, delivery_id: str
-    ) -> _Pending | None:
-        until = time.monotonic() + self.retry_for
-        entry = _Pending(store, key, token, retain_for, delivery_id, until)
+    def _until(self) -> float:
+        return time.monotonic() + self.retry_for
+
+    def _keep(self, entry: _Pending) -> None:
         with self._lock:
-            full = len(self._pending) >= self.max_entries and key not in self._pending
+            full = len(self._pending) >= self.max_entries and entry.key not in self._pending
             if not full:
-                self._pending[key] = entry
+                self._pending[entry.key] = entry
         if full:
             _lost(entry, f"{self.max_entries} completions are already waiting for the store")
-            return None
-        return entry
+            return
+        self._schedule(entry)
+
+    def _schedule(self, entry: _Pending) -> None:
+        _timers.call_later(entry.delay, functools.partial(self._attempt, entry))
+
+    def _attempt(self, entry: _Pending) -> None:
+        loop = entry.loop
+        if loop is not None and not loop.is_closed():
+            if not loop.is_running():  # stopped for now: try again later
+                if self._again(entry, StoreUnavailable("its event loop is not running")):
+                    self._schedule(entry)
+                return
+            retry = self._aretry(entry)
+            try:
+                asyncio.run_coroutine_threadsafe(retry, loop)
+                return
+            except RuntimeError:  # closed meanwhile: the sync methods then
+                retry.close()
+        self._retry(entry)
 
     def _retry(self, entry: _Pending) -> None:
         try:
             recorded = entry.store.complete(entry.key, entry.token, entry.retain_for)
         except Exception as exc:  # StoreUnavailable, or a bug: retried the same, then logged
             if self._again(entry, exc):
-                _timers.call_later(entry.delay, lambda: self._retry(entry))
+                self._schedule(entry)
             return
         self._settled(entry, recorded)
 
-    def _aretry_soon(self, entry: _Pending, loop: asyncio.AbstractEventLoop) -> None:
-        task = loop.create_task(self._aretry(entry, loop))
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-
-    async def _aretry(self, entry: _Pending, loop: asyncio.AbstractEventLoop) -> None:
+    async def _aretry(self, entry: _Pending) -> None:
         try:
             recorded = await entry.store.acomplete(entry.key, entry.token, entry.retain_for)
         except Exception as exc:
             if self._again(entry, exc):
-                loop.call_later(entry.delay, self._aretry_soon, entry, loop)
+                self._schedule(entry)
             return
         self._settled(entry, recorded)
 
