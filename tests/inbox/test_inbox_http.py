@@ -194,10 +194,13 @@ from hookreceiver.inbox import SQLiteInbox
 from hookreceiver.stores import SQLiteStore
 
 DB, LOG, PHASE = os.environ["INBOX_DB"], os.environ["HANDLED_LOG"], os.environ["PHASE"]
+# Leases are renewed while handlers run, so a healthy worker keeps its delivery however loaded
+# the machine; the killed one stops renewing. The claim's lease ends before the inbox's, so the
+# delivery taken over finds its key free.
 hooks = Receiver(
     store=SQLiteStore(DB),
     lease=1.0,
-    inbox=SQLiteInbox(DB, lease=1.0),
+    inbox=SQLiteInbox(DB, lease=2.0),
     worker={"poll_interval": 0.05},
 )
 hooks.endpoint("/hooks/kazoo", providers.Wirecloud(allow_ips=["127.0.0.1"]))
@@ -238,8 +241,17 @@ def test_a_killed_server_handles_what_sat_in_its_inbox_after_restart(tmp_path: P
     assert states == ["pending"] * 4 + ["processing"]
     assert _lines(log) == []
 
+    inbox = SQLiteInbox(db)
     with _server(tmp_path, {**env, "PHASE": "healthy"}):
         wait_for(lambda: len(_lines(log)) == 5, timeout=20, what="all five handled")
+        # A handler's line is written before its delivery is marked done: wait for both
+        # before the server stops, however loaded the machine.
+        wait_for(
+            lambda: {e.state for e in inbox.list()} == {InboxState.DONE},
+            timeout=20,
+            what="all five marked done",
+        )
+    inbox.close()
     handled = dict(line.split() for line in _lines(log))
     assert sorted(handled) == calls
     assert handled[_lines(stuck)[0]] == "2"  # taken again once the dead worker's lease expired

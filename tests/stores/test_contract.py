@@ -48,6 +48,12 @@ class Ops:
             return store.release(key, token)
         return self._run(store.arelease(key, token))
 
+    def renew(self, store: Store, key: str, token: str | None, lease: float = LEASE) -> bool:
+        assert token is not None
+        if self.loop is None:
+            return store.renew(key, token, lease)
+        return self._run(store.arenew(key, token, lease))
+
     def close(self) -> None:
         if self.loop is not None:
             for store in dict.fromkeys(self.used):
@@ -110,13 +116,55 @@ def test_only_the_owner_token_completes_or_releases(kit: Kit, ops: Ops) -> None:
     claim = ops.claim(store, "fax:1")
     assert not ops.complete(store, "fax:1", "not-the-token")
     assert not ops.release(store, "fax:1", "not-the-token")
-    assert not ops.complete(store, "fax:other", claim.token)
+    assert not ops.renew(store, "fax:1", "not-the-token")
+    assert not ops.release(store, "fax:other", claim.token)
     assert ops.claim(store, "fax:1").state is IN_FLIGHT
     assert ops.complete(store, "fax:1", claim.token)
     # Done is final: neither a second complete nor a late release undoes it.
     assert not ops.complete(store, "fax:1", claim.token)
     assert not ops.release(store, "fax:1", claim.token)
     assert ops.claim(store, "fax:1").state is DONE
+
+
+def test_a_renewed_claim_outlives_its_lease_and_only_the_owner_renews(kit: Kit, ops: Ops) -> None:
+    store, other = kit.new(), kit.new()
+    claim = ops.claim(store, "fax:1", lease=LEASE)
+    for _ in range(3):  # three renewals carry the claim through twice its lease
+        kit.advance(LEASE * 2 / 3)
+        assert ops.renew(store, "fax:1", claim.token, lease=LEASE)
+        assert ops.claim(other, "fax:1").state is IN_FLIGHT
+    assert not ops.renew(other, "fax:1", "not-the-token")
+    assert ops.complete(store, "fax:1", claim.token)
+    assert not ops.renew(store, "fax:1", claim.token)  # done: nothing left to renew
+    assert ops.claim(other, "fax:1").state is DONE
+
+
+def test_a_claim_no_longer_renewed_is_taken_over(kit: Kit, ops: Ops) -> None:
+    dead, alive = kit.new(), kit.new()
+    stale = ops.claim(dead, "fax:1", lease=LEASE)
+    kit.advance(LEASE * 2 / 3)
+    assert ops.renew(dead, "fax:1", stale.token, lease=LEASE)
+    kit.advance(LEASE * 1.5)  # the worker died: no more renewals
+    fresh = ops.claim(alive, "fax:1")
+    assert fresh.state is NEW
+    assert not ops.renew(dead, "fax:1", stale.token)
+
+
+def test_a_late_complete_wins_over_an_expired_claim_nobody_took(kit: Kit, ops: Ops) -> None:
+    store, other = kit.new(), kit.new()
+    claim = ops.claim(store, "fax:1", lease=LEASE)
+    kit.advance(LEASE * 1.5)  # the store was down past the lease; nobody claimed the key
+    assert ops.complete(store, "fax:1", claim.token)
+    assert ops.claim(other, "fax:1") == Claim(DONE)
+
+
+def test_a_complete_of_a_claim_the_store_lost_marks_the_key_done(kit: Kit, ops: Ops) -> None:
+    # A Redis restart without persistence, or a clean-up of the expired claim: the key is free.
+    store, other = kit.new(), kit.new()
+    claim = ops.claim(store, "fax:1")
+    assert ops.complete(store, "fax:lost", claim.token)
+    assert ops.claim(other, "fax:lost") == Claim(DONE)
+    assert not ops.complete(other, "fax:lost", "another-token")
 
 
 def test_done_key_is_forgotten_after_its_retention(kit: Kit, ops: Ops) -> None:

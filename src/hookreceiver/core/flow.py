@@ -29,6 +29,7 @@ from ..security.base import GuardRequest
 from ..stores.base import Claim, ClaimState
 from .delivery import BodySource, Delivery
 from .events import DeliveryContext, ParsedEvent
+from .leases import hold_claim, let_go
 from .outcome import Outcome, Response
 
 if TYPE_CHECKING:
@@ -375,6 +376,16 @@ def handle_event(
     """
     store = receiver.store
     inline = not store.blocking  # a store without I/O is called straight from the event loop
+    if not force and event.key in receiver.pending_completions:
+        # Handled here, and its completion waits for the store to be back: the store cannot
+        # answer for it yet, this process can.
+        logger.info(
+            "duplicate done %s (%s, delivery %s): handled, its completion waits for the store",
+            ctx.event_name,
+            event.key,
+            ctx.delivery_id,
+        )
+        return Outcome.DUPLICATE, None
     if event.sequence is not None and not event.final and not force:
         if (yield from _sequence_ended(receiver, event.sequence)):
             logger.info(
@@ -410,6 +421,8 @@ def handle_event(
         )
         return (Outcome.DUPLICATE if claim.state is ClaimState.DONE else Outcome.IN_FLIGHT), None
     assert claim.token is not None
+    # Renewed while the handlers run, so a slow one is not taken over by a copy of its event.
+    held = hold_claim(store, event.key, claim.token, receiver.lease, ctx.delivery_id)
     try:
         failure = yield from _dispatch(receiver, event, ctx)
     except asyncio.CancelledError:
@@ -428,6 +441,8 @@ def handle_event(
             except StoreUnavailable:
                 pass  # the lease expires on its own
         raise
+    finally:
+        let_go(held)
     try:
         if failure is None:
             if inline:
@@ -441,22 +456,29 @@ def handle_event(
         else:
             kept = yield Call(store.release, store.arelease, (event.key, claim.token))
         if kept is False:
-            # The lease ran out during the handlers and another worker may have taken the key
-            # over (and run them again): exactly once needs a lease above the slowest handler.
+            # The lease ran out during the handlers although it was renewed (the renewals did
+            # not reach the store, or the process stalled) and another worker took the key.
             logger.warning(
-                "lease on %s ran out before its handlers finished (delivery %s): "
-                "raise Receiver(lease=...)",
+                "lease on %s ran out before its handlers finished (delivery %s): its renewals "
+                "did not reach the store in time; another worker may have run them too",
                 event.key,
                 ctx.delivery_id,
             )
     except StoreUnavailable as exc:
-        # The handlers ran; the lease will expire on its own. Say so, and answer by the result.
+        # The handlers ran: answer by their result. A success is kept and recorded once the
+        # store is back (a late complete wins over an expired claim nobody took over), so the
+        # sender's retry does not run them again; a failure's claim just expires.
         logger.error(
-            "store unavailable after handling %s (delivery %s): %s",
+            "store unavailable after handling %s (delivery %s): %s%s",
             ctx.event_name,
             ctx.delivery_id,
             exc,
+            "; its completion is retried in the background" if failure is None else "",
         )
+        if failure is None:
+            pending = receiver.pending_completions
+            args = (store, event.key, claim.token, receiver.retain_for, ctx.delivery_id)
+            yield Call(pending.add, pending.aadd, args)
     if failure is not None:
         return Outcome.HANDLER_FAILED, failure
     if event.sequence is not None and event.final:

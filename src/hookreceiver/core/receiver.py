@@ -16,6 +16,7 @@ from .delivery import Delivery
 from .events import DeliveryContext
 from .flow import delivery_flow, never_retries, run_async, run_sync
 from .handlers import Handler, HandlerRegistry, HandlerSpec
+from .leases import PendingCompletions
 from .outcome import Response, error_response
 from .routing import Endpoint, Route, Router
 
@@ -53,8 +54,8 @@ class Receiver:
     Args:
         store: the dedup store (a fresh :class:`~hookreceiver.stores.MemoryStore` if omitted;
             use SQLite, Redis or PostgreSQL when more than one process serves webhooks).
-        lease: seconds a claim is held while handlers run; a worker that died frees its
-            claims after this long.
+        lease: seconds a claim is held while handlers run (renewed every third of it until
+            they end); a worker that died frees its claims after this long.
         retain_for: seconds a handled event's key is remembered (7 days by default: longer
             than any provider retries).
         proxies: where the sender's address comes from behind a reverse proxy; by default
@@ -78,6 +79,9 @@ class Receiver:
             default; ``None`` for no limit). A sender that stalls mid-body is answered 408 and
             the connection closed. Under WSGI the server's own socket timeout applies (gunicorn's
             ``--timeout``).
+        completion_retry_for: seconds a handled event's completion, refused by a store that
+            went down while its handlers ran, is retried in the background (meanwhile a copy
+            of the event reaching this process is answered as a duplicate).
     """
 
     def __init__(
@@ -93,6 +97,7 @@ class Receiver:
         worker: bool | Mapping[str, Any] = True,
         journal_dir: str | os.PathLike[str] | None = None,
         body_timeout: float | None = 30.0,
+        completion_retry_for: float = 3600.0,
     ) -> None:
         if body_timeout is not None and not body_timeout > 0:
             raise ConfigurationError(f"body_timeout must be positive or None, not {body_timeout!r}")
@@ -125,6 +130,7 @@ class Receiver:
             # Records carry the inbox's clock, as if the inbox had stored them at once.
             clock = inbox.clock if inbox is not None else time.time
             self.journal = Journal(journal_dir, clock=clock)
+        self.pending_completions = PendingCompletions(retry_for=completion_retry_for)
 
     # Configuration ---------------------------------------------------------------------------
 

@@ -128,6 +128,10 @@ class Statements:
             f" event_name = COALESCE({p}, event_name), event_key = COALESCE({p}, event_key)"
             f" WHERE id = {p} AND lock_token = {p} AND state = 'processing'"
         )
+        self.renew = (
+            f"UPDATE {t} SET next_attempt_at = {p}"
+            f" WHERE id = {p} AND lock_token = {p} AND state = 'processing'"
+        )
         self.delete_owned = (
             f"DELETE FROM {t} WHERE id = {p} AND lock_token = {p} AND state = 'processing'"
         )
@@ -282,6 +286,9 @@ class SQLInbox(Inbox):
 
     def _delete_owned(self, record_id: str, token: str) -> bool:
         return self._execute(self._sql.delete_owned, (record_id, token)) > 0
+
+    def _renew(self, record_id: str, token: str, until: float) -> bool:
+        return self._execute(self._sql.renew, (until, record_id, token)) > 0
 
     def _get(self, record_id: str) -> InboxRecord | None:
         row = self._fetch_one(self._sql.get, (record_id,))

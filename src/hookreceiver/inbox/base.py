@@ -12,7 +12,9 @@ The life of one stored delivery::
        │                  │  ├─────> failed (the last attempt failed: on_dead_letter is called)
        └──── replay ──────┘  └─────> quarantined (it does not parse or validate)
 
-A ``processing`` delivery whose worker died is taken again once its lease has expired. Every
+A worker renews its lease on a heartbeat while the handlers run, so a slow handler keeps its
+delivery; a ``processing`` delivery whose worker died (and stopped renewing) is taken again once
+its lease has expired. Every
 time is wall-clock seconds from the inbox's ``clock``: the rows outlive processes, and workers
 on several hosts must read (roughly) the same clock.
 """
@@ -57,7 +59,7 @@ class Inbox:
     Args:
         retry: the retry policy of failed deliveries.
         lease: seconds a worker holds a delivery; a worker that died frees it after this long.
-            Keep it above your slowest handler's run time.
+            Renewed every third of it while the handlers run, so slow handlers keep theirs.
         keep_done: seconds a handled delivery stays listed (and replayable) before the worker
             purges it; ``0`` deletes it as soon as it is handled.
         clock: wall-clock seconds; pass a fake clock in tests.
@@ -156,6 +158,15 @@ class Inbox:
     ) -> InboxRecord | None:
         """Async :meth:`take_id`."""
         return await asyncio.to_thread(lambda: self.take_id(token, record_id, replay=replay))
+
+    def renew(self, record_id: str, token: str) -> bool:
+        """Extend ``token``'s lease on a delivery it is processing to ``lease`` seconds from now
+        (workers do so on a heartbeat while handlers run); ``False`` if the lease was lost."""
+        return self._renew(record_id, token, self.clock() + self.lease)
+
+    async def arenew(self, record_id: str, token: str) -> bool:
+        """Async :meth:`renew`."""
+        return await asyncio.to_thread(self.renew, record_id, token)
 
     def finish(
         self,
@@ -298,6 +309,9 @@ class Inbox:
         raise NotImplementedError
 
     def _delete_owned(self, record_id: str, token: str) -> bool:
+        raise NotImplementedError
+
+    def _renew(self, record_id: str, token: str, until: float) -> bool:
         raise NotImplementedError
 
     def _get(self, record_id: str) -> InboxRecord | None:

@@ -45,12 +45,16 @@ class PostgresInbox(SQLInbox):
         dsn: a libpq connection string or URL (``postgresql://user@host/db``).
         table: the table's name.
         retry: the retry policy of failed deliveries.
-        lease: seconds a worker holds a delivery before another may take it.
+        lease: seconds a worker holds a delivery before another may take it (renewed while
+            its handlers run).
         keep_done: seconds a handled delivery stays listed; ``0`` deletes it at once.
         max_connections: connections open at most in this process.
         connect_timeout: seconds to wait for a connection (or a free one) before the inbox
             reports itself unavailable.
         clock: wall-clock seconds; pass a fake clock in tests.
+        statement_timeout: seconds a statement may run (or wait for a lock) before the inbox
+            reports itself unavailable (a delivery is then handled at once, as when the
+            database is down); ``None`` leaves the server's setting.
     """
 
     def __init__(
@@ -64,10 +68,12 @@ class PostgresInbox(SQLInbox):
         max_connections: int = 10,
         connect_timeout: float = 5.0,
         clock: Callable[[], float] = time.time,
+        statement_timeout: float | None = 5.0,
     ) -> None:
         super().__init__(retry=retry, lease=lease, keep_done=keep_done, clock=clock)
         self.dsn = dsn
         self.connect_timeout = connect_timeout
+        self.statement_timeout = statement_timeout
         self._sql = Statements(table, "%s", skip_locked=True)
         self._schema_ready = False
         self._schema_lock = threading.Lock()
@@ -89,11 +95,20 @@ class PostgresInbox(SQLInbox):
             connect_timeout=max(1, int(self.connect_timeout)),
             row_factory=dict_row,
         )
-        if not self._schema_ready:
-            with self._schema_lock:
-                if not self._schema_ready:
-                    self._create_schema(conn)
-                    self._schema_ready = True
+        try:
+            from ..stores.postgres import session_limits
+
+            limits = session_limits(self.statement_timeout)
+            if limits is not None:
+                conn.execute(*limits)
+            if not self._schema_ready:
+                with self._schema_lock:
+                    if not self._schema_ready:
+                        self._create_schema(conn)
+                        self._schema_ready = True
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     def _create_schema(self, conn: psycopg.Connection[Any]) -> None:

@@ -17,8 +17,9 @@ from typing import TYPE_CHECKING, Any
 from ..core.delivery import Delivery, Headers
 from ..core.events import DeliveryContext
 from ..core.flow import Call, handle_event, parse_event, run_async, run_sync
+from ..core.leases import Lease, hold, let_go
 from ..core.outcome import Outcome
-from ..errors import ConfigurationError, DeliveryRejected
+from ..errors import ConfigurationError, DeliveryRejected, StoreUnavailable
 from .base import Inbox
 from .records import InboxRecord, InboxState, describe
 
@@ -143,8 +144,8 @@ def _finish(
 
     if not (yield Call(sync, async_, ())):
         logger.warning(
-            "delivery %s: lease lost before it could be marked %s (a slow handler? raise the "
-            "inbox's lease)",
+            "delivery %s: lease lost before it could be marked %s (its renewals did not reach "
+            "the inbox in time)",
             record.id,
             state.value,
         )
@@ -206,23 +207,58 @@ def new_token() -> str:
     return secrets.token_hex(12)
 
 
+class _Processing(Lease):
+    """A worker's lease on a delivery it processes (renewed on the pool: the inbox is sync)."""
+
+    __slots__ = ("inbox", "record_id", "token")
+
+    def __init__(self, inbox: Inbox, record_id: str, token: str) -> None:
+        super().__init__(inbox.lease)
+        self.inbox = inbox
+        self.record_id = record_id
+        self.token = token
+
+    def renew(self) -> bool | None:
+        try:
+            renewed = self.inbox.renew(self.record_id, self.token)
+        except StoreUnavailable as exc:
+            logger.warning("could not renew the lease on delivery %s: %s", self.record_id, exc)
+            return None  # the inbox may be back before the lease ends
+        except NotImplementedError:
+            return False  # an inbox of an older interface: its leases expire as before
+        if not renewed:
+            logger.warning(
+                "delivery %s: lease lost while its handlers ran; another worker may take it",
+                self.record_id,
+            )
+        return renewed
+
+
 def process_sync(
     receiver: Receiver, record: InboxRecord, token: str, force: bool = False
 ) -> InboxState:
-    """Process a taken delivery with blocking calls."""
+    """Process a taken delivery with blocking calls, renewing its lease meanwhile."""
+    inbox = inbox_of(receiver)
+    held = hold(_Processing(inbox, record.id, token))
     try:
         return run_sync(process_flow(receiver, record, token, force=force))
     except Exception as exc:
-        _crashed(inbox_of(receiver), record, token, exc)
+        _crashed(inbox, record, token, exc)
         return InboxState.PENDING
+    finally:
+        let_go(held)
 
 
 async def process_async(
     receiver: Receiver, record: InboxRecord, token: str, force: bool = False
 ) -> InboxState:
-    """Process a taken delivery on the event loop."""
+    """Process a taken delivery on the event loop, renewing its lease meanwhile."""
+    inbox = inbox_of(receiver)
+    held = hold(_Processing(inbox, record.id, token))
     try:
         return await run_async(process_flow(receiver, record, token, force=force))
     except Exception as exc:
-        await asyncio.to_thread(_crashed, inbox_of(receiver), record, token, exc)
+        await asyncio.to_thread(_crashed, inbox, record, token, exc)
         return InboxState.PENDING
+    finally:
+        let_go(held)

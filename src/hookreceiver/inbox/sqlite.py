@@ -35,7 +35,8 @@ class SQLiteInbox(SQLInbox):
         path: the database file (created if missing; it may be the dedup store's file).
         table: the table's name.
         retry: the retry policy of failed deliveries.
-        lease: seconds a worker holds a delivery before another may take it.
+        lease: seconds a worker holds a delivery before another may take it (renewed while
+            its handlers run).
         keep_done: seconds a handled delivery stays listed; ``0`` deletes it at once.
         synchronous: SQLite's ``synchronous`` pragma. ``FULL`` (the default) survives power
             loss, at the cost of an fsync per accepted delivery; ``NORMAL`` survives any

@@ -10,7 +10,12 @@ store, one of:
 The owner then calls ``complete`` (success: keep the key as done for ``retain_for`` seconds) or
 ``release`` (failure: forget it so the sender's retry is handled). Only the owner token that won
 the claim can complete or release it, so a worker whose lease expired cannot undo the work of the
-worker that took over. A claim whose worker died expires after ``lease`` seconds.
+worker that took over. While handlers run, the owner renews its lease on a heartbeat; a
+claim whose worker died (and so stopped renewing) expires after ``lease`` seconds.
+
+A late ``complete`` still wins when nobody took the key over: the claim expired (or the store
+lost it in an outage) but no other token holds it. The handlers did run, so the key is marked
+done rather than left for the sender's retry to run them again.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ class Claim:
 class Store:
     """Base class of dedup stores.
 
-    Subclasses implement the three sync methods. The async methods default to running the sync
+    Subclasses implement the four sync methods. The async methods default to running the sync
     ones in a worker thread; stores with a native async client (Redis, PostgreSQL) or with no
     I/O at all (memory) override them.
 
@@ -58,7 +63,19 @@ class Store:
         raise NotImplementedError
 
     def complete(self, key: str, token: str, retain_for: float) -> bool:
-        """Mark ``key`` done for ``retain_for`` seconds; ``False`` if ``token`` lost it."""
+        """Mark ``key`` done for ``retain_for`` seconds.
+
+        ``True`` when ``token`` holds the claim (live or expired) or the key is free (the
+        claim expired and is gone, or the store lost it); ``False`` when the key is done or
+        another token holds it (someone took it over).
+        """
+        raise NotImplementedError
+
+    def renew(self, key: str, token: str, lease: float) -> bool:
+        """Extend ``token``'s claim on ``key`` to ``lease`` seconds from now.
+
+        ``False`` when ``token`` no longer holds an unfinished claim on the key.
+        """
         raise NotImplementedError
 
     def release(self, key: str, token: str) -> bool:
@@ -76,6 +93,10 @@ class Store:
     async def arelease(self, key: str, token: str) -> bool:
         """Async :meth:`release`."""
         return await asyncio.to_thread(self.release, key, token)
+
+    async def arenew(self, key: str, token: str, lease: float) -> bool:
+        """Async :meth:`renew`."""
+        return await asyncio.to_thread(self.renew, key, token, lease)
 
     def close(self) -> None:
         """Release connections and files. The default does nothing."""

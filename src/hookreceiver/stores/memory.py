@@ -64,14 +64,26 @@ class MemoryStore(Store):
         return Claim(_NEW, token)
 
     def complete(self, key: str, token: str, retain_for: float) -> bool:
-        """Mark ``key`` done, if ``token`` still owns it."""
+        """Mark ``key`` done, if ``token`` still owns it or nobody holds it."""
         expires = self._clock() + retain_for
         entries = self._entries
         with self._lock:
             entry = entries.get(key)
+            if entry is not None and (entry[1] != token or entry[0] != _IN_FLIGHT):
+                return False
+            if entry is None and len(entries) >= self.max_keys:
+                self._make_room(expires - retain_for)
+            entries[key] = (_DONE, token, expires)
+        return True
+
+    def renew(self, key: str, token: str, lease: float) -> bool:
+        """Extend ``token``'s claim on ``key`` to ``lease`` seconds from now."""
+        expires = self._clock() + lease
+        with self._lock:
+            entry = self._entries.get(key)
             if entry is None or entry[1] != token or entry[0] != _IN_FLIGHT:
                 return False
-            entries[key] = (_DONE, token, expires)
+            self._entries[key] = (_IN_FLIGHT, token, expires)
         return True
 
     def release(self, key: str, token: str) -> bool:
@@ -94,6 +106,10 @@ class MemoryStore(Store):
     async def arelease(self, key: str, token: str) -> bool:
         """No I/O: call :meth:`release` directly."""
         return self.release(key, token)
+
+    async def arenew(self, key: str, token: str, lease: float) -> bool:
+        """No I/O: call :meth:`renew` directly."""
+        return self.renew(key, token, lease)
 
     def __len__(self) -> int:
         return len(self._entries)

@@ -5,6 +5,8 @@ One table, created on first use. Each call is one statement, so one round trip: 
 the current state read in the same statement. Times are the server's (``now()``), so the clocks
 of the worker hosts never matter. Every ``cleanup_every`` claims a process deletes a bounded batch
 of expired rows (``FOR UPDATE SKIP LOCKED``: concurrent clean-ups never wait on each other).
+Every statement has a time limit (``statement_timeout``, 5 s by default): a locked table or a
+stuck server gives the sender its retry status in bounded time instead of holding it.
 
 Needs the ``postgres`` extra (``pip install 'hookreceiver[postgres]'``).
 """
@@ -55,8 +57,16 @@ _CLAIM = (
     " SELECT CASE WHEN done AND expires_at > now() THEN 'd' ELSE 'i' END FROM {table}"
     " WHERE key = %(key)s AND NOT EXISTS (SELECT FROM taken)"
 )
+# The owner's claim, live or expired, becomes done; so does a free key (a claim that expired and
+# was cleaned up): the handlers ran. A key another token took over, or done, is left alone.
 _COMPLETE = (
-    "UPDATE {table} SET done = true, expires_at = now() + make_interval(secs => %s)"
+    "INSERT INTO {table} AS c (key, token, done, expires_at)"
+    " VALUES (%s, %s, true, now() + make_interval(secs => %s))"
+    " ON CONFLICT (key) DO UPDATE SET done = true, expires_at = excluded.expires_at"
+    " WHERE c.token = excluded.token AND NOT c.done"
+)
+_RENEW = (
+    "UPDATE {table} SET expires_at = now() + make_interval(secs => %s)"
     " WHERE key = %s AND token = %s AND NOT done"
 )
 _RELEASE = "DELETE FROM {table} WHERE key = %s AND token = %s AND NOT done"
@@ -91,6 +101,8 @@ class PostgresStore(Store):
         cleanup_batch: how many expired rows one clean-up deletes at most.
         connect_options: further keyword arguments for ``psycopg.connect`` (such as
             ``prepare_threshold=None`` behind PgBouncer in transaction mode).
+        statement_timeout: seconds a statement may run (or wait for a lock) before the store
+            reports itself unavailable; ``None`` leaves the server's setting.
     """
 
     def __init__(
@@ -103,8 +115,10 @@ class PostgresStore(Store):
         cleanup_every: int = 1000,
         cleanup_batch: int = 500,
         connect_options: Mapping[str, Any] | None = None,
+        statement_timeout: float | None = 5.0,
     ) -> None:
         ident, index, self._lock_id = _table_identifier(table)
+        self._limits = session_limits(statement_timeout)
         self.table = table
         self._ident = ident
         self.cleanup_every = max(1, cleanup_every)
@@ -119,6 +133,7 @@ class PostgresStore(Store):
         self._claim_sql = sql.SQL(_CLAIM).format(table=ident)
         self._complete_sql = sql.SQL(_COMPLETE).format(table=ident)
         self._release_sql = sql.SQL(_RELEASE).format(table=ident)
+        self._renew_sql = sql.SQL(_RENEW).format(table=ident)
         self._cleanup_sql = sql.SQL(_CLEANUP).format(table=ident)
         self._ready = False
         self._claims = itertools.count(1)
@@ -134,22 +149,26 @@ class PostgresStore(Store):
 
     def _connect(self) -> psycopg.Connection[Any]:
         conn = psycopg.connect(self._dsn, **self._options)
-        if not self._ready:
-            try:
+        try:
+            if self._limits is not None:
+                conn.execute(*self._limits)
+            if not self._ready:
                 self._create(conn)
-            except BaseException:
-                conn.close()
-                raise
+        except BaseException:
+            conn.close()
+            raise
         return conn
 
     async def _aconnect(self) -> psycopg.AsyncConnection[Any]:
         conn = await psycopg.AsyncConnection.connect(self._dsn, **self._options)
-        if not self._ready:
-            try:
+        try:
+            if self._limits is not None:
+                await conn.execute(*self._limits)
+            if not self._ready:
                 await self._acreate(conn)
-            except BaseException:
-                await conn.close()
-                raise
+        except BaseException:
+            await conn.close()
+            raise
         return conn
 
     def _create(self, conn: psycopg.Connection[Any]) -> None:
@@ -209,7 +228,11 @@ class PostgresStore(Store):
 
     def complete(self, key: str, token: str, retain_for: float) -> bool:
         """Mark ``key`` done for ``retain_for`` seconds, if ``token`` still owns it."""
-        return self._write(self._complete_sql, (float(retain_for), key, token)) > 0
+        return self._write(self._complete_sql, (key, token, float(retain_for))) > 0
+
+    def renew(self, key: str, token: str, lease: float) -> bool:
+        """Extend ``token``'s claim on ``key`` to ``lease`` seconds from now."""
+        return self._write(self._renew_sql, (float(lease), key, token)) > 0
 
     def release(self, key: str, token: str) -> bool:
         """Forget ``key``, if ``token`` still owns it."""
@@ -243,7 +266,11 @@ class PostgresStore(Store):
 
     async def acomplete(self, key: str, token: str, retain_for: float) -> bool:
         """Async :meth:`complete`."""
-        return await self._awrite(self._complete_sql, (float(retain_for), key, token)) > 0
+        return await self._awrite(self._complete_sql, (key, token, float(retain_for))) > 0
+
+    async def arenew(self, key: str, token: str, lease: float) -> bool:
+        """Async :meth:`renew`."""
+        return await self._awrite(self._renew_sql, (float(lease), key, token)) > 0
 
     async def arelease(self, key: str, token: str) -> bool:
         """Async :meth:`release`."""
@@ -278,6 +305,21 @@ class PostgresStore(Store):
 
     def __repr__(self) -> str:
         return f"PostgresStore(table={self.table!r})"
+
+
+def session_limits(statement_timeout: float | None) -> tuple[str, tuple[str, str]] | None:
+    """The statement that sets a connection's time limits, or ``None`` for the server's.
+
+    Set per session after connecting (not as a startup ``options``, which PgBouncer refuses);
+    the lock wait gets the same bound, so a locked table is reported as such.
+    """
+    if statement_timeout is None or statement_timeout <= 0:
+        return None
+    ms = f"{max(1, round(statement_timeout * 1000))}ms"
+    return (
+        "SELECT set_config('statement_timeout', %s, false), set_config('lock_timeout', %s, false)",
+        (ms, ms),
+    )
 
 
 def _claim(row: tuple[str] | Any, token: str) -> Claim:

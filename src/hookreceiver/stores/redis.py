@@ -45,11 +45,20 @@ end
 redis.call('SET', KEYS[1], 'i' .. ARGV[1], 'PX', ARGV[2])
 return 0
 """
-# KEYS[1] the key; ARGV[1] the owner's token, ARGV[2] the retention in ms.
+# KEYS[1] the key; ARGV[1] the owner's token, ARGV[2] the retention in ms. A free key is marked
+# too: the claim expired (or a restart lost it) and nobody took it over, and the handlers ran.
 _COMPLETE = """
-if redis.call('GET', KEYS[1]) == 'i' .. ARGV[1] then
+local v = redis.call('GET', KEYS[1])
+if not v or v == 'i' .. ARGV[1] then
   redis.call('SET', KEYS[1], 'd' .. ARGV[1], 'PX', ARGV[2])
   return 1
+end
+return 0
+"""
+# KEYS[1] the key; ARGV[1] the owner's token, ARGV[2] the new lease in ms.
+_RENEW = """
+if redis.call('GET', KEYS[1]) == 'i' .. ARGV[1] then
+  return redis.call('PEXPIRE', KEYS[1], ARGV[2])
 end
 return 0
 """
@@ -108,12 +117,12 @@ class RedisStore(Store):
         self._async_client = async_client
         self._own_async_client = async_client is None
         self._async_loop: asyncio.AbstractEventLoop | None = None
-        self._scripts: tuple[Any, Any, Any] | None = None
-        self._async_scripts: tuple[Any, Any, Any] | None = None
+        self._scripts: tuple[Any, Any, Any, Any] | None = None
+        self._async_scripts: tuple[Any, Any, Any, Any] | None = None
 
     # Clients ----------------------------------------------------------------------------------
 
-    def _sync_scripts(self) -> tuple[Any, Any, Any]:
+    def _sync_scripts(self) -> tuple[Any, Any, Any, Any]:
         if self._scripts is None:
             if self._client is None:
                 if self._url is None:
@@ -124,12 +133,12 @@ class RedisStore(Store):
                 self._client = _redis.Redis.from_url(self._url, retry=retry, **self._options)
             client = self._client
             self._scripts = tuple(  # type: ignore[assignment]
-                client.register_script(s) for s in (_CLAIM, _COMPLETE, _RELEASE)
+                client.register_script(s) for s in (_CLAIM, _COMPLETE, _RELEASE, _RENEW)
             )
         assert self._scripts is not None
         return self._scripts
 
-    def _loop_scripts(self) -> tuple[Any, Any, Any]:
+    def _loop_scripts(self) -> tuple[Any, Any, Any, Any]:
         loop = asyncio.get_running_loop()
         if self._own_async_client and self._async_loop is not loop:
             if self._url is None:
@@ -145,7 +154,7 @@ class RedisStore(Store):
             client = self._async_client
             assert client is not None
             self._async_scripts = tuple(  # type: ignore[assignment]
-                client.register_script(s) for s in (_CLAIM, _COMPLETE, _RELEASE)
+                client.register_script(s) for s in (_CLAIM, _COMPLETE, _RELEASE, _RENEW)
             )
         assert self._async_scripts is not None
         return self._async_scripts
@@ -176,6 +185,14 @@ class RedisStore(Store):
         except RedisError as exc:
             raise _unavailable(exc) from exc
 
+    def renew(self, key: str, token: str, lease: float) -> bool:
+        """Extend ``token``'s claim on ``key`` to ``lease`` seconds from now."""
+        args = [token, _ms(lease)]
+        try:
+            return bool(self._sync_scripts()[3](keys=[self.prefix + key], args=args))
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+
     # Async --------------------------------------------------------------------------------------
 
     async def aclaim(self, key: str, lease: float) -> Claim:
@@ -200,6 +217,14 @@ class RedisStore(Store):
         """Async :meth:`release`."""
         try:
             return bool(await self._loop_scripts()[2](keys=[self.prefix + key], args=[token]))
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+
+    async def arenew(self, key: str, token: str, lease: float) -> bool:
+        """Async :meth:`renew`."""
+        args = [token, _ms(lease)]
+        try:
+            return bool(await self._loop_scripts()[3](keys=[self.prefix + key], args=args))
         except RedisError as exc:
             raise _unavailable(exc) from exc
 

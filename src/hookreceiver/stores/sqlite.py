@@ -43,7 +43,14 @@ _TAKE = (
     " ON CONFLICT (key) DO UPDATE SET token = excluded.token, done = 0,"
     f" expires_at = excluded.expires_at WHERE {_TABLE}.expires_at <= ?"
 )
-_COMPLETE = f"UPDATE {_TABLE} SET done = 1, expires_at = ? WHERE key = ? AND token = ? AND done = 0"
+# The owner's claim, live or expired, becomes done; so does a free key (a claim that expired and
+# was cleaned up): the handlers ran. A key another token took over, or done, is left alone.
+_COMPLETE = (
+    f"INSERT INTO {_TABLE} (key, token, done, expires_at) VALUES (?, ?, 1, ?)"
+    " ON CONFLICT (key) DO UPDATE SET done = 1, expires_at = excluded.expires_at"
+    f" WHERE {_TABLE}.token = excluded.token AND {_TABLE}.done = 0"
+)
+_RENEW = f"UPDATE {_TABLE} SET expires_at = ? WHERE key = ? AND token = ? AND done = 0"
 _RELEASE = f"DELETE FROM {_TABLE} WHERE key = ? AND token = ? AND done = 0"
 _CLEANUP = (
     f"DELETE FROM {_TABLE} WHERE key IN (SELECT key FROM {_TABLE} WHERE expires_at <= ? LIMIT ?)"
@@ -124,7 +131,11 @@ class SQLiteStore(Store):
 
     def complete(self, key: str, token: str, retain_for: float) -> bool:
         """Mark ``key`` done for ``retain_for`` seconds, if ``token`` still owns it."""
-        return self._write(_COMPLETE, (self._clock() + retain_for, key, token))
+        return self._write(_COMPLETE, (key, token, self._clock() + retain_for))
+
+    def renew(self, key: str, token: str, lease: float) -> bool:
+        """Extend ``token``'s claim on ``key`` to ``lease`` seconds from now."""
+        return self._write(_RENEW, (self._clock() + lease, key, token))
 
     def release(self, key: str, token: str) -> bool:
         """Forget ``key``, if ``token`` still owns it."""
