@@ -274,3 +274,42 @@ def test_an_old_protocol_guard_with_its_own_stream_check_gets_chunks() -> None:
     request = GuardRequest(hookreceiver.Delivery("POST", "/h"), "/h", {}, None)
     guard.check_body_stream(request, iter([b"a", b"b"]))
     assert mine.chunked == [[b"a", b"b"]] and mine.bodies == []
+
+
+USERS_GUARDS = """
+from hookreceiver import NotVerified, providers
+from hookreceiver.security import GuardBase, GuardOrder, GuardRequest
+
+
+class OldStyle:
+    order = 25
+    needs_body = False
+
+    def check(self, request: GuardRequest) -> None:
+        if request.client is None:
+            raise NotVerified("who are you")
+
+    def check_body(self, request: GuardRequest, body: bytes) -> None:
+        pass
+
+
+class NewStyle(GuardBase):
+    order = GuardOrder.CREDENTIALS + 5
+
+    def check(self, request: GuardRequest) -> None:
+        pass
+
+
+documo = providers.Documo(guards=[OldStyle(), NewStyle()])
+orders: list[int] = [guard.order for guard in documo.guards]
+"""
+
+
+def test_both_kinds_of_users_guards_pass_mypy_strict(tmp_path: Path) -> None:
+    api = pytest.importorskip("mypy.api")
+    path = tmp_path / "guards.py"
+    path.write_text(USERS_GUARDS)
+    out, err, status = api.run(
+        ["--strict", "--no-incremental", "--cache-dir", str(tmp_path / "cache"), str(path)]
+    )
+    assert status == 0, out + err
