@@ -3,7 +3,9 @@
 Providers: :class:`Documo`, :class:`FaxPlus`, :class:`Updox`, :class:`Wirecloud` (alias
 :data:`Kazoo`) and :class:`Zipwhip`. Each module (``providers.documo`` ...) also holds the typed
 models of its events. :mod:`~hookreceiver.providers.normalized` holds the cross-provider views
-(:class:`FaxEvent`, :class:`MessageEvent`, :class:`CallEvent`).
+(:class:`FaxEvent`, :class:`MessageEvent`, :class:`CallEvent`). Every provider, built in or not,
+is found by name in :mod:`~hookreceiver.providers.registry` (:func:`provider_class`,
+:func:`provider_names`).
 """
 
 from __future__ import annotations
@@ -17,6 +19,7 @@ if TYPE_CHECKING:
     from .documo import Documo
     from .faxplus import FaxPlus
     from .normalized import CallEvent, FaxEvent, MessageEvent
+    from .registry import provider_class, provider_names
     from .updox import Updox
     from .wirecloud import Kazoo, Wirecloud
     from .zipwhip import Zipwhip
@@ -34,6 +37,8 @@ _LAZY = {
     "Updox": "updox",
     "Wirecloud": "wirecloud",
     "Zipwhip": "zipwhip",
+    "provider_class": "registry",
+    "provider_names": "registry",
 }
 
 
@@ -67,4 +72,6 @@ __all__ = [
     "Updox",
     "Wirecloud",
     "Zipwhip",
+    "provider_class",
+    "provider_names",
 ]
