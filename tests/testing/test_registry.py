@@ -260,3 +260,16 @@ def test_an_installed_package_announces_it_by_entry_points(tmp_path: Path) -> No
     names = "from hookreceiver.providers import provider_class as c; print(c('toy').__module__)"
     assert run("-c", names) == "toy_provider\n"
     assert "2 passed" in run("-m", "pytest", "-q", "-p", "no:cacheprovider", "test_toy.py")
+
+
+def test_the_kits_all_provider_receiver_serves_it_with_no_line_added(
+    toy: tuple[type, ModuleType],
+) -> None:
+    from five_providers import SIGNING_KEY, build_receiver
+
+    from hookreceiver.security import URLSigner
+    from hookreceiver.stores import MemoryStore
+
+    hooks, seen = build_receiver(MemoryStore(), URLSigner([SIGNING_KEY]))
+    result = WebhookClient(hooks).send(make("toy", "ping"))
+    assert (result.status, seen.names) == (200, ["toy.ping"])
