@@ -273,3 +273,13 @@ def test_the_kits_all_provider_receiver_serves_it_with_no_line_added(
     hooks, seen = build_receiver(MemoryStore(), URLSigner([SIGNING_KEY]))
     result = WebhookClient(hooks).send(make("toy", "ping"))
     assert (result.status, seen.names) == (200, ["toy.ping"])
+
+
+def test_every_listed_provider_name_resolves_to_its_class() -> None:
+    # A module of providers/ holding no provider must be named in registry._SUPPORT.
+    names = providers.provider_names()
+    assert {"documo", "faxplus", "updox", "wirecloud", "zipwhip"} <= set(names)
+    for name in names:
+        assert registry.provider_class(name).name == name
+    with pytest.raises(registry.UnknownProvider, match="Known: documo"):
+        registry.provider_class("nobody")

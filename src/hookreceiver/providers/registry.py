@@ -23,11 +23,27 @@ __all__ = ["ENTRY_POINT_GROUP", "UnknownProvider", "provider_class", "provider_n
 #: The entry point group under which a package announces its providers (name -> class).
 ENTRY_POINT_GROUP = "hookreceiver.providers"
 
-# Each built-in provider lives in the module of its name: imported on first look-up only, so
-# `import hookreceiver` and an app serving one provider pay nothing for the others.
-_BUILTIN = ("documo", "faxplus", "updox", "wirecloud", "zipwhip")
+# Each built-in provider lives in the module of its name (providers/<name>.py or a package), found
+# by listing this package and imported on first look-up only: `import hookreceiver` and an app
+# serving one provider pay nothing for the others, and a new provider module needs no line here.
+# These modules of the package hold no provider:
+_SUPPORT = frozenset({"base", "normalized", "registry", "types"})
 
 _classes: dict[str, type[Provider]] = {}
+
+
+@functools.cache
+def _builtin() -> frozenset[str]:
+    """The names of the provider modules of this package (none is imported)."""
+    import pkgutil
+    import sys
+
+    path = sys.modules[__package__].__path__
+    return frozenset(
+        found.name
+        for found in pkgutil.iter_modules(path)
+        if not found.name.startswith("_") and found.name not in _SUPPORT
+    )
 
 
 class UnknownProvider(LookupError):
@@ -48,7 +64,7 @@ def register(cls: type[Provider]) -> None:
     if not name:
         return
     known = _classes.get(name)
-    if name in _BUILTIN and known is None and cls.__module__ != f"{__package__}.{name}":
+    if name in _builtin() and known is None and cls.__module__ != f"{__package__}.{name}":
         importlib.import_module(f"{__package__}.{name}")  # the name's owner registers first
         known = _classes.get(name)
     if known is not None and known is not cls and _identity(known) != _identity(cls):
@@ -76,7 +92,7 @@ def _entry_points() -> dict[str, object]:
 def provider_names() -> list[str]:
     """The names of every provider: built in, registered by a subclass, or announced by an
     entry point, sorted. Nothing is imported."""
-    return sorted({*_BUILTIN, *_classes, *_entry_points()})
+    return sorted({*_builtin(), *_classes, *_entry_points()})
 
 
 def provider_class(name: str) -> type[Provider]:
@@ -88,7 +104,7 @@ def provider_class(name: str) -> type[Provider]:
     found = _classes.get(name)
     if found is not None:
         return found
-    if name in _BUILTIN:
+    if name in _builtin():
         importlib.import_module(f"{__package__}.{name}")
     else:
         point = _entry_points().get(name)
