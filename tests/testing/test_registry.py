@@ -147,16 +147,16 @@ def write_toy(where: Path) -> None:
 
 @pytest.fixture
 def toy(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[type, ModuleType]]:
-    """The toy provider class and its factory module, imported from their files; the
-    registries are restored afterwards, so no other test sees the toy."""
-    monkeypatch.setattr(registry, "_classes", dict(registry._classes))
-    monkeypatch.setattr(factories, "_registered", dict(factories._registered))
+    """The toy provider class and its factory module, imported from their files; the toy
+    leaves the registries afterwards, so no other test sees it."""
     write_toy(tmp_path)
     monkeypatch.syspath_prepend(str(tmp_path))
     try:
         provider = importlib.import_module("toy_provider")
         yield provider.Toy, importlib.import_module("toy_factories")
     finally:
+        registry._classes.pop("toy", None)
+        factories._registered.pop("toy", None)
         sys.modules.pop("toy_provider", None)
         sys.modules.pop("toy_factories", None)
 
@@ -219,10 +219,7 @@ def test_the_demo_machinery_fires_every_event_of_it(toy: tuple[type, ModuleType]
     assert "toy.pong  loud" in render(steps)
 
 
-def test_a_provider_taking_a_name_already_taken_is_refused(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(registry, "_classes", dict(registry._classes))
+def test_a_provider_taking_a_name_already_taken_is_refused() -> None:
     with pytest.raises(ConfigurationError, match="'documo' is taken by"):
 
         class Impostor(Provider):
