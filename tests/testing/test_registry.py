@@ -228,6 +228,9 @@ def test_a_provider_taking_a_name_already_taken_is_refused() -> None:
     class LikeFaxPlus(providers.FaxPlus):  # keeps its parent's name: registers nothing
         pass
 
+    class NamedLikeFaxPlus(providers.FaxPlus):  # restates it: a tweaked copy, nothing either
+        name = "faxplus"
+
     assert registry.provider_class("faxplus") is providers.FaxPlus
     assert registry.provider_class("documo") is providers.Documo
 

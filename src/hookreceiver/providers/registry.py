@@ -53,21 +53,26 @@ class UnknownProvider(LookupError):
 def register(cls: type[Provider]) -> None:
     """Add ``cls`` under its ``name`` (called for every subclass that sets its own name).
 
-    A class defined again (a reloaded module, a test run twice) replaces its earlier self;
-    another class claiming a name already taken is refused, since a provider's name is the
-    first part of its event names and idempotency keys.
+    A subclass of the registered class restating its name (a tweaked copy) leaves the registry
+    as it is. A built-in provider's name belongs to its module: another class claiming it is
+    refused, since a provider's name is the first part of its event names and idempotency keys.
+    Any other name goes to the latest class defined with it (a reloaded module, a test run
+    twice).
 
     Raises:
-        ConfigurationError: the name belongs to another class.
+        ConfigurationError: a built-in provider's name, claimed by another class.
     """
     name = cls.name
     if not name:
         return
     known = _classes.get(name)
-    if name in _builtin() and known is None and cls.__module__ != f"{__package__}.{name}":
-        importlib.import_module(f"{__package__}.{name}")  # the name's owner registers first
+    owner = f"{__package__}.{name}"
+    if name in _builtin() and known is None and cls.__module__ != owner:
+        importlib.import_module(owner)  # the name's owner registers first
         known = _classes.get(name)
-    if known is not None and known is not cls and _identity(known) != _identity(cls):
+    if known is not None and known is not cls and issubclass(cls, known):
+        return
+    if known is not None and known.__module__ == owner and cls.__module__ != owner:
         from ..errors import ConfigurationError
 
         raise ConfigurationError(
