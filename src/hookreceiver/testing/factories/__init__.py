@@ -12,7 +12,7 @@ built-in one, or a module elsewhere that calls :func:`register` (or is announced
   ``<provider>.``) and ``DEFAULT_PATH``; optionally ``ALIASES`` (other names of its events)
   and ``PROVIDER_ALIASES`` (other names of the provider: ``kazoo``);
 - optionally ``retry_schedule()``: how the provider retries (see
-  :func:`~hookreceiver.testing.schedules.RetrySchedule`; one attempt when absent), which
+  :class:`~hookreceiver.testing.schedules.RetrySchedule`; one attempt when absent), which
   :func:`~hookreceiver.testing.replay` follows;
 - optionally ``DEMO_VARIANTS`` (events ``hookreceiver demo`` sends with chosen keywords, and
   the case it shows) and ``NAMED_BY_URL`` (events whose body does not name them).
