@@ -283,3 +283,17 @@ def test_every_listed_provider_name_resolves_to_its_class() -> None:
         assert registry.provider_class(name).name == name
     with pytest.raises(registry.UnknownProvider, match="Known: documo"):
         registry.provider_class("nobody")
+
+
+def test_listing_the_providers_imports_none_of_them() -> None:
+    # `hookreceiver events` and tab completion list names: no provider module, no pydantic.
+    code = (
+        "import sys\n"
+        "from hookreceiver.providers import provider_names\n"
+        "from hookreceiver.testing import PROVIDERS\n"
+        "assert list(PROVIDERS) == provider_names(), (list(PROVIDERS), provider_names())\n"
+        "print(sorted(m for m in sys.modules if m.startswith(('pydantic', 'hookreceiver.pro'))))"
+    )
+    done = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
+    assert done.returncode == 0, done.stderr
+    assert done.stdout == "['hookreceiver.providers', 'hookreceiver.providers.registry']\n"

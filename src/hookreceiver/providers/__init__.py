@@ -13,9 +13,8 @@ from __future__ import annotations
 import importlib
 from typing import TYPE_CHECKING, Any
 
-from .base import Provider
-
 if TYPE_CHECKING:
+    from .base import Provider
     from .documo import Documo
     from .faxplus import FaxPlus
     from .normalized import CallEvent, FaxEvent, MessageEvent
@@ -26,7 +25,8 @@ if TYPE_CHECKING:
 
 # Importing a provider module builds its pydantic models (tens of milliseconds for some), so each
 # is imported on first use: ``import hookreceiver`` stays cheap and an app pays only for the
-# providers it serves (bench/ measures the import).
+# providers it serves (bench/ measures the import). The base class too: the registry lists the
+# providers' names (``hookreceiver events``) without loading pydantic.
 _LAZY = {
     "CallEvent": "normalized",
     "Documo": "documo",
@@ -34,6 +34,7 @@ _LAZY = {
     "FaxPlus": "faxplus",
     "Kazoo": "wirecloud",
     "MessageEvent": "normalized",
+    "Provider": "base",
     "Updox": "updox",
     "Wirecloud": "wirecloud",
     "Zipwhip": "zipwhip",

@@ -16,6 +16,8 @@ import importlib
 
 TYPE_CHECKING = False  # not typing.TYPE_CHECKING: this module is imported with the base class
 if TYPE_CHECKING:
+    from typing import Any
+
     from .base import Provider
 
 __all__ = ["ENTRY_POINT_GROUP", "UnknownProvider", "provider_class", "provider_names"]
@@ -86,12 +88,22 @@ def _identity(cls: type) -> str:
     return f"{cls.__module__}.{cls.__qualname__}"
 
 
-@functools.cache
-def _entry_points() -> dict[str, object]:
+def _entry_points() -> dict[str, Any]:
     """The providers announced by installed packages (read once per process)."""
+    return announced(ENTRY_POINT_GROUP)
+
+
+@functools.cache
+def _all_entry_points() -> Any:
     from importlib.metadata import entry_points
 
-    return {point.name: point for point in entry_points(group=ENTRY_POINT_GROUP)}
+    return entry_points()
+
+
+def announced(group: str) -> dict[str, Any]:
+    """The entry points of ``group`` by name, from one scan of the installed packages per
+    process (shared with the testing kit's ``hookreceiver.factories`` group)."""
+    return {point.name: point for point in _all_entry_points().select(group=group)}
 
 
 def provider_names() -> list[str]:
@@ -114,7 +126,7 @@ def provider_class(name: str) -> type[Provider]:
     else:
         point = _entry_points().get(name)
         if point is not None:
-            loaded = point.load()  # type: ignore[attr-defined]
+            loaded = point.load()
             if loaded.name != name:
                 raise UnknownProvider(
                     f"entry point {name!r} of {ENTRY_POINT_GROUP!r} loads a provider named "

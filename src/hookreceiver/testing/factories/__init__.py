@@ -21,7 +21,6 @@ built-in one, or a module elsewhere that calls :func:`register` (or is announced
 from __future__ import annotations
 
 import difflib
-import functools
 import importlib
 import importlib.util
 from collections.abc import Callable, Iterator, Mapping
@@ -76,12 +75,11 @@ def register(module: ModuleType | str) -> ModuleType:
     return module
 
 
-@functools.cache
 def _announced() -> dict[str, Any]:
     """The factory modules announced by installed packages (read once per process)."""
-    from importlib.metadata import entry_points
+    from ...providers.registry import announced
 
-    return {point.name: point for point in entry_points(group=ENTRY_POINT_GROUP)}
+    return announced(ENTRY_POINT_GROUP)
 
 
 def _load(name: str) -> ModuleType | None:
