@@ -103,6 +103,16 @@ class Provider:
     #: What a URL's ``{event}`` segment may say for each event (``"channel-create"``).
     event_aliases: ClassVar[Mapping[str, str]] = {}
 
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Register a subclass that names itself in the one registry of providers
+        (:mod:`~hookreceiver.providers.registry`); a subclass that keeps its parent's name
+        (a tweaked copy of a provider) registers nothing."""
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            from .registry import register
+
+            register(cls)
+
     def __init__(
         self,
         *,
