@@ -37,6 +37,7 @@ KAZOO_STATUSES = {
     Outcome.HANDLER_FAILED: 200,
     Outcome.INVALID_PAYLOAD: 400,
     Outcome.STORE_UNAVAILABLE: 200,
+    Outcome.RECEIVER_ERROR: 200,
 }
 
 # shared/providers/NOTES.md, "Example form body (channel_destroy) [S]", verbatim.

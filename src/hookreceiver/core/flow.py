@@ -33,6 +33,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Call",
     "Flow",
+    "ReceiverBug",
     "delivery_flow",
     "handle_event",
     "new_delivery_id",
@@ -254,11 +255,44 @@ def _refused(
     return provider.reject(exc)
 
 
+class ReceiverBug(DeliveryRejected):
+    """A parse that failed with an exception that is not a refusal: a bug of the receiver's.
+
+    It is refused like bad input, so the raw delivery is quarantined in the inbox with this
+    text, but answered with the status the provider's policy gives
+    :attr:`Outcome.RECEIVER_ERROR` (200 to Kazoo, 503 to Updox, 500 to the others).
+    """
+
+    error = "internal_error"  # as the adapters' last-resort 500: one code for a bug of ours
+
+
 def parse_event(
     provider: Provider, delivery: Delivery, params: Mapping[str, str], body: Body
 ) -> ParsedEvent:
-    """The provider's parse, and the strict endpoint's refusal of undocumented events."""
-    event = provider.parse(delivery, params, body)
+    """The provider's parse, and the strict endpoint's refusal of undocumented events.
+
+    Raises:
+        DeliveryRejected: the delivery does not parse; :class:`ReceiverBug` when the parse
+            failed with an unexpected exception (logged with its traceback).
+    """
+    try:
+        event = provider.parse(delivery, params, body)
+    except DeliveryRejected:
+        raise
+    except Exception as exc:
+        logger.exception(
+            "receiver bug while parsing %s %s (%s): %s",
+            delivery.method,
+            delivery.path,
+            provider.name,
+            type(exc).__name__,
+        )
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        raise ReceiverBug(
+            f"the receiver failed while parsing this delivery ({type(exc).__name__}"
+            f"{': ' + first if first else ''}); see its log",
+            status=provider.statuses.get(Outcome.RECEIVER_ERROR, 500),
+        ) from exc
     if event.name not in provider.events and provider.strict:
         raise UnknownEvent(f"event {event.name!r} is not one {provider.name} documents")
     return event

@@ -40,6 +40,7 @@ DEFAULT_STATUSES: Mapping[Outcome, int] = {
     Outcome.ACCEPTED: 200,
     Outcome.STORE_UNAVAILABLE: 503,
     Outcome.INVALID_PAYLOAD: 400,
+    Outcome.RECEIVER_ERROR: 500,
 }
 
 MiB = 1024 * 1024
