@@ -7,6 +7,7 @@ import asyncio
 import io
 import json
 import logging
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -18,6 +19,15 @@ from hookreceiver.inbox import Inbox
 
 PEER = "127.0.0.1"
 ALLOW = [PEER]
+
+#: ``fast`` (the default) or ``long`` (see conftest.py).
+PROFILE = os.environ.get("HYPOTHESIS_PROFILE", "fast")
+_LONG_EXAMPLES = int(os.environ.get("HYPOTHESIS_EXAMPLES", "20000"))
+
+
+def examples(fast: int) -> int:
+    """A test's example count: ``fast`` by default, ``HYPOTHESIS_EXAMPLES`` in a long run."""
+    return _LONG_EXAMPLES if PROFILE == "long" else fast
 
 #: Endpoint paths, as the factories address them by default.
 PATHS = {
