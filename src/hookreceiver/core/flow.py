@@ -190,7 +190,7 @@ def delivery_flow(receiver: Receiver, route: Route, delivery: Delivery) -> Flow:
             if guard.needs_body:
                 guard.check_body(request, body.raw)
         parsing = True  # verified: from here on, a refusal is quarantined in the inbox
-        event = parse_event(provider, delivery, route.params, body)
+        event = _parse_or_bug(provider, delivery, route.params, body)
     except DeliveryRejected as exc:
         try:
             if parsing and receiver.inbox is not None and body is not None:
@@ -266,17 +266,15 @@ class ReceiverBug(DeliveryRejected):
     error = "internal_error"  # as the adapters' last-resort 500: one code for a bug of ours
 
 
-def parse_event(
+def _parse_or_bug(
     provider: Provider, delivery: Delivery, params: Mapping[str, str], body: Body
 ) -> ParsedEvent:
-    """The provider's parse, and the strict endpoint's refusal of undocumented events.
-
-    Raises:
-        DeliveryRejected: the delivery does not parse; :class:`ReceiverBug` when the parse
-            failed with an unexpected exception (logged with its traceback).
-    """
+    """:func:`parse_event` for a delivery being received: an unexpected exception becomes a
+    :class:`ReceiverBug` (logged with its traceback), so the flow keeps the raw delivery and
+    answers by the provider's policy instead of letting the adapter answer 500. (The inbox
+    worker calls ``parse_event`` itself: there a crash is an attempt, retried later.)"""
     try:
-        event = provider.parse(delivery, params, body)
+        return parse_event(provider, delivery, params, body)
     except DeliveryRejected:
         raise
     except Exception as exc:
@@ -293,6 +291,13 @@ def parse_event(
             f"{': ' + first if first else ''}); see its log",
             status=provider.statuses.get(Outcome.RECEIVER_ERROR, 500),
         ) from exc
+
+
+def parse_event(
+    provider: Provider, delivery: Delivery, params: Mapping[str, str], body: Body
+) -> ParsedEvent:
+    """The provider's parse, and the strict endpoint's refusal of undocumented events."""
+    event = provider.parse(delivery, params, body)
     if event.name not in provider.events and provider.strict:
         raise UnknownEvent(f"event {event.name!r} is not one {provider.name} documents")
     return event
