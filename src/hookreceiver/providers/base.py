@@ -58,6 +58,12 @@ def validate_model(model: type[M], data: Any) -> M:
         raise InvalidPayload(f"field '{where}': {first['msg']}{suffix}") from None
 
 
+def _declares_body(delivery: Delivery) -> bool:
+    length = delivery.headers.get("content-length")
+    declared = length is not None and length.strip() != "0"
+    return declared or delivery.headers.get("transfer-encoding") is not None
+
+
 class Provider:
     """Base class of every provider. Subclasses set the class attributes and :meth:`parse`.
 
@@ -158,7 +164,9 @@ class Provider:
         """
         content_type = delivery.content_type
         if content_type not in self.content_types:
-            if delivery.method == "GET" and not content_type:
+            if delivery.method == "GET" and (not content_type or not _declares_body(delivery)):
+                # wsgiref (and Django's runserver) give a request without a Content-Type
+                # "text/plain": a GET delivery without a body carries its event in the query.
                 return None
             raise UnsupportedMediaType(
                 f"content type {content_type or '(none)'!r} is not one {self.name} sends"
