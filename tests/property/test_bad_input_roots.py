@@ -296,6 +296,7 @@ def test_a_parser_bug_is_logged_as_ours_and_answered_by_the_providers_policy(
         answer = CALL[adapter](ADAPTERS[adapter](hooks), request)
     assert answer.status == status, answer.body
     assert answer.json()["error"] == "internal_error"
+    assert (("retry-after", "5") in answer.headers) is (status == 503)
     bug = [r for r in caplog.records if r.getMessage().startswith("receiver bug while parsing")]
     assert len(bug) == 1 and bug[0].exc_info is not None
     assert isinstance(bug[0].exc_info[1], RuntimeError)

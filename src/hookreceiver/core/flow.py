@@ -286,10 +286,12 @@ def _parse_or_bug(
             type(exc).__name__,
         )
         first = (str(exc).strip().splitlines() or [""])[0][:200]
+        status = provider.statuses.get(Outcome.RECEIVER_ERROR, 500)
         raise ReceiverBug(
             f"the receiver failed while parsing this delivery ({type(exc).__name__}"
             f"{': ' + first if first else ''}); see its log",
-            status=provider.statuses.get(Outcome.RECEIVER_ERROR, 500),
+            status=status,
+            headers=provider._retry_after(status),
         ) from exc
 
 
