@@ -151,7 +151,9 @@ UTCDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 
 #: An identifier sent as a number or a string, kept exactly as text (at most
 #: :data:`MAX_ID_LENGTH` characters, or :data:`MAX_INT_DIGITS` digits).
-FlexibleId = Annotated[str, BeforeValidator(_id_text), StringConstraints(max_length=MAX_ID_LENGTH)]
+# (The length constraint before the validator: it then sits in the str schema, checked in
+# pydantic's core, rather than in a Python after-validator called per field.)
+FlexibleId = Annotated[str, StringConstraints(max_length=MAX_ID_LENGTH), BeforeValidator(_id_text)]
 
 #: An identifier sent as text, at most :data:`MAX_ID_LENGTH` characters.
 IdText = Annotated[str, StringConstraints(max_length=MAX_ID_LENGTH)]
