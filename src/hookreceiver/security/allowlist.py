@@ -17,7 +17,7 @@ from .base import GuardRequest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from ..core.delivery import Headers
+    from ..delivery import Headers
 
 __all__ = ["IPAllowlist", "NetworkSet", "parse_address"]
 

@@ -11,7 +11,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from ..core.delivery import Delivery
+from ..delivery import Delivery
 
 __all__ = ["EventNames", "Guard", "GuardRequest"]
 

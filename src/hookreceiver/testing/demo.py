@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.receiver import Receiver
+from ..core.protocols import ReceiverState
 from . import factories
 from .factories import documo, faxplus, updox, wirecloud, zipwhip
 from .factories._base import SimulatedDelivery
@@ -122,7 +122,7 @@ def load_app(spec: str) -> Any:
 
 
 def _place(
-    hooks: Receiver, provider: str, *, forged: bool = False, named: bool = False
+    hooks: ReceiverState, provider: str, *, forged: bool = False, named: bool = False
 ) -> dict[str, Any]:
     """Where a provider's delivery goes: ``path=`` the endpoint, and for an endpoint behind
     signed URLs the app's own ``signer=``, with which the factory signs the URL for its event
@@ -180,7 +180,7 @@ def _case(provider: str, event: str) -> str:
     return ""
 
 
-def plan(hooks: Receiver, documo_auth: tuple[str, str]) -> list[Step]:
+def plan(hooks: ReceiverState, documo_auth: tuple[str, str]) -> list[Step]:
     """The demo's deliveries: every event of every provider, then the ones that must be
     refused."""
 
