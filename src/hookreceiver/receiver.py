@@ -1,4 +1,9 @@
-"""The receiver: endpoints, handlers and a dedup store, behind ASGI and WSGI adapters."""
+"""The receiver: endpoints, handlers and a dedup store, behind ASGI and WSGI adapters.
+
+The facade, on top of every layer: it composes the core, the adapters, the inbox and its
+worker. Nothing in the package imports this module; the layers below type a receiver as
+:class:`~hookreceiver.core.protocols.ReceiverState` (the inbox as its ``InboxReceiver``).
+"""
 
 from __future__ import annotations
 
