@@ -198,15 +198,17 @@ def delivery_flow(receiver: ReceiverState, route: Route, delivery: Delivery) -> 
         body = Body() if sink is None else (yield _read_call(delivery.body, sink))
         assert body is not None
         for guard in provider.guards:
-            if guard.needs_body:
+            if not guard.needs_body:
+                continue
+            if body.raw_file is None:
                 guard.check_body(request, body.raw)
+            else:  # multipart, spooled: in chunks, never whole in memory
+                guard.check_body_stream(request, body.raw_chunks())
         parsing = True  # verified: from here on, a refusal is quarantined in the inbox
         event = parse_event(provider, delivery, route.params, body)
         parsing = False  # refused for its event (a signed URL's forgery): nothing to keep
         for guard in provider.guards:
-            check_event = getattr(guard, "check_event", None)  # optional (see Guard)
-            if check_event is not None:
-                check_event(request, event.name, provider)
+            guard.check_event(request, event.name, provider)
     except DeliveryRejected as exc:
         kept = False
         try:

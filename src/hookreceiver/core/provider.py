@@ -14,7 +14,7 @@ if TYPE_CHECKING:
     from ..delivery import Delivery
     from ..errors import DeliveryRejected
     from ..parsing.body import Body, BodySink
-    from ..security.base import Guard
+    from ..security.base import GuardBase
     from .events import ParsedEvent
     from .outcome import Outcome, Response
 
@@ -37,7 +37,7 @@ class ProviderProtocol(Protocol):
         """The HTTP methods the provider may deliver with."""
 
     @property
-    def guards(self) -> tuple[Guard, ...]:
+    def guards(self) -> tuple[GuardBase, ...]:
         """The endpoint's guards, cheapest first."""
 
     @property

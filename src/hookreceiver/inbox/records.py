@@ -318,7 +318,7 @@ def without_url_secrets(
 ) -> tuple[str, str, dict[str, str]]:
     """The path, query and placeholders with every credential the endpoint's guards read from
     the URL (a signed URL's token) replaced by ``***``: a stored delivery holds no secret."""
-    names = {n for guard in endpoint.provider.guards for n in getattr(guard, "secret_params", ())}
+    names = {n for guard in endpoint.provider.guards for n in guard.secret_params}
     kept = dict(params)
     if not names:
         return path, query, kept

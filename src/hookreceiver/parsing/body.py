@@ -6,9 +6,9 @@ body over its limit is refused at the first chunk past it and the rest is never 
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import IO, Protocol
 
 from ..errors import MalformedBody, PayloadTooLarge
 from .attachment import Attachment
@@ -18,6 +18,8 @@ __all__ = ["Body", "BodySink", "BufferedSink", "check_declared_length"]
 # A declared length with more significant digits than this is over any limit (and is never
 # handed to int(), which refuses strings of more than 4,300 digits).
 _MAX_DIGITS = 18
+#: How much of a spooled body is read at a time.
+RAW_CHUNK = 256 * 1024
 
 
 @dataclass(slots=True)
@@ -29,17 +31,32 @@ class Body:
         content_type: the media type, lower-case, no parameters.
         fields: multipart text fields by name (the first value of each).
         files: multipart file parts, streamed to temporary files.
+        raw_file: for multipart, the bytes as received, spooled (to disk past 1 MiB); kept
+            only when a guard checks the body (a signature over it), else ``None``.
     """
 
     raw: bytes = b""
     content_type: str = ""
     fields: dict[str, str] = field(default_factory=dict)
     files: list[Attachment] = field(default_factory=list)
+    raw_file: IO[bytes] | None = None
+
+    def raw_chunks(self, size: int = RAW_CHUNK) -> Iterator[bytes]:
+        """The bytes as received, ``size`` bytes at a time, from :attr:`raw_file` when the
+        body was spooled (read from its start), else :attr:`raw` in one piece."""
+        if self.raw_file is None:
+            yield self.raw
+            return
+        self.raw_file.seek(0)
+        while chunk := self.raw_file.read(size):
+            yield chunk
 
     def close(self) -> None:
-        """Delete the temporary files of every attachment."""
+        """Delete the temporary files of every attachment and of the spooled bytes."""
         for attachment in self.files:
             attachment.close()
+        if self.raw_file is not None:
+            self.raw_file.close()
 
 
 def check_declared_length(values: Sequence[str], limit: int) -> None:

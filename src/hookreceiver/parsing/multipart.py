@@ -2,16 +2,20 @@
 
 Text fields are kept in memory up to ``max_field_size``; file parts are written chunk by chunk to
 spooled temporary files (see :class:`~hookreceiver.parsing.attachment.Attachment`), so a 20 MiB
-fax never sits whole in memory.
+fax never sits whole in memory. When a guard checks the body's bytes (a signature over them),
+those are spooled as they arrive as well (``keep_raw``), to a file of their own.
 """
 
 from __future__ import annotations
+
+import tempfile
+from typing import IO
 
 from python_multipart.exceptions import MultipartParseError
 from python_multipart.multipart import MultipartParser, parse_options_header
 
 from ..errors import MalformedBody, PayloadTooLarge
-from .attachment import Attachment
+from .attachment import SPOOL_IN_MEMORY, Attachment
 from .body import Body
 
 __all__ = ["MultipartSink", "multipart_boundary"]
@@ -36,6 +40,9 @@ class MultipartSink:
         max_fields: how many text fields are accepted.
         max_field_size: the size limit of one text field (Documo's ``data`` JSON lives here).
         spool_dir: where large files roll over to (the system temp dir by default).
+        keep_raw: also keep the bytes as received, in a spooled temporary file (in memory up to
+            1 MiB, on disk past it): :attr:`Body.raw_file`, for a guard that checks a
+            signature over the body.
     """
 
     def __init__(
@@ -47,6 +54,7 @@ class MultipartSink:
         max_fields: int = 32,
         max_field_size: int = 1024 * 1024,
         spool_dir: str | None = None,
+        keep_raw: bool = False,
     ) -> None:
         self.limit = limit
         self.max_files = max_files
@@ -64,6 +72,11 @@ class MultipartSink:
         self._name = ""
         self._file: Attachment | None = None
         self._data = bytearray()
+        self._raw: IO[bytes] | None = None
+        if keep_raw:
+            self._raw = tempfile.SpooledTemporaryFile(
+                max_size=SPOOL_IN_MEMORY, dir=spool_dir, prefix="hookreceiver-raw-"
+            )
         self._parser = MultipartParser(
             boundary,
             {
@@ -86,6 +99,8 @@ class MultipartSink:
         if self._size > self.limit:
             self.abort()
             raise PayloadTooLarge(f"body is larger than the limit of {self.limit} bytes")
+        if self._raw is not None:
+            self._raw.write(chunk)
         try:
             self._parser.write(chunk)
         except MultipartParseError as exc:
@@ -101,7 +116,12 @@ class MultipartSink:
         if not self._ended:
             self.abort()
             raise MalformedBody("multipart body ended before its closing boundary")
-        return Body(content_type="multipart/form-data", fields=self._fields, files=self._files)
+        return Body(
+            content_type="multipart/form-data",
+            fields=self._fields,
+            files=self._files,
+            raw_file=self._raw,
+        )
 
     def abort(self) -> None:
         """Remove every temporary file written so far."""
@@ -109,6 +129,8 @@ class MultipartSink:
             attachment.close()
         if self._file is not None:
             self._file.close()
+        if self._raw is not None:
+            self._raw.close()
 
     # python-multipart callbacks ------------------------------------------------------------
 

@@ -19,7 +19,7 @@ from ..delivery import Delivery
 from ..errors import ConfigurationError, DeliveryRejected, InvalidPayload, UnsupportedMediaType
 from ..parsing.body import Body, BodySink, BufferedSink, check_declared_length
 from ..security.allowlist import IPAllowlist
-from ..security.base import Guard
+from ..security.base import Guard, GuardBase, as_guard
 from ..security.basic_auth import BasicAuth
 
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ class Provider:
         self.max_multipart_body = max_multipart_body
         self.insecure_no_verification = insecure_no_verification
         networks = [*(self.ip_preset if ip_preset else ()), *(allow_ips or ())]
-        built: list[Guard] = []
+        built: list[GuardBase] = []
         if networks:
             built.append(IPAllowlist(networks))
         if basic_auth:
@@ -130,8 +130,10 @@ class Provider:
             from ..security.signed_urls import SignedURLGuard  # itsdangerous: only when used
 
             built.append(SignedURLGuard(signed_urls))
-        built.extend(guards)
-        self.guards: tuple[Guard, ...] = tuple(sorted(built, key=lambda guard: guard.order))
+        built.extend(as_guard(guard) for guard in guards)  # a duck-typed guard: adapted once
+        self.guards: tuple[GuardBase, ...] = tuple(sorted(built, key=lambda guard: guard.order))
+        # A multipart body is not kept whole, unless a guard checks its bytes (a signature).
+        self._keep_raw = any(guard.needs_body for guard in self.guards)
         self._responses = {
             outcome: Response.json(status, {"status": outcome.value}, self._retry_after(status))
             for outcome, status in self.statuses.items()
@@ -142,7 +144,7 @@ class Provider:
     def check_configuration(self, path: str) -> None:
         """Fail closed: an endpoint with no verification refuses to start unless opted out."""
         # A guard may say it verifies nothing (an allowlist holding 0.0.0.0/0).
-        if any(getattr(guard, "verifies", True) for guard in self.guards):
+        if any(guard.verifies for guard in self.guards):
             return
         if not self.insecure_no_verification:
             open_list = (
@@ -187,7 +189,9 @@ class Provider:
             from ..parsing.multipart import MultipartSink, multipart_boundary
 
             boundary = multipart_boundary(delivery.headers.get("content-type", ""))
-            return MultipartSink(boundary, limit=self.max_multipart_body)
+            return MultipartSink(
+                boundary, limit=self.max_multipart_body, keep_raw=self._keep_raw
+            )
         return BufferedSink(self.max_body, content_type)
 
     def parse(self, delivery: Delivery, params: Mapping[str, str], body: Body) -> ParsedEvent:

@@ -1,9 +1,13 @@
 """Sender verification: IP allowlists, trusted proxies, basic auth, signed URLs, HMAC signatures;
 and :class:`RedactTokens`, which keeps signed-URL tokens out of access logs.
 
-Guards run cheapest first, before the body is read (the HMAC check excepted)::
+Guards run cheapest first (:class:`GuardOrder`), before the body is read (the HMAC check
+excepted)::
 
-    IPAllowlist (10)  ->  BasicAuth (20)  ->  SignedURLGuard (30)  ->  StandardWebhooks (40)
+    IPAllowlist (ADDRESS)  ->  BasicAuth (CREDENTIALS)  ->  SignedURLGuard (URL_TOKEN)
+        ->  StandardWebhooks (BODY_SIGNATURE)  ->  your own guards (CUSTOM, by default)
+
+A guard of your own subclasses :class:`GuardBase` (or has the :class:`Guard` protocol's members).
 """
 
 from __future__ import annotations
@@ -13,7 +17,7 @@ from .._lazy import lazy_names
 TYPE_CHECKING = False  # as in hookreceiver/__init__.py: typing is not imported for it
 if TYPE_CHECKING:
     from .allowlist import IPAllowlist, NetworkSet, parse_address
-    from .base import EventNames, Guard, GuardRequest
+    from .base import EventNames, Guard, GuardBase, GuardOrder, GuardRequest, as_guard
     from .basic_auth import BasicAuth
     from .env import credentials_from_env, secrets_from_env
     from .hmac import StandardWebhooks
@@ -27,6 +31,8 @@ _LAZY = {
     "BasicAuth": "basic_auth",
     "EventNames": "base",
     "Guard": "base",
+    "GuardBase": "base",
+    "GuardOrder": "base",
     "GuardRequest": "base",
     "IPAllowlist": "allowlist",
     "NetworkSet": "allowlist",
@@ -35,6 +41,7 @@ _LAZY = {
     "StandardWebhooks": "hmac",
     "TrustedProxies": "proxies",
     "URLSigner": "signed_urls",
+    "as_guard": "base",
     "credentials_from_env": "env",
     "parse_address": "allowlist",
     "redact_access_logs": "redact",
@@ -49,6 +56,8 @@ __all__ = [
     "BasicAuth",
     "EventNames",
     "Guard",
+    "GuardBase",
+    "GuardOrder",
     "GuardRequest",
     "IPAllowlist",
     "NetworkSet",
@@ -57,6 +66,7 @@ __all__ = [
     "StandardWebhooks",
     "TrustedProxies",
     "URLSigner",
+    "as_guard",
     "credentials_from_env",
     "parse_address",
     "redact_access_logs",

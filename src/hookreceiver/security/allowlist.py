@@ -13,7 +13,7 @@ from collections.abc import Iterable
 from functools import lru_cache
 
 from ..errors import ConfigurationError, NotVerified
-from .base import GuardRequest
+from .base import GuardBase, GuardOrder, GuardRequest
 
 TYPE_CHECKING = False
 if TYPE_CHECKING:
@@ -121,7 +121,7 @@ class NetworkSet:
         return f"NetworkSet({[str(n) for n in self.networks]!r})"
 
 
-class IPAllowlist:
+class IPAllowlist(GuardBase):
     """Accept deliveries only from the given addresses and networks (403 otherwise).
 
     The address checked is :attr:`GuardRequest.client`: the TCP peer, or the address trusted
@@ -140,8 +140,7 @@ class IPAllowlist:
         ConfigurationError: the list is empty or an entry is not an address or network.
     """
 
-    order = 10
-    needs_body = False
+    order = GuardOrder.ADDRESS
 
     def __init__(self, networks: Iterable[str]) -> None:
         self._set = NetworkSet(networks)
@@ -150,6 +149,9 @@ class IPAllowlist:
         if not self._set:
             raise ConfigurationError("an IP allowlist needs at least one address or network")
         self.networks = self._set.networks
+        # 0.0.0.0/0 or ::/0 lets every sender of that family through, which is no
+        # verification (endpoints then fail closed).
+        self.verifies = not any(network.prefixlen == 0 for network in self.networks)
 
     def allows(self, address: str | None) -> bool:
         """Whether ``address`` is inside one of the networks."""
@@ -163,21 +165,12 @@ class IPAllowlist:
             self._answers[address] = known
         return known
 
-    @property
-    def verifies(self) -> bool:
-        """Whether the list verifies anything: ``0.0.0.0/0`` or ``::/0`` in it lets every sender
-        of that family through, which is no verification (endpoints then fail closed)."""
-        return not any(network.prefixlen == 0 for network in self.networks)
-
     def check(self, request: GuardRequest) -> None:
         """Refuse senders outside the list with 403."""
         if not self._warned and not request.trusted_proxies:
             self._warn_of_forwarding(request)
         if not self.allows(request.client):
             raise NotVerified("sender address is not allowed", error="address_not_allowed")
-
-    def check_body(self, request: GuardRequest, body: bytes) -> None:
-        """Nothing to check in the body."""
 
     def _warn_of_forwarding(self, request: GuardRequest) -> None:
         """Warn, once, of forwarding headers reaching an allowlist that trusts no proxy: either

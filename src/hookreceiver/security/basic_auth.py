@@ -15,7 +15,7 @@ import hmac
 from collections.abc import Iterable, Mapping
 
 from ..errors import ConfigurationError, NotVerified
-from .base import GuardRequest
+from .base import GuardBase, GuardOrder, GuardRequest
 from .env import credentials_from_env
 
 __all__ = ["BasicAuth"]
@@ -28,7 +28,7 @@ def _valid_realm(realm: str) -> bool:
     return bool(realm) and realm.isascii() and realm.isprintable() and not set(realm) & {'"', "\\"}
 
 
-class BasicAuth:
+class BasicAuth(GuardBase):
     """Require ``Authorization: Basic`` with one of the given ``(username, password)`` pairs.
 
     A missing, malformed or wrong credential is answered 401 with
@@ -43,8 +43,7 @@ class BasicAuth:
         ConfigurationError: no pair, an empty user or password, a colon in a user, or a bad realm.
     """
 
-    order = 20
-    needs_body = False
+    order = GuardOrder.CREDENTIALS
 
     def __init__(self, credentials: Iterable[tuple[str, str]], *, realm: str = "hookreceiver"):
         if isinstance(credentials, (str, bytes)):
@@ -107,9 +106,6 @@ class BasicAuth:
         if b":" not in decoded:
             raise self._refuse("malformed basic credentials")
         return decoded
-
-    def check_body(self, request: GuardRequest, body: bytes) -> None:
-        """Nothing to check in the body."""
 
     def __repr__(self) -> str:
         return f"BasicAuth(users={list(self.users)!r}, realm={self.realm!r})"

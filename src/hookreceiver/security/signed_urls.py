@@ -40,7 +40,7 @@ from urllib.parse import quote, unquote_plus, urlencode, urlsplit
 from itsdangerous import BadData, URLSafeSerializer
 
 from ..errors import ConfigurationError, NotVerified
-from .base import EventNames, GuardRequest
+from .base import EventNames, GuardBase, GuardOrder, GuardRequest
 from .env import secrets_from_env
 
 __all__ = ["SignedURLGuard", "URLSigner", "check_base_url"]
@@ -276,7 +276,7 @@ def query_value(query: str, name: str) -> str | None:
     return found
 
 
-class SignedURLGuard:
+class SignedURLGuard(GuardBase):
     """Refuses deliveries whose URL does not carry a valid token for their endpoint (403).
 
     On success it puts the token's context in :attr:`GuardRequest.signed`, which handlers
@@ -286,13 +286,13 @@ class SignedURLGuard:
         signer: the :class:`URLSigner` whose tokens are accepted.
     """
 
-    order = 30
-    needs_body = False
+    order = GuardOrder.URL_TOKEN
 
     def __init__(self, signer: URLSigner) -> None:
         from .redact import redact_own_log
 
         self.signer = signer
+        self.secret_params = (signer.param,)  # the token: kept redacted
         redact_own_log(signer.param)  # a token must not reach the log in a logged path
 
     def check(self, request: GuardRequest) -> None:
@@ -305,9 +305,6 @@ class SignedURLGuard:
         else:
             token = query_value(request.delivery.query, name)
         request.signed = self.signer.verify(request.endpoint, params, token)
-
-    def check_body(self, request: GuardRequest, body: bytes) -> None:
-        """Nothing to check in the body."""
 
     def check_event(self, request: GuardRequest, event_name: str, provider: EventNames) -> None:
         """Refuse (403 ``event_mismatch``) a delivery whose parsed event is not the ``{event}``
@@ -333,12 +330,6 @@ class SignedURLGuard:
         raise NotVerified(
             "the delivery's event is not the one its URL was signed for", error="event_mismatch"
         )
-
-    @property
-    def secret_params(self) -> tuple[str, ...]:
-        """Path placeholders and query parameters that carry a credential (the token): what is
-        kept of a delivery (the inbox) stores them redacted."""
-        return (self.signer.param,)
 
     def __repr__(self) -> str:
         return f"SignedURLGuard({self.signer!r})"
