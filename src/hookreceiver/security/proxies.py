@@ -22,7 +22,7 @@ from collections.abc import Iterable
 
 from ..delivery import Delivery
 from ..errors import ConfigurationError
-from .allowlist import IPAddress, NetworkSet, parse_address
+from .addresses import IPAddress, NetworkSet, parse_address
 
 __all__ = ["TrustedProxies"]
 
