@@ -118,7 +118,7 @@ def events(provider: str | None) -> None:
     except UnknownName as exc:
         raise click.UsageError(str(exc)) from None
     for module in chosen:
-        click.echo(f"{module.__name__.rsplit('.', 1)[1]}: " + ", ".join(module.EVENTS))
+        click.echo(f"{module.PROVIDER}: " + ", ".join(module.EVENTS))
 
 
 # send ------------------------------------------------------------------------------------------
@@ -404,7 +404,8 @@ def _provider_name(name: str) -> str:
     from .testing.factories import UnknownName, provider_module
 
     try:
-        return provider_module(name).__name__.rsplit(".", 1)[1]
+        provider: str = provider_module(name).PROVIDER
+        return provider
     except UnknownName as exc:
         raise click.BadParameter(str(exc), param_hint="--retry-schedule") from None
 

@@ -205,6 +205,7 @@ RETRYING_SENDER = {
     Outcome.HANDLER_FAILED: 500,
     Outcome.INVALID_PAYLOAD: 400,
     Outcome.STORE_UNAVAILABLE: 503,
+    Outcome.RECEIVER_ERROR: 500,
 }
 
 POLICY_OUTCOMES = list(RETRYING_SENDER)
@@ -395,6 +396,17 @@ class ProviderConformance:
         elif outcome is Outcome.INVALID_PAYLOAD:
             recorder = self.recorder()
             response = recorder.send(self.missing_field()[0])
+        elif outcome is Outcome.RECEIVER_ERROR:
+            provider = self.make_provider()
+
+            def parse(*args: Any) -> Any:  # a bug of the receiver's own, not a refusal
+                raise KeyError("a bug")
+
+            provider.parse = parse  # type: ignore[method-assign]
+            recorder = self.recorder(provider)
+            response = recorder.send(self.valid())
+            assert detail(response)["error"] == "internal_error"
+            assert recorder.calls == []
         elif outcome is Outcome.IN_FLIGHT:
             recorder = self.recorder()
             inner: list[Response] = []
@@ -410,7 +422,7 @@ class ProviderConformance:
             if outcome is Outcome.DUPLICATE:
                 response = recorder.send(self.valid())
         assert response.status == expected, (outcome, response.body)
-        if expected >= 400 and outcome is not Outcome.INVALID_PAYLOAD:
+        if expected >= 400 and outcome not in (Outcome.INVALID_PAYLOAD, Outcome.RECEIVER_ERROR):
             assert detail(response) == {"status": outcome.value}
 
     def test_unverified_sender_is_403_and_body_unread(self) -> None:

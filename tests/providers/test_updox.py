@@ -30,6 +30,7 @@ UPDOX_STATUSES = {
     Outcome.HANDLER_FAILED: 503,
     Outcome.INVALID_PAYLOAD: 400,
     Outcome.STORE_UNAVAILABLE: 503,
+    Outcome.RECEIVER_ERROR: 503,
 }
 
 # The payloads of updox.txt's event table as NOTES.md states them (the table's own JSON is

@@ -38,6 +38,7 @@ KAZOO_STATUSES = {
     Outcome.INVALID_PAYLOAD: 400,
     Outcome.STORE_UNAVAILABLE: 200,
     Outcome.QUARANTINED: 200,
+    Outcome.RECEIVER_ERROR: 200,
 }
 
 # shared/providers/NOTES.md, "Example form body (channel_destroy) [S]", verbatim.

@@ -40,6 +40,7 @@ if TYPE_CHECKING:
 __all__ = [
     "Call",
     "Flow",
+    "ReceiverBug",
     "delivery_flow",
     "handle_event",
     "never_retries",
@@ -205,7 +206,7 @@ def delivery_flow(receiver: ReceiverState, route: Route, delivery: Delivery) -> 
             else:  # multipart, spooled: in chunks, never whole in memory
                 guard.check_body_stream(request, body.raw_chunks())
         parsing = True  # verified: from here on, a refusal is quarantined in the inbox
-        event = parse_event(provider, delivery, route.params, body)
+        event = _parse_or_bug(provider, delivery, route.params, body)
         parsing = False  # refused for its event (a signed URL's forgery): nothing to keep
         for guard in provider.guards:
             guard.check_event(request, event.name, provider)
@@ -308,6 +309,46 @@ def _refused(
         if status != exc.status and not isinstance(exc, UnknownEvent):
             exc = type(exc)(exc.detail, status=status)
     return provider.reject(exc)
+
+
+class ReceiverBug(DeliveryRejected):
+    """A parse that failed with an exception that is not a refusal: a bug of the receiver's.
+
+    It is refused like bad input, so the raw delivery is quarantined in the inbox with this
+    text, but answered with the status the provider's policy gives
+    :attr:`Outcome.RECEIVER_ERROR` (200 to Kazoo, 503 to Updox, 500 to the others).
+    """
+
+    error = "internal_error"  # as the adapters' last-resort 500: one code for a bug of ours
+
+
+def _parse_or_bug(
+    provider: ProviderProtocol, delivery: Delivery, params: Mapping[str, str], body: Body
+) -> ParsedEvent:
+    """:func:`parse_event` for a delivery being received: an unexpected exception becomes a
+    :class:`ReceiverBug` (logged with its traceback), so the flow keeps the raw delivery and
+    answers by the provider's policy instead of letting the adapter answer 500. (The inbox
+    worker calls ``parse_event`` itself: there a crash is an attempt, retried later.)"""
+    try:
+        return parse_event(provider, delivery, params, body)
+    except DeliveryRejected:
+        raise
+    except Exception as exc:
+        logger.exception(
+            "receiver bug while parsing %s %s (%s): %s",
+            delivery.method,
+            delivery.path,
+            provider.name,
+            type(exc).__name__,
+        )
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        status = provider.statuses.get(Outcome.RECEIVER_ERROR, 500)
+        raise ReceiverBug(
+            f"the receiver failed while parsing this delivery ({type(exc).__name__}"
+            f"{': ' + first if first else ''}); see its log",
+            status=status,
+            headers=provider._retry_after(status),
+        ) from exc
 
 
 def parse_event(

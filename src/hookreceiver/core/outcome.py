@@ -32,6 +32,9 @@ class Outcome(str, Enum):
     QUARANTINED = "quarantined"
     #: Refused before parsing: verification, size, media type, method, malformed body.
     REJECTED = "rejected"
+    #: A bug in the receiver itself (not in a handler) stopped the delivery while it was
+    #: parsed; logged with its traceback, and the raw delivery quarantined in the inbox if any.
+    RECEIVER_ERROR = "receiver_error"
 
 
 @dataclass(frozen=True, slots=True)

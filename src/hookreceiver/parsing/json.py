@@ -1,6 +1,8 @@
 """JSON bodies: decoded with the standard library, which keeps every integer exact.
 
 Zipwhip's message ids are 64-bit integers above 2**53; a float-based decoder would corrupt them.
+An integer longer than Python's conversion limit (``sys.get_int_max_str_digits()``, 4,300 digits
+by default) is refused as a malformed body; the models cap the numbers they keep far lower.
 """
 
 from __future__ import annotations
@@ -25,6 +27,10 @@ def decode_json(raw: bytes | str) -> Any:
         raise MalformedBody(f"body is not valid JSON: {exc.msg} at position {exc.pos}") from None
     except RecursionError:
         raise MalformedBody("JSON body is nested too deeply") from None
+    except ValueError:
+        # The only other ValueError json.loads raises: an integer literal over the interpreter's
+        # int/str conversion limit (a guard against quadratic-time conversion).
+        raise MalformedBody("JSON body holds an integer with too many digits") from None
 
 
 def decode_json_object(raw: bytes | str) -> dict[str, Any]:

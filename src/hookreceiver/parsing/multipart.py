@@ -23,7 +23,10 @@ __all__ = ["MultipartSink", "multipart_boundary"]
 
 def multipart_boundary(content_type_header: str) -> bytes:
     """The boundary of a ``multipart/form-data`` content type, or raise ``MalformedBody``."""
-    _, options = parse_options_header(content_type_header)
+    try:
+        _, options = parse_options_header(content_type_header)
+    except UnicodeError:  # a header built in Python (not read from a server) beyond latin-1
+        raise MalformedBody("multipart content type is not latin-1 text") from None
     boundary = options.get(b"boundary")
     if not boundary or len(boundary) > 200:
         raise MalformedBody("multipart body without a valid boundary parameter")

@@ -40,6 +40,7 @@ DEFAULT_STATUSES: Mapping[Outcome, int] = {
     Outcome.ACCEPTED: 200,
     Outcome.STORE_UNAVAILABLE: 503,
     Outcome.INVALID_PAYLOAD: 400,
+    Outcome.RECEIVER_ERROR: 500,
 }
 
 MiB = 1024 * 1024
@@ -59,6 +60,12 @@ def validate_model(model: type[M], data: Any, event: str | None = None) -> M:
         more = exc.error_count() - 1
         suffix = f" (and {more} more error{'s' if more > 1 else ''})" if more else ""
         raise InvalidPayload(f"field '{where}': {first['msg']}{suffix}", event=event) from None
+
+
+def _declares_body(delivery: Delivery) -> bool:
+    length = delivery.headers.get("content-length")
+    declared = length is not None and length.strip() != "0"
+    return declared or delivery.headers.get("transfer-encoding") is not None
 
 
 class Provider:
@@ -102,6 +109,16 @@ class Provider:
     retries: ClassVar[bool] = True
     #: What a URL's ``{event}`` segment may say for each event (``"channel-create"``).
     event_aliases: ClassVar[Mapping[str, str]] = {}
+
+    def __init_subclass__(cls, **kwargs: Any) -> None:
+        """Register a subclass that names itself in the one registry of providers
+        (:mod:`~hookreceiver.providers.registry`); a subclass that keeps its parent's name
+        (a tweaked copy of a provider) registers nothing."""
+        super().__init_subclass__(**kwargs)
+        if "name" in cls.__dict__:
+            from .registry import register
+
+            register(cls)
 
     def __init__(
         self,
@@ -175,7 +192,9 @@ class Provider:
         """
         content_type = delivery.content_type
         if content_type not in self.content_types:
-            if delivery.method == "GET" and not content_type:
+            if delivery.method == "GET" and (not content_type or not _declares_body(delivery)):
+                # wsgiref (and Django's runserver) give a request without a Content-Type
+                # "text/plain": a GET delivery without a body carries its event in the query.
                 return None
             raise UnsupportedMediaType(
                 f"content type {content_type or '(none)'!r} is not one {self.name} sends"

@@ -24,7 +24,7 @@ from ._common import WireModel, digest, generic_event, make_key, safe_event_name
 from .base import Provider, validate_model
 from .normalized import FaxEvent, fax_name
 from .normalized import FaxStatus as NormalizedStatus
-from .types import FlexibleId, OpenEnum, UTCDateTime
+from .types import FlexibleId, Int64, OpenEnum, UTCDateTime
 
 __all__ = [
     "FaxPage",
@@ -84,7 +84,7 @@ class FaxPlusFax(WireModel):
 
     id: FlexibleId
     uid: FlexibleId | None = None
-    pages: int | None = None
+    pages: Int64 | None = None
     from_number: str | None = Field(None, validation_alias=AliasChoices("from", "from_number"))
     to_number: str | None = Field(None, validation_alias=AliasChoices("to", "to_number"))
     start_time: UTCDateTime | None = None

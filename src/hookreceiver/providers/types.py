@@ -5,9 +5,16 @@ Each type takes what a provider really sends and keeps it exact:
 - :data:`UTCDateTime`: ISO 8601 or ``YYYY-MM-DD HH:mm:ss`` (Fax.Plus) -> an aware UTC datetime;
 - :data:`GregorianSeconds`: Kazoo's seconds since year 0 (int or numeric text) -> aware UTC;
 - :data:`FlexibleId`: an id sent as a number on some pages and as text on others -> exact text;
+- :data:`IdText`: an id sent as text (Kazoo's ``call_id``);
 - :data:`ExactInt`: a 64-bit integer (Zipwhip's ids are above 2**53) that refuses floats;
+- :data:`Int64`: a count or code, refused beyond the 64-bit range;
 - :class:`OpenEnum`: an enum field that keeps values the provider adds later as plain text;
 - :data:`FormDict`: an object that a form body may send as an empty string.
+
+Sizes are capped so that hostile input fails validation (a 400) instead of reaching the
+idempotency key, the inbox or a handler: ids and open enum values at :data:`MAX_ID_LENGTH`
+characters, integers at :data:`MAX_INT_DIGITS` digits (or the 64-bit range for :data:`Int64`).
+Every documented id is far shorter (UUIDs, 24 hex digits, 64-bit numbers, SIP Call-IDs).
 """
 
 from __future__ import annotations
@@ -20,10 +27,12 @@ from typing import Annotated, Any
 from pydantic import (
     AfterValidator,
     BeforeValidator,
+    Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
     PlainSerializer,
     PlainValidator,
+    StringConstraints,
     WithJsonSchema,
 )
 from pydantic.json_schema import JsonSchemaValue
@@ -31,10 +40,14 @@ from pydantic_core import core_schema
 
 __all__ = [
     "GREGORIAN_UNIX_OFFSET",
+    "MAX_ID_LENGTH",
+    "MAX_INT_DIGITS",
     "ExactInt",
     "FlexibleId",
     "FormDict",
     "GregorianSeconds",
+    "IdText",
+    "Int64",
     "OpenEnum",
     "UTCDateTime",
 ]
@@ -44,7 +57,14 @@ GREGORIAN_UNIX_OFFSET = 62167219200
 
 _UTC = timezone.utc
 _EPOCH = datetime(1970, 1, 1, tzinfo=_UTC)
+#: Longest id (or open enum value) a model accepts, in characters.
+MAX_ID_LENGTH = 1024
+#: Most digits an integer id or code may have (a 64-bit integer has at most 20).
+MAX_INT_DIGITS = 20
+_INT_BOUND = 10**MAX_INT_DIGITS
 _INTEGER_TEXT = re.compile(r"[+-]?\d{1,20}")
+_INT64_MIN = -(2**63)
+_INT64_MAX = 2**64 - 1  # unsigned 64-bit ids exist too
 
 
 def _as_utc(value: datetime) -> datetime:
@@ -56,16 +76,24 @@ def _as_utc(value: datetime) -> datetime:
     if tz is None:
         v = value
         return datetime(v.year, v.month, v.day, v.hour, v.minute, v.second, v.microsecond, _UTC)
-    return value.astimezone(_UTC)
+    try:
+        return value.astimezone(_UTC)
+    except OverflowError:
+        # 0001-01-01T00:00+05:00 or 9999-12-31T23:59-05:00: no such time in UTC.
+        raise ValueError("time is out of range (years 1-9999) once converted to UTC") from None
 
 
 def _id_text(value: object) -> object:
     # Ids arrive as numbers on some pages and strings on others; keep them exact, as text.
     if type(value) is str:
+        if len(value) > MAX_ID_LENGTH:
+            raise ValueError(f"an id may have at most {MAX_ID_LENGTH} characters")
         return value
     if isinstance(value, bool):
         return value
     if isinstance(value, int):
+        if not -_INT_BOUND < value < _INT_BOUND:
+            raise ValueError(f"a numeric id may have at most {MAX_INT_DIGITS} digits")
         return str(value)
     return value
 
@@ -76,6 +104,8 @@ def _exact_int(value: object) -> object:
     if isinstance(value, bool):
         raise ValueError("must be an integer, not a boolean")
     if isinstance(value, int):
+        if not -_INT_BOUND < value < _INT_BOUND:
+            raise ValueError(f"must be an integer of at most {MAX_INT_DIGITS} digits")
         return value
     if isinstance(value, float):
         raise ValueError("must be an integer; a float cannot hold a 64-bit id exactly")
@@ -119,11 +149,19 @@ def _empty_as_dict(value: object) -> object:
 #: A timezone-aware UTC datetime; naive input is taken as UTC.
 UTCDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 
-#: An identifier sent as a number or a string, kept exactly as text.
-FlexibleId = Annotated[str, BeforeValidator(_id_text)]
+#: An identifier sent as a number or a string, kept exactly as text (at most
+#: :data:`MAX_ID_LENGTH` characters, or :data:`MAX_INT_DIGITS` digits).
+FlexibleId = Annotated[str, BeforeValidator(_id_text), StringConstraints(max_length=MAX_ID_LENGTH)]
 
-#: An integer kept exact at any size: floats refused, digit strings accepted.
+#: An identifier sent as text, at most :data:`MAX_ID_LENGTH` characters.
+IdText = Annotated[str, StringConstraints(max_length=MAX_ID_LENGTH)]
+
+#: An integer kept exact up to :data:`MAX_INT_DIGITS` digits: floats refused, digit strings
+#: accepted.
 ExactInt = Annotated[int, BeforeValidator(_exact_int)]
+
+#: A count, duration or code: an integer within the 64-bit range (signed or unsigned).
+Int64 = Annotated[int, Field(ge=_INT64_MIN, le=_INT64_MAX)]
 
 #: Kazoo's ``timestamp``: seconds since 0000-01-01 (Unix = value - 62167219200), as aware UTC;
 #: dumped as that integer in JSON (the datetime in Python mode).
@@ -159,7 +197,8 @@ class OpenEnum:
     def validate(self, value: object) -> object:
         """The member for a known value, the value itself for a new one."""
         if type(value) is self._wire_type:  # the common case: one look-up (bool is not int here)
-            return self._members.get(value, value)
+            member = self._members.get(value)
+            return member if member is not None else self._new(value)
         if isinstance(value, self.enum):
             return value
         if self._is_int and isinstance(value, str) and _INTEGER_TEXT.fullmatch(value.strip()):
@@ -169,7 +208,17 @@ class OpenEnum:
         try:
             return self.enum(value)
         except ValueError:
-            return value
+            return self._new(value)
+
+    def _new(self, value: Any) -> object:
+        # A value nobody knows yet is kept as it came, within the size any real one has: it
+        # becomes part of idempotency keys and log lines.
+        if self._is_int:
+            if not -_INT_BOUND < value < _INT_BOUND:
+                raise ValueError(f"must be an integer of at most {MAX_INT_DIGITS} digits")
+        elif len(value) > MAX_ID_LENGTH:
+            raise ValueError(f"must be text of at most {MAX_ID_LENGTH} characters")
+        return value
 
     def __get_pydantic_core_schema__(
         self, source: Any, handler: GetCoreSchemaHandler

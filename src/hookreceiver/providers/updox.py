@@ -227,6 +227,7 @@ class Updox(Provider):
         Outcome.IN_FLIGHT: 503,
         Outcome.HANDLER_FAILED: 503,
         Outcome.STORE_UNAVAILABLE: 503,
+        Outcome.RECEIVER_ERROR: 503,
     }
 
     def __init__(self, *, event: str | None = None, **options: Any) -> None:

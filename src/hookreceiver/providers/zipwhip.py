@@ -30,7 +30,7 @@ from ._common import (
 )
 from .base import Provider, validate_model
 from .normalized import Direction, MessageEvent, MessageStatus
-from .types import ExactInt, FlexibleId, OpenEnum, UTCDateTime
+from .types import ExactInt, FlexibleId, Int64, OpenEnum, UTCDateTime
 
 __all__ = [
     "Message",
@@ -75,7 +75,7 @@ class Message(CamelModel):
 
     id: ExactInt
     body: str | None = None
-    body_size: int | None = None
+    body_size: Int64 | None = None
     visible: bool | None = None
     has_attachment: bool | None = None
     date_read: UTCDateTime | None = None
@@ -86,10 +86,10 @@ class Message(CamelModel):
     message_type: Annotated[MessageType | str, OpenEnum(MessageType)] | None = None
     deleted: bool | None = None
     status_code: Annotated[StatusCode | int, OpenEnum(StatusCode)] | None = None
-    message_status: int | None = None
+    message_status: Int64 | None = None
     scheduled_date: UTCDateTime | None = None
     fingerprint: FlexibleId | None = None
-    message_transport: int | None = None
+    message_transport: Int64 | None = None
     contact_id: ExactInt | None = None
     address: str | None = None
     read: bool | None = None

@@ -11,7 +11,8 @@
 
 - Factories (``documo``, ``faxplus``, ``updox``, ``wirecloud``, ``zipwhip``): one function per
   event, building the request exactly as the provider sends it; every field can be overridden
-  by keyword.
+  by keyword. :func:`make` finds any provider's factories by name, from the registry of
+  providers (:data:`PROVIDERS`).
 - Sending (:class:`WebhookClient`, :func:`deliver`, :func:`send_http`): in-process through the
   real adapters, or over HTTP to a running server.
 - Retries (:func:`replay`, :class:`FakeClock`): a delivery replayed on its provider's retry

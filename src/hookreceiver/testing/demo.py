@@ -24,7 +24,7 @@ import sys
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
@@ -36,12 +36,11 @@ from .factories._base import SimulatedDelivery
 from .send import DeliveryResult, TransportError, WebhookClient, find_receiver
 
 __all__ = [
-    "NAMED_BY_URL",
     "ORDER",
-    "VARIANTS",
     "DemoError",
     "Step",
     "demo_environment",
+    "event_steps",
     "load_app",
     "plan",
     "run_demo",
@@ -148,55 +147,53 @@ def _place(
     raise DemoError(f"the app has no {provider} endpoint; the demo needs all five providers")
 
 
-#: The order providers appear in the demo.
+#: Where the built-in providers appear in the demo (by what verifies them: the sender's address,
+#: then basic auth, then signed URLs); any other provider the app serves follows, by name.
 ORDER = ("faxplus", "zipwhip", "documo", "updox", "wirecloud")
 
-#: Events sent with something worth showing: the table's "case" and the factory's keywords.
-VARIANTS: dict[tuple[str, str], tuple[str, dict[str, Any]]] = {
-    ("faxplus", "fax_sent"): ("busy", {"status": "failed_user_busy"}),
-    ("zipwhip", "message.progress"): ("delivered", {"status_code": 4}),
-    ("documo", "fax.inbound"): ("multipart, 3-page PDF", {"pages": 3}),
-    ("documo", "fax.outbound"): ("failed", {"status": "failed"}),
-    ("wirecloud", "channel_create"): ("bracket form", {}),
-    ("wirecloud", "channel_destroy"): ("JSON", {"format": "json"}),
-}
+
+def _served(hooks: ReceiverState) -> list[str]:
+    """The providers ``hooks`` serves that have factories (found in the registry), in
+    :data:`ORDER`."""
+    names = {endpoint.provider.name for endpoint in hooks.router.endpoints}
+    return sorted(
+        (name for name in names if name in factories.PROVIDERS),
+        key=lambda name: (ORDER.index(name) if name in ORDER else len(ORDER), name),
+    )
 
 
-#: Events whose body does not name them: sent to an endpoint whose path does.
-NAMED_BY_URL = frozenset(
-    ("documo", event)
-    for event in ("user.create", "user.delete", "number.add", "number.release")
-    + ("document.complete", "document.failed")
-)
-
-
-def _case(provider: str, event: str) -> str:
-    if (provider, event) in NAMED_BY_URL:
+def _case(named: bool, place: dict[str, Any]) -> str:
+    if named:
         return "event named by the URL"
-    if provider in ("updox", "wirecloud"):
-        return "signed URL"
-    if event.startswith("fax.v1."):
-        return "new JSON generation"
-    return ""
+    return "signed URL" if "signer" in place else ""
+
+
+def event_steps(
+    hooks: ReceiverState, credentials: Mapping[str, tuple[str, str]] | None = None
+) -> list[Step]:
+    """A delivery of every event of every provider ``hooks`` serves, found in the registry of
+    providers (each factory module's ``EVENTS``, ``DEMO_VARIANTS`` and ``NAMED_BY_URL``), all
+    expected to be handled. ``credentials``: the basic-auth pair to send, by provider."""
+    steps: list[Step] = []
+    for provider in _served(hooks):
+        module = factories.PROVIDERS[provider]
+        variants: Mapping[str, tuple[str, dict[str, Any]]] = getattr(module, "DEMO_VARIANTS", {})
+        named_by_url: frozenset[str] = getattr(module, "NAMED_BY_URL", frozenset())
+        for event, make in module.EVENTS.items():
+            named = event in named_by_url
+            place = _place(hooks, provider, named=named)
+            case, kwargs = variants.get(event, (_case(named, place), {}))
+            if credentials and provider in credentials:
+                kwargs = {"basic_auth": credentials[provider], **kwargs}
+            steps.append(Step(case, make(**kwargs, **place), 200))
+    return steps
 
 
 def plan(hooks: ReceiverState, documo_auth: tuple[str, str]) -> list[Step]:
     """The demo's deliveries: every event of every provider, then the ones that must be
     refused."""
-
-    def build(provider: str, event: str, **kwargs: Any) -> SimulatedDelivery:
-        if provider == "documo":
-            kwargs.setdefault("basic_auth", documo_auth)
-        named = (provider, event) in NAMED_BY_URL
-        place = _place(hooks, provider, named=named)
-        delivery: SimulatedDelivery = factories.PROVIDERS[provider].EVENTS[event](**kwargs, **place)
-        return delivery
-
-    steps: list[Step] = []
-    for provider in ORDER:
-        for event in factories.PROVIDERS[provider].EVENTS:
-            case, kwargs = VARIANTS.get((provider, event), (_case(provider, event), {}))
-            steps.append(Step(case, build(provider, event, **kwargs), 200))
+    steps = event_steps(hooks, {"documo": documo_auth})
+    at_documo = _place(hooks, "documo")  # the refusals need their providers: DemoError if not
     fax_in = next(step.delivery for step in steps if step.delivery.event == "documo.fax.inbound")
     forged = updox.inbound_fax(**_place(hooks, "updox", forged=True))
     kazoo = _place(hooks, "wirecloud", named=True)
@@ -216,7 +213,7 @@ def plan(hooks: ReceiverState, documo_auth: tuple[str, str]) -> list[Step]:
         ),
         Step(
             "wrong password",
-            documo.fax_outbound(basic_auth=wrong_password, **_place(hooks, "documo")),
+            documo.fax_outbound(basic_auth=wrong_password, **at_documo),
             401,
             runs_handler=False,
         ),

@@ -1,14 +1,10 @@
 """Providers' retry schedules, replayed on a controllable clock; duplicates; out-of-order posts.
 
-Each provider retries differently, and a receiver's statuses only make sense against those rules:
-
-- Documo: any non-2xx (or no answer) is retried 7 more times, 5 s, 25 s, 2 min, 10 min, 52 min,
-  4 h and 22 h after the previous failure; then Documo e-mails the account.
-- Updox: 2xx is success, 4xx is dropped for good, 5xx is retried every 5 minutes, 15 times.
-- Wirecloud (Kazoo): only transport errors (refused, timed out) are retried, 2 s apart, for the
-  webhook's ``retries`` attempts in all (1..5, default 2); any HTTP answer but 200 (201 for PUT)
-  is logged as a failure and never retried.
-- Zipwhip and Fax.Plus document no retries: one attempt.
+Each provider retries differently, and a receiver's statuses only make sense against those rules.
+Each provider's factory module declares its rules as ``retry_schedule()`` (a
+:class:`RetrySchedule`, citing the provider's documents: Documo retries any non-2xx 7 times over
+a day, Updox only 5xx, Kazoo only transport errors); :func:`schedule_for` finds it by the
+provider's name, and a provider whose module declares none gets one attempt.
 
 :func:`replay` sends a delivery through its schedule, advancing a :class:`FakeClock` instead of
 sleeping, and stops where the provider would stop. Give the same clock to the store
@@ -18,11 +14,12 @@ sleeping, and stops where the provider would stop. Give the same clock to the st
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
 from .factories._base import SimulatedDelivery
+from .schedules import RetrySchedule, any_2xx, no_retries
 from .send import DeliveryResult, HandlerCall, TransportError
 
 if TYPE_CHECKING:
@@ -36,18 +33,12 @@ __all__ = [
     "SCHEDULES",
     "any_2xx",
     "areplay",
-    "documo_schedule",
     "duplicate",
-    "kazoo_schedule",
     "no_retries",
     "out_of_order",
     "replay",
     "schedule_for",
-    "updox_schedule",
 ]
-
-MINUTE = 60.0
-HOUR = 3600.0
 
 
 class FakeClock:
@@ -95,107 +86,56 @@ class FakeClock:
         return f"FakeClock(now={self.now}, elapsed={self.elapsed})"
 
 
-def any_2xx(status: int, method: str) -> bool:
-    """Success as most providers see it: any 2xx."""
-    return 200 <= status < 300
+#: Where the schedules that used to be defined here live now: their providers' factory modules.
+_MOVED = {"documo_schedule": "documo", "kazoo_schedule": "wirecloud", "updox_schedule": "updox"}
 
 
-@dataclass(frozen=True)
-class RetrySchedule:
-    """How one provider retries a delivery.
+def __getattr__(name: str) -> Any:
+    module = _MOVED.get(name)
+    if module is None:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    from . import factories
 
-    Attributes:
-        provider: the provider's name.
-        delays: seconds waited before each retry, in order (their count is the retries).
-        retry_status: whether an HTTP answer with this status is retried.
-        retry_transport_errors: whether a delivery that got no answer is retried.
-        success: whether an answer with this status (and method) counts as delivered.
-        then: what the provider does when the schedule runs out.
-    """
-
-    provider: str
-    delays: tuple[float, ...]
-    retry_status: Callable[[int], bool]
-    retry_transport_errors: bool = True
-    success: Callable[[int, str], bool] = any_2xx
-    then: str = "gives up"
-
-    @property
-    def attempts(self) -> int:
-        """Attempts in all, the first included."""
-        return len(self.delays) + 1
-
-    @property
-    def offsets(self) -> tuple[float, ...]:
-        """Seconds after the first attempt at which each attempt is made."""
-        total, out = 0.0, [0.0]
-        for delay in self.delays:
-            total += delay
-            out.append(total)
-        return tuple(out)
+    return factories.provider_module(module).retry_schedule
 
 
-def documo_schedule() -> RetrySchedule:
-    """Documo: 7 retries (5 s, 25 s, 2 min, 10 min, 52 min, 4 h, 22 h) of any non-2xx."""
-    return RetrySchedule(
-        "documo",
-        (5.0, 25.0, 2 * MINUTE, 10 * MINUTE, 52 * MINUTE, 4 * HOUR, 22 * HOUR),
-        retry_status=lambda status: not 200 <= status < 300,
-        then="e-mails the account with the event (without its attachment)",
-    )
+class _Schedules(Mapping[str, Callable[[], RetrySchedule]]):
+    """The schedule of each provider that has a factory module, by name: a live view of the
+    registry, so a provider added later is here too."""
 
+    def __getitem__(self, provider: str) -> Callable[[], RetrySchedule]:
+        from .factories import PROVIDERS
 
-def updox_schedule() -> RetrySchedule:
-    """Updox: 5xx retried every 5 minutes, 15 times; 4xx dropped at once."""
-    return RetrySchedule(
-        "updox",
-        (5 * MINUTE,) * 15,
-        retry_status=lambda status: status >= 500,
-        then="drops the event",
-    )
+        module = PROVIDERS[provider]
+        declared: Callable[[], RetrySchedule] | None = getattr(module, "retry_schedule", None)
+        return declared or (lambda: no_retries(module.PROVIDER))
 
+    def __iter__(self) -> Iterator[str]:
+        from .factories import PROVIDERS
 
-def kazoo_schedule(retries: int = 2) -> RetrySchedule:
-    """Wirecloud / Kazoo: ``retries`` attempts in all, 2 s apart, for transport errors only.
+        return iter(PROVIDERS)
 
-    Raises:
-        ValueError: ``retries`` outside Kazoo's 1..5.
-    """
-    if not 1 <= retries <= 5:
-        raise ValueError("Kazoo webhooks take retries from 1 to 5")
-    return RetrySchedule(
-        "wirecloud",
-        (2.0,) * (retries - 1),
-        retry_status=lambda status: False,
-        success=lambda status, method: status == 200 or (status == 201 and method == "PUT"),
-        then="logs the failure (six in a minute disable the webhook)",
-    )
+    def __len__(self) -> int:
+        from .factories import PROVIDERS
 
-
-def no_retries(provider: str) -> RetrySchedule:
-    """One attempt only: for providers that document no retries (Zipwhip, Fax.Plus)."""
-    return RetrySchedule(
-        provider,
-        (),
-        retry_status=lambda status: not 200 <= status < 300,
-        then="documents no retries",
-    )
+        return len(PROVIDERS)
 
 
 #: The schedule of each provider, by name.
-SCHEDULES: dict[str, Callable[[], RetrySchedule]] = {
-    "documo": documo_schedule,
-    "updox": updox_schedule,
-    "wirecloud": kazoo_schedule,
-    "zipwhip": lambda: no_retries("zipwhip"),
-    "faxplus": lambda: no_retries("faxplus"),
-}
+SCHEDULES: Mapping[str, Callable[[], RetrySchedule]] = _Schedules()
 
 
 def schedule_for(provider: str) -> RetrySchedule:
-    """The retry schedule of ``provider`` (one attempt for one we know nothing of)."""
-    make = SCHEDULES.get(provider)
-    return make() if make is not None else no_retries(provider)
+    """The retry schedule of ``provider``: its factory module's ``retry_schedule()``, or one
+    attempt for a provider whose module declares none or that we know nothing of."""
+    from .factories import UnknownName, provider_module
+
+    try:
+        module = provider_module(provider)
+    except UnknownName:
+        return no_retries(provider)
+    declared: Callable[[], RetrySchedule] | None = getattr(module, "retry_schedule", None)
+    return declared() if declared is not None else no_retries(module.PROVIDER)
 
 
 @dataclass(frozen=True)

@@ -22,7 +22,7 @@ from pydantic import (
 
 from ...parsing.attachment import Attachment
 from .._common import CamelModel
-from ..types import FlexibleId, OpenEnum, UTCDateTime
+from ..types import FlexibleId, Int64, OpenEnum, UTCDateTime
 
 __all__ = [
     "AccountEvent",
@@ -90,17 +90,17 @@ class _FaxFields(CamelModel):
     watermark: FlexibleId | None = None
     message_number: FlexibleId | None = None
     status: Annotated[FaxStatus | str, OpenEnum(FaxStatus)] | None = None
-    pages_count: int | None = None
-    pages_complete: int | None = None
-    duration: int | None = None  # milliseconds
+    pages_count: Int64 | None = None
+    pages_complete: Int64 | None = None
+    duration: Int64 | None = None  # milliseconds
     fax_number: str | None = None
     fax_csid: str | None = None
     fax_caller_id: FlexibleId | None = None
-    fax_ecm: int | None = Field(None, alias="faxECM")
-    fax_speed: int | None = None
+    fax_ecm: Int64 | None = Field(None, alias="faxECM")
+    fax_speed: Int64 | None = None
     fax_detected: bool | None = None
-    fax_protocol: int | None = None
-    fax_attempt: int | None = None
+    fax_protocol: Int64 | None = None
+    fax_attempt: Int64 | None = None
     direction: Annotated[FaxDirection | str, OpenEnum(FaxDirection)] | None = None
     channel_type: str | None = None
     recipient_name: str | None = None

@@ -14,7 +14,7 @@ from typing import Annotated, Any
 from pydantic import AliasChoices, Field, model_validator
 
 from .._common import WireModel
-from ..types import FlexibleId, FormDict, GregorianSeconds, OpenEnum
+from ..types import FlexibleId, FormDict, GregorianSeconds, IdText, Int64, OpenEnum
 
 __all__ = [
     "CallDirection",
@@ -88,7 +88,7 @@ def _choices(alias: object) -> tuple[object, ...]:
 class ChannelEvent(KazooModel):
     """The fields every channel event carries (``from`` is read into ``from_``)."""
 
-    call_id: str
+    call_id: IdText
     hook_event: str | None = None
     timestamp: GregorianSeconds | None = None
     account_id: str | None = None
@@ -136,9 +136,9 @@ class ChannelDestroy(ChannelEvent):
 
     hangup_cause: str | None = None
     hangup_code: str | None = None
-    duration_seconds: int | None = None
-    ringing_seconds: int | None = None
-    billing_seconds: int | None = None
+    duration_seconds: Int64 | None = None
+    ringing_seconds: Int64 | None = None
+    billing_seconds: Int64 | None = None
 
 
 class ObjectEvent(KazooModel):

@@ -21,6 +21,7 @@ from functools import partial
 from typing import TYPE_CHECKING, Any
 
 from ..pdf import make_pdf
+from ..schedules import HOUR, MINUTE, RetrySchedule
 from ._base import (
     AttachmentArg,
     HeadersArg,
@@ -369,4 +370,29 @@ EVENTS: dict[str, Callable[..., SimulatedDelivery]] = {
     "document.complete": document_complete,
     "document.failed": document_failed,
     **{f"fax.v1.{stage}": partial(fax_v1, stage) for stage in V1_STAGES},
+}
+
+
+def retry_schedule() -> RetrySchedule:
+    """Documo retries any non-2xx (or no answer) 7 more times, 5 s, 25 s, 2 min, 10 min, 52 min,
+    4 h and 22 h after the previous failure; then it e-mails the account."""
+    return RetrySchedule(
+        PROVIDER,
+        (5.0, 25.0, 2 * MINUTE, 10 * MINUTE, 52 * MINUTE, 4 * HOUR, 22 * HOUR),
+        retry_status=lambda status: not 200 <= status < 300,
+        then="e-mails the account with the event (without its attachment)",
+    )
+
+
+#: Events whose body does not name them: the demo sends them to an endpoint whose path does.
+NAMED_BY_URL = frozenset(
+    ("user.create", "user.delete", "number.add", "number.release")
+    + ("document.complete", "document.failed")
+)
+
+#: Events ``hookreceiver demo`` sends with something worth showing: its "case", the keywords.
+DEMO_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "fax.inbound": ("multipart, 3-page PDF", {"pages": 3}),
+    "fax.outbound": ("failed", {"status": "failed"}),
+    **{f"fax.v1.{stage}": ("new JSON generation", {}) for stage in V1_STAGES},
 }

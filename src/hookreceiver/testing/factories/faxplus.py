@@ -128,3 +128,12 @@ EVENTS: dict[str, Callable[..., SimulatedDelivery]] = {
     "fax_received": fax_received,
     "fax_page_received": fax_page_received,
 }
+
+#: Other names of the provider, for look-ups by name (``hookreceiver send fax.plus ...``).
+PROVIDER_ALIASES = ("fax.plus", "fax_plus")
+
+#: Events ``hookreceiver demo`` sends with something worth showing: its "case", the keywords.
+#: Fax.Plus documents no retries: no ``retry_schedule``, so one attempt.
+DEMO_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "fax_sent": ("busy", {"status": "failed_user_busy"}),
+}

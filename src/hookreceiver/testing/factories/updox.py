@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..schedules import MINUTE, RetrySchedule
 from ._base import (
     HeadersArg,
     SimulatedDelivery,
@@ -149,3 +150,14 @@ EVENTS: dict[str, Callable[..., SimulatedDelivery]] = {
     "account_status": account_status,
     "module_status": module_status,
 }
+
+
+def retry_schedule() -> RetrySchedule:
+    """Updox: 2xx is success, 4xx is dropped for good, 5xx is retried every 5 minutes, 15 times,
+    then dropped."""
+    return RetrySchedule(
+        PROVIDER,
+        (5 * MINUTE,) * 15,
+        retry_status=lambda status: status >= 500,
+        then="drops the event",
+    )

@@ -14,6 +14,7 @@ import base64
 from collections.abc import Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
+from ..schedules import RetrySchedule
 from ._base import (
     HeadersArg,
     SimulatedDelivery,
@@ -239,3 +240,31 @@ EVENTS: dict[str, Callable[..., SimulatedDelivery]] = {
     "notifications": notifications,
     "parking": parking,
 }
+
+#: Other names of the provider, for look-ups by name (``hookreceiver send kazoo ...``).
+PROVIDER_ALIASES = ("kazoo",)
+
+#: Events ``hookreceiver demo`` sends with something worth showing: its "case", the keywords.
+DEMO_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "channel_create": ("bracket form", {}),
+    "channel_destroy": ("JSON", {"format": "json"}),
+}
+
+
+def retry_schedule(retries: int = 2) -> RetrySchedule:
+    """Wirecloud / Kazoo: only transport errors (refused, timed out) are retried, 2 s apart, for
+    the webhook's ``retries`` attempts in all (1..5, default 2); any HTTP answer but 200 (201 for
+    PUT) is logged as a failure and never retried.
+
+    Raises:
+        ValueError: ``retries`` outside Kazoo's 1..5.
+    """
+    if not 1 <= retries <= 5:
+        raise ValueError("Kazoo webhooks take retries from 1 to 5")
+    return RetrySchedule(
+        PROVIDER,
+        (2.0,) * (retries - 1),
+        retry_status=lambda status: False,
+        success=lambda status, method: status == 200 or (status == 201 and method == "PUT"),
+        then="logs the failure (six in a minute disable the webhook)",
+    )

@@ -230,3 +230,9 @@ EVENTS: dict[str, Callable[..., SimulatedDelivery]] = {
 }
 #: Other names of the events: the URL segments.
 ALIASES = {segment: name for segment, name in EVENT_NAMES.items()} | {"optout": "optout.change"}
+
+#: Events ``hookreceiver demo`` sends with something worth showing: its "case", the keywords.
+#: Zipwhip documents no retries: no ``retry_schedule``, so one attempt.
+DEMO_VARIANTS: dict[str, tuple[str, dict[str, Any]]] = {
+    "message.progress": ("delivered", {"status_code": 4}),
+}
