@@ -15,11 +15,10 @@ from ._lazy import lazy_names
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from . import providers
-    from .core.delivery import Delivery, Headers
     from .core.events import DeliveryContext, GenericEvent, ParsedEvent
     from .core.outcome import Outcome, Response
-    from .core.receiver import Receiver
     from .core.routing import Endpoint, Route
+    from .delivery import Delivery, Headers
     from .errors import (
         ConfigurationError,
         DeliveryRejected,
@@ -35,6 +34,7 @@ if TYPE_CHECKING:
         UnsupportedMediaType,
     )
     from .parsing.attachment import Attachment
+    from .receiver import Receiver
     from .security import BasicAuth, IPAllowlist, StandardWebhooks, TrustedProxies, URLSigner
 
 __version__ = "0.1.0"
@@ -46,12 +46,12 @@ _LAZY = {
     "Attachment": "parsing.attachment",
     "BasicAuth": "security",
     "ConfigurationError": "errors",
-    "Delivery": "core.delivery",
+    "Delivery": "delivery",
     "DeliveryContext": "core.events",
     "DeliveryRejected": "errors",
     "Endpoint": "core.routing",
     "GenericEvent": "core.events",
-    "Headers": "core.delivery",
+    "Headers": "delivery",
     "HookReceiverError": "errors",
     "IPAllowlist": "security",
     "InvalidPayload": "errors",
@@ -61,7 +61,7 @@ _LAZY = {
     "Outcome": "core.outcome",
     "ParsedEvent": "core.events",
     "PayloadTooLarge": "errors",
-    "Receiver": "core.receiver",
+    "Receiver": "receiver",
     "RequestTimeout": "errors",
     "Response": "core.outcome",
     "Route": "core.routing",

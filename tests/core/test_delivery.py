@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from hookreceiver.core.delivery import Headers
 from hookreceiver.core.flow import new_delivery_id
 from hookreceiver.core.outcome import Response
+from hookreceiver.delivery import Headers
 
 RAW = [
     (b"content-type", b"application/json"),

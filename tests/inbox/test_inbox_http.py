@@ -78,7 +78,7 @@ def test_kazoo_handlers_failing_three_times_are_handled_on_the_fourth_local_atte
         routes=[Route("/", lambda request: PlainTextResponse("home"))], lifespan=app_lifespan
     )
     with serve_asgi(hooks.asgi_middleware(app)) as base:
-        assert hooks._worker is not None  # started by the lifespan, not by a delivery
+        assert hooks.worker_lifecycle.worker is not None  # started by the lifespan, not a delivery
         responses = [post_kazoo(base, kazoo_body()) for _ in range(3)]
         assert [(r.status_code, r.json()) for r in responses] == [(200, {"status": "accepted"})] * 3
         assert httpx.get(base + "/").text == "home"
@@ -86,7 +86,7 @@ def test_kazoo_handlers_failing_three_times_are_handled_on_the_fourth_local_atte
             lambda: len(real_inbox.list(states=["done"])) == 3, what="three handled deliveries"
         )
     assert lifespan == ["app started", "app stopped"]
-    assert hooks._worker is None  # stopped with the app
+    assert hooks.worker_lifecycle.worker is None  # stopped with the app
     assert sorted(attempts.values()) == [[1, 2, 3, 4]] * 3
     assert all(e.attempts == 4 for e in real_inbox.list())
 
@@ -106,11 +106,11 @@ def test_an_app_without_lifespan_starts_the_worker_with_the_first_delivery(
         await send({"type": "http.response.body", "body": b""})
 
     with serve_asgi(hooks.asgi_middleware(no_lifespan)) as base:
-        assert hooks._worker is None
+        assert hooks.worker_lifecycle.worker is None
         assert httpx.get(base + "/other").status_code == 204
         assert post_kazoo(base, kazoo_body(call_id="lazy-1")).status_code == 200
         wait_for(lambda: handled == ["lazy-1"], what="the delivery handled")
-        assert hooks._worker is not None
+        assert hooks.worker_lifecycle.worker is not None
 
 
 def test_wsgi_apps_run_the_worker_in_a_background_thread(tmp_path: Path) -> None:
@@ -125,7 +125,7 @@ def test_wsgi_apps_run_the_worker_in_a_background_thread(tmp_path: Path) -> None
             wait_for(lambda: handled == ["wsgi-1"], what="the WSGI delivery handled")
     finally:
         hooks.stop_worker()
-    assert hooks._worker is None
+    assert hooks.worker_lifecycle.worker is None
 
 
 def test_schema_drift_is_quarantined_over_http_and_replayed_once_the_model_accepts_it(

@@ -20,7 +20,7 @@ from typing import Any, ClassVar
 from urllib.parse import unquote, unquote_to_bytes
 
 from hookreceiver import GenericEvent, ParsedEvent, Receiver
-from hookreceiver.core.delivery import Delivery
+from hookreceiver.delivery import Delivery
 from hookreceiver.parsing.body import Body
 from hookreceiver.parsing.json import decode_json_object
 from hookreceiver.providers.base import Provider

@@ -13,14 +13,13 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
-from ..core.delivery import Delivery, Headers
 from ..core.flow import delivery_flow, run_async
-from ..core.outcome import Response
-from ..core.receiver import INTERNAL_ERROR, NOT_FOUND
+from ..core.outcome import INTERNAL_ERROR, NOT_FOUND, Response
+from ..delivery import Delivery, Headers
 from ..errors import RequestTimeout
 
 if TYPE_CHECKING:
-    from ..core.receiver import Receiver
+    from ..core.protocols import ReceiverState
     from ..core.routing import Route
     from ..parsing.body import BodySink
 
@@ -183,7 +182,7 @@ def _raw_text(raw: bytes) -> str:
     return unquote_to_bytes(raw).decode("utf-8", "replace")
 
 
-def match_mounted(receiver: Receiver, scope: Scope) -> tuple[str, Route] | None:
+def match_mounted(receiver: ReceiverState, scope: Scope) -> tuple[str, Route] | None:
     """The endpoint an HTTP scope is for when ``scope["path"]`` alone found none, and the path
     that matched it (``None``: not ours).
 
@@ -205,7 +204,7 @@ def match_mounted(receiver: Receiver, scope: Scope) -> tuple[str, Route] | None:
 
 
 def _match_mounted(
-    receiver: Receiver, path: str, root: str, raw: bytes | None
+    receiver: ReceiverState, path: str, root: str, raw: bytes | None
 ) -> tuple[str, Route] | None:
     full = [path]
     if root and not _under(path, root):
@@ -237,7 +236,7 @@ class ASGIMiddleware:
         receiver: the :class:`~hookreceiver.Receiver` whose endpoints are served.
     """
 
-    def __init__(self, app: ASGIApp, *, receiver: Receiver) -> None:
+    def __init__(self, app: ASGIApp, *, receiver: ReceiverState) -> None:
         self.app = app
         self.receiver = receiver
         self._deadlines: _Deadlines | None = None
@@ -259,7 +258,7 @@ class ASGIMiddleware:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         """Handle a webhook delivery, or pass the request through."""
         if scope["type"] != "http":
-            if scope["type"] == "lifespan" and self.receiver._worker_due:
+            if scope["type"] == "lifespan" and self.receiver.worker_lifecycle.due:
                 receive, send = self._with_worker(receive, send)
             await self.app(scope, receive, send)
             return
@@ -271,8 +270,8 @@ class ASGIMiddleware:
                 await self.app(scope, receive, send)
                 return
             path, route = matched
-        if self.receiver._worker_due:  # no lifespan ran: start the inbox worker now
-            await self.receiver.astart_worker()
+        if self.receiver.worker_lifecycle.due:  # no lifespan ran: start the inbox worker now
+            await self.receiver.worker_lifecycle.astart()
         delivery = delivery_from_scope(scope, receive, path, self._deadlines_now())
         try:
             response = await run_async(delivery_flow(self.receiver, route, delivery))
@@ -299,12 +298,12 @@ class ASGIMiddleware:
         async def receive_wrapped() -> Message:
             message = await receive()
             if message["type"] == "lifespan.shutdown":
-                await receiver.astop_worker()
+                await receiver.worker_lifecycle.astop()
             return message
 
         async def send_wrapped(message: Message) -> None:
             if message["type"] == "lifespan.startup.complete":
-                await receiver.astart_worker()
+                await receiver.worker_lifecycle.astart()
             await send(message)
 
         return receive_wrapped, send_wrapped

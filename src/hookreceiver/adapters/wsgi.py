@@ -10,13 +10,12 @@ from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from ..core.delivery import Delivery, Headers
 from ..core.flow import delivery_flow, run_sync
-from ..core.outcome import Response
-from ..core.receiver import INTERNAL_ERROR, NOT_FOUND
+from ..core.outcome import INTERNAL_ERROR, NOT_FOUND, Response
+from ..delivery import Delivery, Headers
 
 if TYPE_CHECKING:
-    from ..core.receiver import Receiver
+    from ..core.protocols import ReceiverState
     from ..core.routing import Route
 
 __all__ = ["WSGIApp", "WSGIMiddleware", "not_found_wsgi_app"]
@@ -110,7 +109,7 @@ def _under(path: str, prefix: str) -> bool:
 
 
 def _match_mounted(
-    receiver: Receiver, route: Route | None, path: str, script: str
+    receiver: ReceiverState, route: Route | None, path: str, script: str
 ) -> tuple[Route | None, str]:
     """Mounted under a prefix (Werkzeug's ``DispatcherMiddleware``, a server's ``SCRIPT_NAME``):
     the endpoint is found by the full path ``SCRIPT_NAME + PATH_INFO`` (or, registered relative
@@ -136,7 +135,7 @@ class WSGIMiddleware:
         receiver: the :class:`~hookreceiver.Receiver` whose endpoints are served.
     """
 
-    def __init__(self, app: WSGIApp, *, receiver: Receiver) -> None:
+    def __init__(self, app: WSGIApp, *, receiver: ReceiverState) -> None:
         self.app = app
         self.receiver = receiver
 
@@ -149,8 +148,8 @@ class WSGIMiddleware:
             route, path = _match_mounted(self.receiver, route, path, _path(script))
         if route is None:
             return self.app(environ, start_response)
-        if self.receiver._worker_due:  # the inbox worker's threads start with the first delivery
-            self.receiver.start_worker()
+        if self.receiver.worker_lifecycle.due:  # the worker's threads start with the first delivery
+            self.receiver.worker_lifecycle.start()
         try:
             delivery = delivery_from_environ(environ, path)
             response = run_sync(delivery_flow(self.receiver, route, delivery))

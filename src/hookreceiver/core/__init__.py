@@ -2,24 +2,23 @@
 
 from .._lazy import lazy_names
 
+# The Delivery value type lives at the bottom layer (hookreceiver.delivery); re-exported here,
+# where it always was. It imports nothing but the standard library.
+from ..delivery import Delivery, Headers
+
 # See hookreceiver/__init__.py: names load on first use; type checkers read this block.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .delivery import Delivery, Headers
     from .events import DeliveryContext, GenericEvent, ParsedEvent
     from .outcome import Outcome, Response
-    from .receiver import Receiver
     from .routing import Endpoint, Route
 
 _LAZY = {
-    "Delivery": "delivery",
     "DeliveryContext": "events",
     "Endpoint": "routing",
     "GenericEvent": "events",
-    "Headers": "delivery",
     "Outcome": "outcome",
     "ParsedEvent": "events",
-    "Receiver": "receiver",
     "Response": "outcome",
     "Route": "routing",
 }
@@ -36,7 +35,6 @@ __all__ = [
     "Headers",
     "Outcome",
     "ParsedEvent",
-    "Receiver",
     "Response",
     "Route",
 ]

@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from pydantic import BaseModel, ConfigDict
 
-from .delivery import Headers
+from ..delivery import Headers
 
 if TYPE_CHECKING:
     from ..parsing.attachment import Attachment

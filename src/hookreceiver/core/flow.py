@@ -17,6 +17,7 @@ import secrets
 from collections.abc import AsyncIterable, Awaitable, Callable, Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, NamedTuple, TypeVar
 
+from ..delivery import BodySource, Delivery
 from ..errors import (
     DeliveryRejected,
     InvalidPayload,
@@ -27,14 +28,13 @@ from ..errors import (
 from ..parsing.body import Body, BodySink
 from ..security.base import GuardRequest
 from ..stores.base import Claim, ClaimState
-from .delivery import BodySource, Delivery
 from .events import DeliveryContext, ParsedEvent
 from .leases import hold_claim, let_go
 from .outcome import Outcome, Response
 
 if TYPE_CHECKING:
-    from ..providers.base import Provider
-    from .receiver import Receiver
+    from .protocols import ReceiverState
+    from .provider import ProviderProtocol
     from .routing import Endpoint, Route
 
 __all__ = [
@@ -170,7 +170,7 @@ def _read_call(source: BodySource, sink: BodySink) -> Call:
 # The flow --------------------------------------------------------------------------------------
 
 
-def delivery_flow(receiver: Receiver, route: Route, delivery: Delivery) -> Flow:
+def delivery_flow(receiver: ReceiverState, route: Route, delivery: Delivery) -> Flow:
     """The steps of one delivery to a known endpoint; returns the response to send."""
     endpoint = route.endpoint
     provider = endpoint.provider
@@ -274,13 +274,13 @@ _NOT_HANDLED = {
 _PAYLOAD_ERRORS = (MalformedBody, InvalidPayload, UnknownEvent)
 
 
-def never_retries(provider: Provider) -> bool:
+def never_retries(provider: ProviderProtocol) -> bool:
     """Whether ``provider``'s sender never retries a delivery we did not take (Kazoo)."""
     return provider.default_ack == "inbox" or not provider.retries
 
 
 def _refused(
-    receiver: Receiver,
+    receiver: ReceiverState,
     delivery: Delivery,
     route: Route,
     exc: DeliveryRejected,
@@ -323,7 +323,7 @@ class ReceiverBug(DeliveryRejected):
 
 
 def _parse_or_bug(
-    provider: Provider, delivery: Delivery, params: Mapping[str, str], body: Body
+    provider: ProviderProtocol, delivery: Delivery, params: Mapping[str, str], body: Body
 ) -> ParsedEvent:
     """:func:`parse_event` for a delivery being received: an unexpected exception becomes a
     :class:`ReceiverBug` (logged with its traceback), so the flow keeps the raw delivery and
@@ -352,7 +352,7 @@ def _parse_or_bug(
 
 
 def parse_event(
-    provider: Provider, delivery: Delivery, params: Mapping[str, str], body: Body
+    provider: ProviderProtocol, delivery: Delivery, params: Mapping[str, str], body: Body
 ) -> ParsedEvent:
     """The provider's parse, and the strict endpoint's refusal of undocumented events."""
     event = provider.parse(delivery, params, body)
@@ -363,7 +363,7 @@ def parse_event(
 
 
 def _keep(
-    receiver: Receiver,
+    receiver: ReceiverState,
     endpoint: Endpoint,
     request: GuardRequest,
     body: Body,
@@ -409,7 +409,7 @@ def _keep(
 
 
 def handle_event(
-    receiver: Receiver, event: ParsedEvent, ctx: DeliveryContext, *, force: bool = False
+    receiver: ReceiverState, event: ParsedEvent, ctx: DeliveryContext, *, force: bool = False
 ) -> Generator[Call, Any, tuple[Outcome, Exception | None]]:
     """Claim the key, run the handlers, complete or release: the exactly-once core.
 
@@ -530,7 +530,7 @@ def handle_event(
     return Outcome.HANDLED, None
 
 
-def _store_call(receiver: Receiver, method: str, *args: Any) -> Generator[Call, Any, Any]:
+def _store_call(receiver: ReceiverState, method: str, *args: Any) -> Generator[Call, Any, Any]:
     """One store call: made inline for a store without I/O, else handed to the driver."""
     store = receiver.store
     if not store.blocking:
@@ -538,7 +538,7 @@ def _store_call(receiver: Receiver, method: str, *args: Any) -> Generator[Call, 
     return (yield Call(getattr(store, method), getattr(store, f"a{method}"), args))
 
 
-def _sequence_ended(receiver: Receiver, sequence: str) -> Generator[Call, Any, bool]:
+def _sequence_ended(receiver: ReceiverState, sequence: str) -> Generator[Call, Any, bool]:
     """Whether a final event of ``sequence`` has been handled (its marker key is done).
 
     The marker is read the only way a store can be read: by claiming it, and releasing the
@@ -557,7 +557,7 @@ def _sequence_ended(receiver: Receiver, sequence: str) -> Generator[Call, Any, b
 
 
 def _end_sequence(
-    receiver: Receiver, sequence: str, delivery_id: str
+    receiver: ReceiverState, sequence: str, delivery_id: str
 ) -> Generator[Call, Any, None]:
     """Mark ``sequence`` ended, for as long as handled keys are kept."""
     marker = f"{sequence}:final"
@@ -581,7 +581,7 @@ def _end_sequence(
 
 
 def _dispatch(
-    receiver: Receiver, event: ParsedEvent, ctx: DeliveryContext
+    receiver: ReceiverState, event: ParsedEvent, ctx: DeliveryContext
 ) -> Generator[Call, Any, Exception | None]:
     """Run each handler in order; the first failure stops the rest and goes to error handlers."""
     for spec, normalized in receiver.handlers.resolve(event):

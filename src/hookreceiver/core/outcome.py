@@ -6,7 +6,7 @@ import json
 from dataclasses import dataclass, field
 from enum import Enum
 
-__all__ = ["Outcome", "Response", "error_response"]
+__all__ = ["INTERNAL_ERROR", "NOT_FOUND", "Outcome", "Response", "error_response"]
 
 
 class Outcome(str, Enum):
@@ -81,3 +81,9 @@ def error_response(
 ) -> Response:
     """The short JSON error every refusal uses: ``{"error": ..., "detail": ...}``."""
     return Response.json(status, {"error": error, "detail": detail}, headers)
+
+
+#: The answer for a path that is no endpoint (the adapters' and the receiver's one 404).
+NOT_FOUND = error_response(404, "not_found", "no webhook endpoint at this path")
+#: The answer when the receiver itself failed; the log has the traceback.
+INTERNAL_ERROR = error_response(500, "internal_error", "the receiver failed; see its log")

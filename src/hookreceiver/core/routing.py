@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING
 from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
-    from ..providers.base import Provider
+    from .provider import ProviderProtocol
 
 __all__ = ["Endpoint", "Route", "Router"]
 
@@ -32,7 +32,7 @@ class Endpoint:
     """
 
     path: str
-    provider: Provider
+    provider: ProviderProtocol
     methods: frozenset[str]
     ack: str = "sync"
     allow_header: tuple[tuple[str, str], ...] = field(init=False)

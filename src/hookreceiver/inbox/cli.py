@@ -18,19 +18,17 @@ import signal
 import sys
 import warnings
 from datetime import datetime, timezone
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 import click
 
 from ..errors import HookReceiverError, StoreUnavailable
 from .base import Inbox
+from .protocols import InboxReceiver
 from .records import InboxEntry, InboxRecord, InboxState
 from .replay import NEEDS_ATTENTION, ReplayResult, replay, replay_many
 from .urls import open_inbox as _open_inbox
 from .worker import InboxWorker
-
-if TYPE_CHECKING:
-    from ..core.receiver import Receiver
 
 __all__ = ["inbox", "load_receiver", "open_inbox", "worker"]
 
@@ -53,10 +51,8 @@ class _OneLineErrors(click.Group):
             raise click.ClickException(str(exc)) from None
 
 
-def load_receiver(spec: str) -> Receiver:
+def load_receiver(spec: str) -> InboxReceiver:
     """Import ``module:attribute`` (dots allowed in both) and return the receiver it names."""
-    from ..core.receiver import Receiver
-
     module_name, _, attribute = spec.partition(":")
     if not module_name or not attribute:
         raise click.BadParameter(f"expected module:attribute, got {spec!r}", param_hint="--app")
@@ -76,7 +72,7 @@ def load_receiver(spec: str) -> Receiver:
             message = f"{spec!r}: no attribute {part!r}"
             raise click.BadParameter(message, param_hint="--app") from None
     value = getattr(value, "receiver", value)
-    if not isinstance(value, Receiver):
+    if not isinstance(value, InboxReceiver):
         raise click.BadParameter(f"{spec!r} is not a hookreceiver Receiver", param_hint="--app")
     return value
 
@@ -100,7 +96,7 @@ class _Target:
     def __init__(self, app: str | None, inbox_url: str | None) -> None:
         self.app, self.inbox_url = app, inbox_url
 
-    def receiver(self) -> Receiver:
+    def receiver(self) -> InboxReceiver:
         if self.app is None:
             raise click.UsageError("this command runs handlers: name the app with --app")
         return load_receiver(self.app)

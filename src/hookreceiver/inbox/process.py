@@ -14,18 +14,18 @@ import secrets
 from collections.abc import Generator
 from typing import TYPE_CHECKING, Any
 
-from ..core.delivery import Delivery, Headers
 from ..core.events import DeliveryContext
 from ..core.flow import Call, handle_event, parse_event, run_async, run_sync
 from ..core.leases import Lease, hold, let_go
 from ..core.outcome import Outcome
+from ..delivery import Delivery, Headers
 from ..errors import ConfigurationError, DeliveryRejected, StoreUnavailable
 from .base import Inbox
 from .records import InboxRecord, InboxState, describe
 
 if TYPE_CHECKING:
-    from ..core.receiver import Receiver
     from ..core.routing import Endpoint
+    from .protocols import InboxReceiver
 
 __all__ = ["inbox_of", "new_token", "process_async", "process_flow", "process_sync"]
 
@@ -39,7 +39,7 @@ _RETRY_LATER = {
 }
 
 
-def inbox_of(receiver: Receiver) -> Inbox:
+def inbox_of(receiver: InboxReceiver) -> Inbox:
     """The receiver's inbox, or a clear error when it has none."""
     inbox: Inbox | None = receiver.inbox
     if inbox is None:
@@ -47,12 +47,12 @@ def inbox_of(receiver: Receiver) -> Inbox:
     return inbox
 
 
-def _endpoint(receiver: Receiver, template: str) -> Endpoint | None:
+def _endpoint(receiver: InboxReceiver, template: str) -> Endpoint | None:
     return next((e for e in receiver.router.endpoints if e.path == template), None)
 
 
 def process_flow(
-    receiver: Receiver, record: InboxRecord, token: str, *, force: bool = False
+    receiver: InboxReceiver, record: InboxRecord, token: str, *, force: bool = False
 ) -> ProcessFlow:
     """Process one delivery the worker holding ``token`` has taken; returns its new state."""
     inbox = inbox_of(receiver)
@@ -152,7 +152,7 @@ def _finish(
 
 
 def _dead_letter(
-    receiver: Receiver, record: InboxRecord, error: str, event_name: str, key: str
+    receiver: InboxReceiver, record: InboxRecord, error: str, event_name: str, key: str
 ) -> Generator[Call, Any, None]:
     if not receiver.dead_letter_handlers:
         return
@@ -235,7 +235,7 @@ class _Processing(Lease):
 
 
 def process_sync(
-    receiver: Receiver, record: InboxRecord, token: str, force: bool = False
+    receiver: InboxReceiver, record: InboxRecord, token: str, force: bool = False
 ) -> InboxState:
     """Process a taken delivery with blocking calls, renewing its lease meanwhile."""
     inbox = inbox_of(receiver)
@@ -250,7 +250,7 @@ def process_sync(
 
 
 async def process_async(
-    receiver: Receiver, record: InboxRecord, token: str, force: bool = False
+    receiver: InboxReceiver, record: InboxRecord, token: str, force: bool = False
 ) -> InboxState:
     """Process a taken delivery on the event loop, renewing its lease meanwhile."""
     inbox = inbox_of(receiver)

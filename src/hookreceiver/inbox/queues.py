@@ -62,7 +62,7 @@ from .process import inbox_of, new_token, process_async, process_sync
 from .records import InboxState
 
 if TYPE_CHECKING:
-    from ..core.receiver import Receiver
+    from .protocols import InboxReceiver
 
 __all__ = ["Enqueue", "TaskQueue"]
 
@@ -82,7 +82,7 @@ class TaskQueue:
         grace: seconds past its due time after which :meth:`sweep` re-sends a delivery.
     """
 
-    def __init__(self, receiver: Receiver, enqueue: Enqueue, *, grace: float = 60.0) -> None:
+    def __init__(self, receiver: InboxReceiver, enqueue: Enqueue, *, grace: float = 60.0) -> None:
         self.receiver = receiver
         self.inbox = inbox_of(receiver)
         self.enqueue = enqueue

@@ -16,7 +16,7 @@ from .process import inbox_of, new_token, process_async, process_sync
 from .records import InboxState
 
 if TYPE_CHECKING:
-    from ..core.receiver import Receiver
+    from .protocols import InboxReceiver
 
 __all__ = ["NEEDS_ATTENTION", "ReplayResult", "areplay", "replay", "replay_many"]
 
@@ -49,7 +49,7 @@ def _result(inbox: Inbox, record_id: str, state: InboxState) -> ReplayResult:
     return ReplayResult(record_id, state, after.last_error if after is not None else None)
 
 
-def replay(receiver: Receiver, record_id: str, *, force: bool = False) -> ReplayResult:
+def replay(receiver: InboxReceiver, record_id: str, *, force: bool = False) -> ReplayResult:
     """Process one stored delivery now, in this process, whatever its state.
 
     The parser runs again (a quarantined delivery is handled once the model accepts it) and the
@@ -64,7 +64,7 @@ def replay(receiver: Receiver, record_id: str, *, force: bool = False) -> Replay
     return _result(inbox, record_id, process_sync(receiver, record, token, force))
 
 
-async def areplay(receiver: Receiver, record_id: str, *, force: bool = False) -> ReplayResult:
+async def areplay(receiver: InboxReceiver, record_id: str, *, force: bool = False) -> ReplayResult:
     """Async :func:`replay`."""
     inbox = inbox_of(receiver)
     token = new_token()
@@ -80,7 +80,7 @@ NEEDS_ATTENTION = (InboxState.FAILED, InboxState.QUARANTINED)
 
 
 def replay_many(
-    receiver: Receiver,
+    receiver: InboxReceiver,
     *,
     states: tuple[InboxState | str, ...] = NEEDS_ATTENTION,
     provider: str | None = None,

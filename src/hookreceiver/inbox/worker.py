@@ -9,41 +9,19 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import threading
 import time
-import weakref
 from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreUnavailable
 from .process import inbox_of, new_token, process_async, process_sync
 
 if TYPE_CHECKING:
-    from ..core.receiver import Receiver
+    from .protocols import InboxReceiver
 
-__all__ = [
-    "InboxWorker",
-    "start_task_worker",
-    "start_thread_worker",
-    "stop_task_worker",
-    "stop_thread_worker",
-]
+__all__ = ["InboxWorker"]
 
 logger = logging.getLogger("hookreceiver")
-
-
-#: Receivers whose in-process worker threads a forked child does not inherit.
-_thread_receivers: weakref.WeakSet[Any] = weakref.WeakSet()
-
-
-def _after_fork() -> None:
-    for receiver in list(_thread_receivers):
-        receiver._worker = None
-        receiver._worker_due = receiver.inbox is not None and receiver.worker_options is not None
-
-
-if hasattr(os, "register_at_fork"):
-    os.register_at_fork(after_in_child=_after_fork)
 
 
 class InboxWorker:
@@ -65,7 +43,7 @@ class InboxWorker:
 
     def __init__(
         self,
-        receiver: Receiver,
+        receiver: InboxReceiver,
         *,
         concurrency: int = 1,
         poll_interval: float = 1.0,
@@ -202,6 +180,11 @@ class InboxWorker:
         for thread in self._threads:
             thread.start()
 
+    @property
+    def threaded(self) -> bool:
+        """Whether threads of it are running (:meth:`start`)."""
+        return bool(self._threads)
+
     def stop(self, timeout: float = 30.0) -> None:
         """Stop the threads after their current delivery (waiting up to ``timeout`` s)."""
         self._stop_thread.set()
@@ -294,56 +277,3 @@ class InboxWorker:
             if pending:
                 await asyncio.wait(pending)
         self._drop_subscription()
-
-
-# The receiver's in-process worker ----------------------------------------------------------------
-
-
-def _options(receiver: Receiver) -> dict[str, Any]:
-    options = receiver.worker_options
-    return dict(options) if options else {}
-
-
-def start_thread_worker(receiver: Receiver) -> InboxWorker:
-    """Start the receiver's in-process worker in background threads (idempotent)."""
-    with _start_lock:
-        worker: InboxWorker | None = receiver._worker
-        if worker is None:
-            worker = InboxWorker(receiver, **_options(receiver))
-            worker.start()
-            receiver._worker = worker
-            _thread_receivers.add(receiver)
-        receiver._worker_due = False
-        return worker
-
-
-async def start_task_worker(receiver: Receiver) -> InboxWorker:
-    """Start the receiver's in-process worker as tasks on the running loop (idempotent)."""
-    worker: InboxWorker | None = receiver._worker
-    receiver._worker_due = False
-    if worker is None:
-        worker = InboxWorker(receiver, **_options(receiver))
-        receiver._worker = worker
-        await worker.astart()
-    return worker
-
-
-def stop_thread_worker(receiver: Receiver, timeout: float = 30.0) -> None:
-    """Stop the receiver's in-process worker threads."""
-    worker: InboxWorker | None = receiver._worker
-    receiver._worker = None
-    if worker is not None:
-        worker.stop(timeout)
-
-
-async def stop_task_worker(receiver: Receiver, timeout: float = 30.0) -> None:
-    """Stop the receiver's in-process worker tasks (or threads)."""
-    worker: InboxWorker | None = receiver._worker
-    receiver._worker = None
-    if worker is not None:
-        await worker.astop(timeout)
-        if worker._threads:
-            await asyncio.to_thread(worker.stop, timeout)
-
-
-_start_lock = threading.Lock()

@@ -13,9 +13,9 @@ from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
 from pydantic import BaseModel, ValidationError
 
-from ..core.delivery import Delivery
 from ..core.events import ParsedEvent
 from ..core.outcome import Outcome, Response, error_response
+from ..delivery import Delivery
 from ..errors import ConfigurationError, DeliveryRejected, InvalidPayload, UnsupportedMediaType
 from ..parsing.body import Body, BodySink, BufferedSink, check_declared_length
 from ..security.allowlist import IPAllowlist

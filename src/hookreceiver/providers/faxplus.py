@@ -16,8 +16,8 @@ from typing import Annotated, ClassVar
 
 from pydantic import AliasChoices, Field, ValidationError
 
-from ..core.delivery import Delivery
 from ..core.events import ParsedEvent
+from ..delivery import Delivery
 from ..parsing.body import Body
 from ..parsing.json import decode_json_object
 from ._common import WireModel, digest, generic_event, make_key, safe_event_name

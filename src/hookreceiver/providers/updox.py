@@ -18,9 +18,9 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Annotated, Any, ClassVar
 
-from ..core.delivery import Delivery
 from ..core.events import ParsedEvent
 from ..core.outcome import Outcome
+from ..delivery import Delivery
 from ..parsing.body import Body
 from ..parsing.json import decode_json_object
 from ._common import CamelModel, check_event_option, event_from_segment, generic_event, make_key

@@ -15,8 +15,8 @@ from collections.abc import Mapping
 from enum import Enum, IntEnum
 from typing import Annotated, Any, ClassVar
 
-from ..core.delivery import Delivery
 from ..core.events import ParsedEvent
+from ..delivery import Delivery
 from ..errors import ConfigurationError, MalformedBody
 from ..parsing.body import Body
 from ..parsing.json import decode_json_object

@@ -16,7 +16,8 @@ from .._lazy import lazy_names
 
 TYPE_CHECKING = False  # as in hookreceiver/__init__.py: typing is not imported for it
 if TYPE_CHECKING:
-    from .allowlist import IPAllowlist, NetworkSet, parse_address
+    from .addresses import NetworkSet, parse_address
+    from .allowlist import IPAllowlist
     from .base import EventNames, Guard, GuardBase, GuardOrder, GuardRequest, as_guard
     from .basic_auth import BasicAuth
     from .env import credentials_from_env, secrets_from_env
@@ -35,7 +36,7 @@ _LAZY = {
     "GuardOrder": "base",
     "GuardRequest": "base",
     "IPAllowlist": "allowlist",
-    "NetworkSet": "allowlist",
+    "NetworkSet": "addresses",
     "RedactTokens": "redact",
     "SignedURLGuard": "signed_urls",
     "StandardWebhooks": "hmac",
@@ -43,7 +44,7 @@ _LAZY = {
     "URLSigner": "signed_urls",
     "as_guard": "base",
     "credentials_from_env": "env",
-    "parse_address": "allowlist",
+    "parse_address": "addresses",
     "redact_access_logs": "redact",
     "secrets_from_env": "env",
 }

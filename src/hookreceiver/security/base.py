@@ -19,7 +19,7 @@ from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any, Protocol, runtime_checkable
 
-from ..core.delivery import Delivery
+from ..delivery import Delivery
 from ..errors import ConfigurationError
 
 __all__ = ["EventNames", "Guard", "GuardBase", "GuardOrder", "GuardRequest", "as_guard"]

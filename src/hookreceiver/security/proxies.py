@@ -20,9 +20,9 @@ from __future__ import annotations
 import re
 from collections.abc import Iterable
 
-from ..core.delivery import Delivery
+from ..delivery import Delivery
 from ..errors import ConfigurationError
-from .allowlist import IPAddress, NetworkSet, parse_address
+from .addresses import IPAddress, NetworkSet, parse_address
 
 __all__ = ["TrustedProxies"]
 

@@ -29,7 +29,7 @@ from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-from ..core.receiver import Receiver
+from ..core.protocols import ReceiverState
 from . import factories
 from .factories import documo, faxplus, updox, wirecloud, zipwhip
 from .factories._base import SimulatedDelivery
@@ -121,7 +121,7 @@ def load_app(spec: str) -> Any:
 
 
 def _place(
-    hooks: Receiver, provider: str, *, forged: bool = False, named: bool = False
+    hooks: ReceiverState, provider: str, *, forged: bool = False, named: bool = False
 ) -> dict[str, Any]:
     """Where a provider's delivery goes: ``path=`` the endpoint, and for an endpoint behind
     signed URLs the app's own ``signer=``, with which the factory signs the URL for its event
@@ -152,7 +152,7 @@ def _place(
 ORDER = ("faxplus", "zipwhip", "documo", "updox", "wirecloud")
 
 
-def _served(hooks: Receiver) -> list[str]:
+def _served(hooks: ReceiverState) -> list[str]:
     """The providers ``hooks`` serves that have factories (found in the registry), in
     :data:`ORDER`."""
     names = {endpoint.provider.name for endpoint in hooks.router.endpoints}
@@ -169,7 +169,7 @@ def _case(named: bool, place: dict[str, Any]) -> str:
 
 
 def event_steps(
-    hooks: Receiver, credentials: Mapping[str, tuple[str, str]] | None = None
+    hooks: ReceiverState, credentials: Mapping[str, tuple[str, str]] | None = None
 ) -> list[Step]:
     """A delivery of every event of every provider ``hooks`` serves, found in the registry of
     providers (each factory module's ``EVENTS``, ``DEMO_VARIANTS`` and ``NAMED_BY_URL``), all
@@ -189,7 +189,7 @@ def event_steps(
     return steps
 
 
-def plan(hooks: Receiver, documo_auth: tuple[str, str]) -> list[Step]:
+def plan(hooks: ReceiverState, documo_auth: tuple[str, str]) -> list[Step]:
     """The demo's deliveries: every event of every provider, then the ones that must be
     refused."""
     steps = event_steps(hooks, {"documo": documo_auth})

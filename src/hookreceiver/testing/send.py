@@ -27,12 +27,12 @@ from functools import wraps
 from typing import Any
 from urllib.parse import quote, urlsplit
 
-from ..core.delivery import Delivery
 from ..core.events import DeliveryContext
 from ..core.handlers import HandlerSpec
 from ..core.loop import run_in_background_loop
 from ..core.outcome import Response
-from ..core.receiver import Receiver
+from ..core.protocols import ReceiverState
+from ..delivery import Delivery
 from .factories._base import SimulatedDelivery
 
 __all__ = [
@@ -207,7 +207,7 @@ def _recording_spec(spec: HandlerSpec, normalized: bool, calls: list[HandlerCall
     return HandlerSpec(run_sync, False)
 
 
-def instrument(receiver: Receiver) -> None:
+def instrument(receiver: ReceiverState) -> None:
     """Let deliveries sent by this module see ``receiver``'s handler calls (done once).
 
     Outside a testing send, the wrapped resolver returns the usual handlers untouched.
@@ -228,7 +228,7 @@ def instrument(receiver: Receiver) -> None:
     setattr(registry, _INSTRUMENTED, True)
 
 
-def find_receiver(app: Any, *, depth: int = 8) -> Receiver | None:
+def find_receiver(app: Any, *, depth: int = 8) -> ReceiverState | None:
     """The :class:`~hookreceiver.Receiver` inside ``app``, when it can be found.
 
     Looks through hookreceiver's middleware, ``app.wsgi_app`` (Flask), Starlette's
@@ -241,10 +241,10 @@ def find_receiver(app: Any, *, depth: int = 8) -> Receiver | None:
         if item is None or id(item) in seen or level > depth:
             continue
         seen.add(id(item))
-        if isinstance(item, Receiver):
+        if isinstance(item, ReceiverState):
             return item
         owner = getattr(item, "__self__", None)  # a bound method such as hooks.asgi_middleware
-        if isinstance(owner, Receiver):
+        if isinstance(owner, ReceiverState):
             return owner
         children = [getattr(item, name, None) for name in ("receiver", "wsgi_app", "app")]
         children.append(getattr(item, "middleware_stack", None))
@@ -260,7 +260,7 @@ def find_receiver(app: Any, *, depth: int = 8) -> Receiver | None:
 # Choosing the path -----------------------------------------------------------------------------
 
 
-def route_path(delivery: SimulatedDelivery, receiver: Receiver | None) -> str:
+def route_path(delivery: SimulatedDelivery, receiver: ReceiverState | None) -> str:
     """The path to send to: the given one, or the receiver's endpoint for the provider.
 
     A delivery whose path was not chosen goes to the endpoint that serves its provider (its
@@ -424,7 +424,7 @@ class WebhookClient:
         self,
         target: Any,
         *,
-        receiver: Receiver | None = None,
+        receiver: ReceiverState | None = None,
         interface: str | None = None,
         forward_sender: str | None = None,
         timeout: float = 10.0,
@@ -434,7 +434,7 @@ class WebhookClient:
         self.timeout = timeout
         if isinstance(target, str):
             self.kind = "http"
-        elif isinstance(target, Receiver):
+        elif isinstance(target, ReceiverState):
             self.kind = "receiver"
         else:
             self.kind = interface or ("asgi" if _is_asgi(target) else "wsgi")

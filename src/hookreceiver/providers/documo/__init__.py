@@ -31,8 +31,8 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from ...core.delivery import Delivery
 from ...core.events import ParsedEvent
+from ...delivery import Delivery
 from ...errors import InvalidPayload, MalformedBody
 from ...parsing.attachment import Attachment
 from ...parsing.body import Body

@@ -24,9 +24,9 @@ from typing import Any, ClassVar
 
 from pydantic import BaseModel
 
-from ...core.delivery import Delivery
 from ...core.events import ParsedEvent
 from ...core.outcome import Outcome
+from ...delivery import Delivery
 from ...errors import InvalidPayload, MalformedBody
 from ...parsing.body import Body
 from ...parsing.form import decode_bracket_form

@@ -21,7 +21,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypedDict, TypeVar, cast
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
-from ...core.delivery import Delivery, Headers
+from ...delivery import Delivery, Headers
 
 if TYPE_CHECKING:
     from ...security.signed_urls import URLSigner

@@ -1,4 +1,9 @@
-"""The receiver: endpoints, handlers and a dedup store, behind ASGI and WSGI adapters."""
+"""The receiver: endpoints, handlers and a dedup store, behind ASGI and WSGI adapters.
+
+The facade, on top of every layer: it composes the core, the adapters, the inbox and its
+worker. Nothing in the package imports this module; the layers below type a receiver as
+:class:`~hookreceiver.core.protocols.ReceiverState` (the inbox as its ``InboxReceiver``).
+"""
 
 from __future__ import annotations
 
@@ -7,27 +12,29 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, overload
+from typing import TYPE_CHECKING, Any, TypeVar, overload
 
-from ..errors import ConfigurationError, DeliveryRejected
-from ..stores.base import Store
-from ..stores.memory import MemoryStore
+from .core.events import DeliveryContext
+from .core.flow import delivery_flow, never_retries, run_async, run_sync
+from .core.handlers import Handler, HandlerRegistry, HandlerSpec
+from .core.leases import PendingCompletions
+from .core.lifecycle import WorkerLifecycle
+from .core.outcome import INTERNAL_ERROR, NOT_FOUND, Response
+from .core.protocols import ClientResolver
+from .core.routing import Endpoint, Route, Router
 from .delivery import Delivery
-from .events import DeliveryContext
-from .flow import delivery_flow, never_retries, run_async, run_sync
-from .handlers import Handler, HandlerRegistry, HandlerSpec
-from .leases import PendingCompletions
-from .outcome import Response, error_response
-from .routing import Endpoint, Route, Router
+from .errors import ConfigurationError, DeliveryRejected
+from .stores.base import Store
+from .stores.memory import MemoryStore
 
 if TYPE_CHECKING:
-    from ..adapters.asgi import ASGIApp, ASGIMiddleware
-    from ..adapters.wsgi import WSGIApp, WSGIMiddleware
-    from ..inbox.base import Inbox
-    from ..inbox.journal import Journal
-    from ..inbox.worker import InboxWorker
-    from ..providers.base import Provider
-    from ..security.signed_urls import SignedURLGuard
+    from .adapters.asgi import ASGIApp, ASGIMiddleware
+    from .adapters.wsgi import WSGIApp, WSGIMiddleware
+    from .inbox.base import Inbox
+    from .inbox.journal import Journal
+    from .inbox.worker import InboxWorker
+    from .providers.base import Provider
+    from .security.signed_urls import SignedURLGuard
 
 __all__ = ["ClientResolver", "Receiver"]
 
@@ -37,15 +44,6 @@ E = TypeVar("E")
 F = TypeVar("F", bound=Callable[..., Any])
 
 DAY = 86400.0
-NOT_FOUND = error_response(404, "not_found", "no webhook endpoint at this path")
-INTERNAL_ERROR = error_response(500, "internal_error", "the receiver failed; see its log")
-
-
-class ClientResolver(Protocol):
-    """Finds the sender's address of a delivery (see ``security.TrustedProxies``)."""
-
-    def client_address(self, delivery: Delivery) -> str | None:
-        """The sender's address, or ``None`` when it cannot be known."""
 
 
 class Receiver:
@@ -108,7 +106,7 @@ class Receiver:
         self.proxies = proxies
         self.public_base_url: str | None = None
         if public_base_url is not None:
-            from ..security.signed_urls import check_base_url
+            from .security.signed_urls import check_base_url
 
             self.public_base_url = check_base_url(public_base_url)
         self.log_events = log_events
@@ -120,12 +118,13 @@ class Receiver:
             None if worker is False else ({} if worker is True else dict(worker))
         )
         self.dead_letter_handlers: list[HandlerSpec] = []
-        self._worker: InboxWorker | None = None
-        # Checked by the adapters on each delivery: start the in-process worker lazily.
-        self._worker_due = inbox is not None and self.worker_options is not None
+        # The adapters start it (with the ASGI lifespan, or on the first delivery) while due.
+        self.worker_lifecycle: WorkerLifecycle[InboxWorker] = WorkerLifecycle(
+            self._new_worker, autostart=inbox is not None and self.worker_options is not None
+        )
         self.journal: Journal | None = None
         if journal_dir is not None:
-            from ..inbox.journal import Journal
+            from .inbox.journal import Journal
 
             # Records carry the inbox's clock, as if the inbox had stored them at once.
             clock = inbox.clock if inbox is not None else time.time
@@ -239,7 +238,7 @@ class Receiver:
         endpoint = next((e for e in self.router.endpoints if e.path == path), None)
         if endpoint is None:
             raise ConfigurationError(f"no endpoint {path!r}")
-        from ..security.signed_urls import SignedURLGuard
+        from .security.signed_urls import SignedURLGuard
 
         guard: SignedURLGuard | None = next(
             (g for g in endpoint.provider.guards if isinstance(g, SignedURLGuard)), None
@@ -307,30 +306,27 @@ class Receiver:
 
     # The in-process inbox worker --------------------------------------------------------------
 
+    def _new_worker(self) -> InboxWorker:
+        from .inbox.worker import InboxWorker
+
+        return InboxWorker(self, **(self.worker_options or {}))
+
     def start_worker(self) -> InboxWorker:
         """Start the inbox worker in background threads now (WSGI apps start it on the first
         delivery); idempotent."""
-        from ..inbox.worker import start_thread_worker
-
-        return start_thread_worker(self)
+        return self.worker_lifecycle.start()
 
     def stop_worker(self, timeout: float = 30.0) -> None:
         """Stop the background worker after its current delivery."""
-        from ..inbox.worker import stop_thread_worker
-
-        stop_thread_worker(self, timeout)
+        self.worker_lifecycle.stop(timeout)
 
     async def astart_worker(self) -> InboxWorker:
         """Start the inbox worker as tasks on the running loop (the ASGI lifespan does)."""
-        from ..inbox.worker import start_task_worker
-
-        return await start_task_worker(self)
+        return await self.worker_lifecycle.astart()
 
     async def astop_worker(self, timeout: float = 30.0) -> None:
         """Stop the worker's tasks after their current delivery."""
-        from ..inbox.worker import stop_task_worker
-
-        await stop_task_worker(self, timeout)
+        await self.worker_lifecycle.astop(timeout)
 
     # Adapters --------------------------------------------------------------------------------
 
@@ -340,26 +336,26 @@ class Receiver:
         Use as ``Middleware(receiver.asgi_middleware)`` in Starlette or
         ``app.add_middleware(receiver.asgi_middleware)`` in FastAPI.
         """
-        from ..adapters.asgi import ASGIMiddleware
+        from .adapters.asgi import ASGIMiddleware
 
         return ASGIMiddleware(app, receiver=self)
 
     @property
     def asgi_app(self) -> ASGIMiddleware:
         """A mountable ASGI app answering 404 for paths that are not endpoints."""
-        from ..adapters.asgi import ASGIMiddleware, not_found_app
+        from .adapters.asgi import ASGIMiddleware, not_found_app
 
         return ASGIMiddleware(not_found_app, receiver=self)
 
     def wsgi_middleware(self, app: WSGIApp) -> WSGIMiddleware:
         """Wrap a WSGI app (``app.wsgi_app = receiver.wsgi_middleware(app.wsgi_app)``)."""
-        from ..adapters.wsgi import WSGIMiddleware
+        from .adapters.wsgi import WSGIMiddleware
 
         return WSGIMiddleware(app, receiver=self)
 
     @property
     def wsgi_app(self) -> WSGIMiddleware:
         """A mountable WSGI app answering 404 for paths that are not endpoints."""
-        from ..adapters.wsgi import WSGIMiddleware, not_found_wsgi_app
+        from .adapters.wsgi import WSGIMiddleware, not_found_wsgi_app
 
         return WSGIMiddleware(not_found_wsgi_app, receiver=self)
