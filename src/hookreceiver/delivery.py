@@ -7,12 +7,13 @@ lower-cased, so duplicated headers stay visible to the guards that care about th
 
 from __future__ import annotations
 
+import re
 from collections.abc import AsyncIterable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TypeVar, overload
 from urllib.parse import parse_qsl
 
-__all__ = ["BodySource", "Delivery", "Headers"]
+__all__ = ["BodySource", "CREDENTIAL_HEADERS", "Delivery", "Headers", "PATH_PLACEHOLDER"]
 
 T = TypeVar("T")
 
@@ -137,11 +138,17 @@ class Headers(Mapping[str, str]):
         return len({key for key, _ in self._decoded()})
 
     def __repr__(self) -> str:
-        shown = [(k, "***" if k in _SECRET_HEADERS else v) for k, v in self._decoded()]
+        shown = [(k, "***" if k in CREDENTIAL_HEADERS else v) for k, v in self._decoded()]
         return f"Headers({shown!r})"
 
 
-_SECRET_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+#: Request headers that carry credentials: shown as ``***`` by ``repr`` and never stored by the
+#: inbox or the fallback journal.
+CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"})
+
+#: A ``{name}`` placeholder of an endpoint's path template (``/hooks/zipwhip/{event}``): the
+#: router, the URL signer and the testing kit all read templates with this one pattern.
+PATH_PLACEHOLDER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
 # has_any's name sets as bytes, to compare with an ASGI scope's header names undecoded.
 _ENCODED: dict[frozenset[str], frozenset[bytes]] = {}
 

@@ -8,6 +8,7 @@ from dataclasses import dataclass, field
 from types import MappingProxyType
 from typing import TYPE_CHECKING
 
+from ..delivery import PATH_PLACEHOLDER as _PLACEHOLDER
 from ..errors import ConfigurationError
 
 if TYPE_CHECKING:
@@ -15,7 +16,6 @@ if TYPE_CHECKING:
 
 __all__ = ["Endpoint", "Route", "Router"]
 
-_PLACEHOLDER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
 _EMPTY: Mapping[str, str] = MappingProxyType({})  # shared by every exact route: read-only
 
 

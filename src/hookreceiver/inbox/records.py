@@ -17,6 +17,7 @@ from enum import Enum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
+from ..delivery import CREDENTIAL_HEADERS
 from ..parsing.attachment import Attachment
 from ..parsing.body import Body
 
@@ -42,7 +43,6 @@ __all__ = [
 
 #: Headers never written to the inbox: verification is done before a delivery is stored, and
 #: the credentials are of no use afterwards.
-CREDENTIAL_HEADERS = frozenset({"authorization", "proxy-authorization", "cookie"})
 #: What a credential found in a stored delivery's URL is replaced with.
 REDACTED = "***"
 

@@ -39,6 +39,7 @@ from urllib.parse import quote, unquote_plus, urlencode, urlsplit
 
 from itsdangerous import BadData, URLSafeSerializer
 
+from ..delivery import PATH_PLACEHOLDER as _PLACEHOLDER
 from ..errors import ConfigurationError, NotVerified
 from .base import EventNames, GuardBase, GuardOrder, GuardRequest
 from .env import secrets_from_env
@@ -47,7 +48,6 @@ __all__ = ["SignedURLGuard", "URLSigner", "check_base_url"]
 
 logger = logging.getLogger("hookreceiver")
 
-_PLACEHOLDER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
 _PARAM_NAME = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _MIN_KEY_BYTES = 16
 _SALT = "hookreceiver.signed-url|"

@@ -21,6 +21,7 @@ from datetime import datetime, timedelta, timezone
 from typing import TYPE_CHECKING, Any, Concatenate, ParamSpec, TypedDict, TypeVar, cast
 from urllib.parse import quote, quote_plus, unquote, urlsplit
 
+from ...delivery import PATH_PLACEHOLDER as _PLACEHOLDER
 from ...delivery import Delivery, Headers
 
 if TYPE_CHECKING:
@@ -338,7 +339,6 @@ def transport_of(arguments: Mapping[str, Any]) -> Transport:
     return cast(Transport, {key: arguments[key] for key in Transport.__annotations__})
 
 
-_PLACEHOLDER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
 
 
 def _fill(template: str, url_event: str | None) -> str:
