@@ -428,7 +428,7 @@ def run_demo(
             with serve(spec, port, env) as (lines, logged):
                 echo(f"hookreceiver demo: {spec} on {base}, {len(steps)} deliveries over HTTP\n")
                 _fire(steps, WebhookClient(base, forward_sender="X-Forwarded-For"))
-                _collect(steps, lines, wait=5.0, logged=logged)
+                _collect(steps, lines, wait=15.0, logged=logged)
             _collect([], lines, wait=0, logged=logged)  # what it printed last
         finally:
             for name, value in saved.items():
