@@ -14,9 +14,8 @@ from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
 from ..core.delivery import Delivery, Headers
-from ..core.flow import delivery_flow, run_async
 from ..core.outcome import Response
-from ..core.receiver import INTERNAL_ERROR, NOT_FOUND
+from ..engine import NOT_FOUND, DeliveryAbandoned, adispatch
 from ..errors import RequestTimeout
 
 if TYPE_CHECKING:
@@ -35,7 +34,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class ClientDisconnected(Exception):
+class ClientDisconnected(DeliveryAbandoned):
     """The sender closed the connection before its body was read; nothing is answered."""
 
 
@@ -275,13 +274,10 @@ class ASGIMiddleware:
             await self.receiver.astart_worker()
         delivery = delivery_from_scope(scope, receive, path, self._deadlines_now())
         try:
-            response = await run_async(delivery_flow(self.receiver, route, delivery))
+            response = (await adispatch(self.receiver, delivery, route)).response
         except ClientDisconnected:
             logger.info("sender disconnected before its body was read: %s", scope["path"])
             return
-        except Exception:
-            logger.exception("unexpected error handling %s %s", scope["method"], scope["path"])
-            response = INTERNAL_ERROR
         await send(
             {
                 "type": "http.response.start",

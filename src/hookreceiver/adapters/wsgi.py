@@ -11,9 +11,8 @@ from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, BinaryIO
 
 from ..core.delivery import Delivery, Headers
-from ..core.flow import delivery_flow, run_sync
 from ..core.outcome import Response
-from ..core.receiver import INTERNAL_ERROR, NOT_FOUND
+from ..engine import NOT_FOUND, dispatch
 
 if TYPE_CHECKING:
     from ..core.receiver import Receiver
@@ -151,13 +150,8 @@ class WSGIMiddleware:
             return self.app(environ, start_response)
         if self.receiver._worker_due:  # the inbox worker's threads start with the first delivery
             self.receiver.start_worker()
-        try:
-            delivery = delivery_from_environ(environ, path)
-            response = run_sync(delivery_flow(self.receiver, route, delivery))
-        except Exception:
-            logger.exception("unexpected error handling %s", environ.get("PATH_INFO"))
-            response = INTERNAL_ERROR
-        return _respond(response, start_response)
+        delivery = delivery_from_environ(environ, path)
+        return _respond(dispatch(self.receiver, delivery, route).response, start_response)
 
 
 def not_found_wsgi_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:
