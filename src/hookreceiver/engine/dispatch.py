@@ -44,14 +44,16 @@ def dispatch(receiver: Receiver, delivery: Delivery, route: Route | None = None)
     if route is None:
         route = receiver.match(delivery.path)
         if route is None:
-            return _finish(receiver, _not_found(started))
+            return _notified(receiver, _not_found(started))
     try:
         report = drive_sync(delivery_flow(receiver, route, delivery, started))
     except DeliveryAbandoned:
         raise
     except Exception as exc:
         report = _failed(delivery, route, exc, started)
-    return _finish(receiver, report)
+    if receiver.observers:
+        notify(receiver.observers, report)
+    return report
 
 
 async def adispatch(
@@ -62,14 +64,16 @@ async def adispatch(
     if route is None:
         route = receiver.match(delivery.path)
         if route is None:
-            return _finish(receiver, _not_found(started))
+            return _notified(receiver, _not_found(started))
     try:
         report = await drive_async(delivery_flow(receiver, route, delivery, started))
     except DeliveryAbandoned:
         raise
     except Exception as exc:
         report = _failed(delivery, route, exc, started)
-    return _finish(receiver, report)
+    if receiver.observers:
+        notify(receiver.observers, report)
+    return report
 
 
 def _not_found(started: float) -> DeliveryReport:
@@ -93,8 +97,6 @@ def _failed(delivery: Delivery, route: Route, exc: Exception, started: float) ->
     )
 
 
-def _finish(receiver: Receiver, report: DeliveryReport) -> DeliveryReport:
-    observers = receiver.observers
-    if observers:
-        notify(observers, report)
+def _notified(receiver: Receiver, report: DeliveryReport) -> DeliveryReport:
+    notify(receiver.observers, report)
     return report

@@ -8,7 +8,7 @@ its result, and flows obtain it through :func:`perform`, so mypy checks every re
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterable, Generator
+from collections.abc import AsyncIterable, Awaitable, Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Generic, TypeVar
 
@@ -49,17 +49,16 @@ class Effect(Generic[T]):
 
     __slots__ = ()
 
-    @property
-    def nonblocking(self) -> bool:
-        """Whether :meth:`run` may be called from the event loop (it does no I/O)."""
-        return False
+    #: Whether :meth:`run` may be called from the event loop (it does no I/O): a class
+    #: attribute, or a slot set once (store effects), read by the driver at no call's cost.
+    nonblocking: bool = False
 
     def run(self) -> T:
         """Do it with blocking calls."""
         raise NotImplementedError
 
-    async def arun(self) -> T:
-        """Do it on the running event loop."""
+    def arun(self) -> Awaitable[T]:
+        """Do it on the running event loop (an ``async def`` in most effects)."""
         raise NotImplementedError
 
 
@@ -72,7 +71,7 @@ def perform(effect: Effect[T]) -> Generator[Effect[Any], Any, T]:
 # The body ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReadBody(Effect[Body]):
     """Read the request body into the provider's sink (its limits raise while it is fed)."""
 
@@ -120,21 +119,19 @@ class ReadBody(Effect[Body]):
 
 
 class _StoreEffect(Effect[T]):
-    __slots__ = ()
-    store: Store
+    """A call to the dedup store; ``nonblocking`` when the store does no I/O (memory)."""
 
-    @property
-    def nonblocking(self) -> bool:
-        return not self.store.blocking
+    __slots__ = ("store", "nonblocking")
 
 
-@dataclass(frozen=True, slots=True)
 class ClaimKey(_StoreEffect[Claim]):
     """Claim ``key`` for ``lease`` seconds: new, done or in flight."""
 
-    store: Store
-    key: str
-    lease: float
+    __slots__ = ("key", "lease")
+
+    def __init__(self, store: Store, key: str, lease: float) -> None:
+        self.store, self.key, self.lease = store, key, lease
+        self.nonblocking = not store.blocking
 
     def run(self) -> Claim:
         return self.store.claim(self.key, self.lease)
@@ -143,14 +140,14 @@ class ClaimKey(_StoreEffect[Claim]):
         return await self.store.aclaim(self.key, self.lease)
 
 
-@dataclass(frozen=True, slots=True)
 class CompleteKey(_StoreEffect[bool]):
     """Mark a claimed key done; ``False``: the claim was lost meanwhile."""
 
-    store: Store
-    key: str
-    token: str
-    retain_for: float
+    __slots__ = ("key", "token", "retain_for")
+
+    def __init__(self, store: Store, key: str, token: str, retain_for: float) -> None:
+        self.store, self.key, self.token, self.retain_for = store, key, token, retain_for
+        self.nonblocking = not store.blocking
 
     def run(self) -> bool:
         return self.store.complete(self.key, self.token, self.retain_for)
@@ -159,13 +156,14 @@ class CompleteKey(_StoreEffect[bool]):
         return await self.store.acomplete(self.key, self.token, self.retain_for)
 
 
-@dataclass(frozen=True, slots=True)
 class ReleaseKey(_StoreEffect[bool]):
     """Give a claimed key back, so the sender's retry is handled."""
 
-    store: Store
-    key: str
-    token: str
+    __slots__ = ("key", "token")
+
+    def __init__(self, store: Store, key: str, token: str) -> None:
+        self.store, self.key, self.token = store, key, token
+        self.nonblocking = not store.blocking
 
     def run(self) -> bool:
         return self.store.release(self.key, self.token)
@@ -174,7 +172,7 @@ class ReleaseKey(_StoreEffect[bool]):
         return await self.store.arelease(self.key, self.token)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class DeferCompletion(Effect[None]):
     """Keep a completion the store refused, retried in the background until it is back."""
 
@@ -195,7 +193,7 @@ class DeferCompletion(Effect[None]):
 # The inbox or journal ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Keep(Effect[object]):
     """Write a verified delivery to ``keeper`` (the inbox or the journal): pending with its
     event, or quarantined with ``error``."""
@@ -221,7 +219,7 @@ class Keep(Effect[object]):
 # Handlers ---------------------------------------------------------------------------------------
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RunHandler(Effect[object]):
     """Run one handler with the event (or its normalized view) and the context."""
 
@@ -232,11 +230,11 @@ class RunHandler(Effect[object]):
     def run(self) -> object:
         return self.spec.call_sync(self.argument, self.ctx)
 
-    async def arun(self) -> object:
-        return await self.spec.acall(self.argument, self.ctx)
+    def arun(self) -> Awaitable[object]:  # the handler's own awaitable: no coroutine around it
+        return self.spec.acall(self.argument, self.ctx)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class RunCallback(Effect[object]):
     """Run a callback (an ``on_error`` or dead-letter handler) with ``args``."""
 

@@ -80,11 +80,11 @@ def handle_event(
         return claimed, None
     if claimed.state is not ClaimState.NEW:  # only when forced
         logger.warning("forced replay of %s (delivery %s)", ctx.event_name, ctx.delivery_id)
-        failure = yield from _run_handlers(receiver, event, ctx)
+        failure = yield from _dispatch(receiver, event, ctx, None)
         return (Outcome.HANDLED, None) if failure is None else (Outcome.HANDLER_FAILED, failure)
     token = claimed.token
     assert token is not None
-    failure = yield from _run_claimed(receiver, event, ctx, token)
+    failure = yield from _dispatch(receiver, event, ctx, token)
     yield from _settle(receiver, event, ctx, token, failure)
     if failure is not None:
         return Outcome.HANDLER_FAILED, failure
@@ -138,21 +138,36 @@ def _claim(
     return claim
 
 
-def _run_claimed(
-    receiver: Receiver, event: ParsedEvent, ctx: DeliveryContext, token: str
+def _dispatch(
+    receiver: Receiver, event: ParsedEvent, ctx: DeliveryContext, token: str | None
 ) -> Generator[Effect[Any], Any, Exception | None]:
-    """Run the handlers while holding the claim; a cancellation gives it back when it can."""
+    """Run each handler in order; the first failure stops the rest and goes to error handlers.
+
+    With the claim's ``token`` (``None``: a forced replay, which holds none), the claim is
+    renewed while they run, and given back when they are cancelled where it can be.
+    """
     store = receiver.store
     # Renewed while the handlers run, so a slow one is not taken over by a copy of its event.
-    held = hold_claim(store, event.key, token, receiver.lease, ctx.delivery_id)
+    held = None if token is None else hold_claim(
+        store, event.key, token, receiver.lease, ctx.delivery_id
+    )
     try:
-        return (yield from _run_handlers(receiver, event, ctx))
+        for spec, normalized in receiver.handlers.resolve(event):
+            argument = event.normalized if normalized else event.model
+            try:
+                yield from perform(RunHandler(spec, argument, ctx))
+            except Exception as exc:
+                yield from _on_error(receiver, spec.name, exc, ctx)
+                return exc
+        return None
     except asyncio.CancelledError:
         # Cancelled inside the handlers. Cancelling an async handler stops it: then the claim
         # is given back, so the sender's retry is handled now rather than after the lease. A
         # sync handler goes on in its thread whatever happens here, so while the event has one
         # its claim is kept until the lease ends.
-        if all(spec.is_async for spec, _ in receiver.handlers.resolve(event)):
+        if token is not None and all(
+            spec.is_async for spec, _ in receiver.handlers.resolve(event)
+        ):
             logger.warning(
                 "cancelled while handling %s (delivery %s): claim released",
                 ctx.event_name,
@@ -164,7 +179,28 @@ def _run_claimed(
                 pass  # the lease expires on its own
         raise
     finally:
-        let_go(held)
+        if held is not None:
+            let_go(held)
+
+
+def _on_error(
+    receiver: Receiver, name: str, exc: Exception, ctx: DeliveryContext
+) -> Generator[Effect[Any], Any, None]:
+    """Log a handler's failure and hand it to the error handlers."""
+    logger.error(
+        "handler %s failed for %s (delivery %s)",
+        name,
+        ctx.event_name,
+        ctx.delivery_id,
+        exc_info=exc,
+    )
+    for on_error in receiver.handlers.error_handlers:
+        try:
+            yield from perform(RunCallback(on_error, (exc, ctx)))
+        except Exception:
+            logger.exception(
+                "error handler %s failed (delivery %s)", on_error.name, ctx.delivery_id
+            )
 
 
 def _settle(
@@ -252,30 +288,3 @@ def _end_sequence(
         logger.error(
             "store unavailable marking %s ended (delivery %s): %s", sequence, delivery_id, exc
         )
-
-
-def _run_handlers(
-    receiver: Receiver, event: ParsedEvent, ctx: DeliveryContext
-) -> Generator[Effect[Any], Any, Exception | None]:
-    """Run each handler in order; the first failure stops the rest and goes to error handlers."""
-    for spec, normalized in receiver.handlers.resolve(event):
-        argument = event.normalized if normalized else event.model
-        try:
-            yield from perform(RunHandler(spec, argument, ctx))
-        except Exception as exc:
-            logger.error(
-                "handler %s failed for %s (delivery %s)",
-                spec.name,
-                ctx.event_name,
-                ctx.delivery_id,
-                exc_info=exc,
-            )
-            for on_error in receiver.handlers.error_handlers:
-                try:
-                    yield from perform(RunCallback(on_error, (exc, ctx)))
-                except Exception:
-                    logger.exception(
-                        "error handler %s failed (delivery %s)", on_error.name, ctx.delivery_id
-                    )
-            return exc
-    return None

@@ -92,8 +92,10 @@ class EventLog:
 
     def on_report(self, report: DeliveryReport) -> None:
         """Log a handled event (refusals and duplicates have their own log lines)."""
-        if report.outcome is Outcome.HANDLED and report.context is not None:
-            self.write(report.context)
+        ctx = report.context
+        if report.outcome is Outcome.HANDLED and ctx is not None:
+            if self.logger.isEnabledFor(logging.INFO):
+                self.write(ctx)
 
     def write(self, ctx: DeliveryContext) -> None:
         """Log ``ctx``'s event as one JSON line."""
