@@ -70,7 +70,7 @@ class Fails(Effect[int]):
         raise KeyError("boom")
 
 
-def flow(inline: bool = False) -> Generator[Effect[Any], Any, tuple[int, str]]:
+def flow(inline: bool = False) -> Generator[Effect[Any], None, tuple[int, str]]:
     doubled = yield from perform(Double(5, inline))
     try:
         yield from perform(Fails())

@@ -1,9 +1,9 @@
 """The two drivers of the engine's flows: blocking (WSGI threads, the worker's threads, tests)
 and on an event loop (ASGI, the worker's tasks).
 
-A driver sends each effect's result back into the flow, or throws its exception in; the flow
-decides what an exception means. The one shortcut lives here: an effect that does no I/O (a
-memory store) is run straight from the event loop instead of being awaited.
+A driver sets each effect's ``result`` and resumes the flow, or throws the effect's exception
+in; the flow decides what an exception means. The one shortcut lives here: an effect that does
+no I/O (a memory store) is run straight from the event loop instead of being awaited.
 """
 
 from __future__ import annotations
@@ -19,42 +19,42 @@ __all__ = ["drive_async", "drive_sync"]
 T = TypeVar("T")
 
 
-def drive_sync(flow: Generator[Effect[Any], Any, T]) -> T:
+def drive_sync(flow: Generator[Effect[Any], None, T]) -> T:
     """Run ``flow`` to its end with blocking I/O; returns what it returns."""
-    value: Any = None
     error: Exception | None = None
     while True:
         try:
-            effect = flow.send(value) if error is None else flow.throw(error)
+            effect = flow.send(None) if error is None else flow.throw(error)
         except StopIteration as stop:
             result: T = stop.value
             return result
         try:
-            value, error = effect.run(), None
+            effect.result = effect.run()
+            error = None
         except Exception as exc:  # handed back to the flow, which decides
-            value, error = None, exc
+            error = exc
 
 
-async def drive_async(flow: Generator[Effect[Any], Any, T]) -> T:
+async def drive_async(flow: Generator[Effect[Any], None, T]) -> T:
     """Run ``flow`` to its end on the running event loop.
 
     A cancellation (the server gave up on the request, or is shutting down) is thrown into the
     flow too, so that it can give back what it holds (a claim) before it propagates.
     """
-    value: Any = None
     error: BaseException | None = None
     while True:
         try:
-            effect = flow.send(value) if error is None else flow.throw(error)
+            effect = flow.send(None) if error is None else flow.throw(error)
         except StopIteration as stop:
             result: T = stop.value
             return result
         try:
             if effect.nonblocking:
-                value, error = effect.run(), None
+                effect.result = effect.run()
             else:
-                value, error = await effect.arun(), None
+                effect.result = await effect.arun()
+            error = None
         except Exception as exc:
-            value, error = None, exc
+            error = exc
         except asyncio.CancelledError as exc:
-            value, error = None, exc
+            error = exc

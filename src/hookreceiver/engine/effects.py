@@ -1,9 +1,11 @@
 """The effects of the delivery engine: each piece of I/O it needs, as a small typed value.
 
-The engine's flows are generators that yield an :class:`Effect` wherever they need I/O and get
-its result (or its exception) back. An effect knows both ways of doing its work, ``run`` (blocking)
-and ``arun`` (on an event loop); the drivers in :mod:`.drivers` choose. ``Effect[T]`` is typed with
-its result, and flows obtain it through :func:`perform`, so mypy checks every result they use.
+The engine's flows are generators that yield an :class:`Effect` wherever they need I/O; the
+driver does it and resumes the flow with the effect's ``result`` set (or throws its exception
+in). An effect knows both ways of doing its work, ``run`` (blocking) and ``arun`` (on an event
+loop); the drivers in :mod:`.drivers` choose. ``Effect[T]`` is typed with its result, so mypy
+checks every result a flow uses: ``x = yield from perform(e)``, or on the hot path, without
+the generator ``perform`` costs, ``yield e`` then ``x = e.result``.
 """
 
 from __future__ import annotations
@@ -44,10 +46,14 @@ class Effect(Generic[T]):
     """One piece of I/O whose result is a ``T``.
 
     ``nonblocking`` is true when ``run`` does no I/O (a memory store): the async driver then
-    calls it straight from the event loop instead of awaiting ``arun``.
+    calls it straight from the event loop instead of awaiting ``arun``. Subclasses are
+    ``@dataclass(slots=True)``, never frozen: the driver sets ``result``.
     """
 
-    __slots__ = ()
+    __slots__ = ("result",)
+
+    #: What the effect gave: set by the driver before the flow resumes.
+    result: T
 
     #: Whether :meth:`run` may be called from the event loop (it does no I/O): a class
     #: attribute, or a slot set once (store effects), read by the driver at no call's cost.
@@ -62,10 +68,10 @@ class Effect(Generic[T]):
         raise NotImplementedError
 
 
-def perform(effect: Effect[T]) -> Generator[Effect[Any], Any, T]:
+def perform(effect: Effect[T]) -> Generator[Effect[Any], None, T]:
     """Hand ``effect`` to the driver and return its result: ``x = yield from perform(e)``."""
-    result: T = yield effect
-    return result
+    yield effect
+    return effect.result
 
 
 # The body ---------------------------------------------------------------------------------------

@@ -43,7 +43,7 @@ __all__ = [
 
 logger = logging.getLogger("hookreceiver")
 
-Flow = Generator[Effect[Any], Any, DeliveryReport]
+Flow = Generator[Effect[Any], None, DeliveryReport]
 
 # Delivery ids: a random 64-bit start per process plus a counter, 16 hex digits as before. Two
 # processes (or hosts) collide only if their ranges overlap: odds of (n1 + n2) in 2**64, without
@@ -97,7 +97,12 @@ def delivery_flow(
         for guard in provider.guards:
             guard.check(request)
         sink = provider.body_sink(delivery)
-        body = Body() if sink is None else (yield from perform(ReadBody(delivery.body, sink)))
+        if sink is None:
+            body = Body()
+        else:
+            read = ReadBody(delivery.body, sink)
+            yield read
+            body = read.result
         for guard in provider.guards:
             if not guard.needs_body:
                 continue
@@ -317,7 +322,7 @@ def _keep(
     delivery_id: str,
     event: ParsedEvent | None,
     error: DeliveryRejected | None,
-) -> Generator[Effect[Any], Any, bool]:
+) -> Generator[Effect[Any], None, bool]:
     """Write a verified delivery to the inbox: pending with its event, or quarantined.
 
     When the inbox is unreachable (or absent) and the sender never retries, the delivery goes

@@ -68,7 +68,7 @@ def new_context(
 
 def handle_event(
     receiver: Receiver, event: ParsedEvent, ctx: DeliveryContext, *, force: bool = False
-) -> Generator[Effect[Any], Any, tuple[Outcome, Exception | None]]:
+) -> Generator[Effect[Any], None, tuple[Outcome, Exception | None]]:
     """Claim the key, run the handlers, complete or release: the exactly-once core.
 
     Returns the outcome and the handler's exception when one failed. ``force`` (an explicit
@@ -95,7 +95,7 @@ def handle_event(
 
 def _claim(
     receiver: Receiver, event: ParsedEvent, ctx: DeliveryContext, force: bool
-) -> Generator[Effect[Any], Any, Claim | Outcome]:
+) -> Generator[Effect[Any], None, Claim | Outcome]:
     """The event's claim, or the outcome that ends the delivery here (a duplicate, an outage).
     Forced, the claim may be done or in flight: the handlers run all the same."""
     if not force and event.key in receiver.pending_completions:
@@ -118,7 +118,9 @@ def _claim(
             )
             return Outcome.DUPLICATE
     try:
-        claim = yield from perform(ClaimKey(receiver.store, event.key, receiver.lease))
+        claiming = ClaimKey(receiver.store, event.key, receiver.lease)
+        yield claiming
+        claim = claiming.result
     except StoreUnavailable as exc:
         logger.error(
             "store unavailable for %s (delivery %s): %s", ctx.event_name, ctx.delivery_id, exc
@@ -140,7 +142,7 @@ def _claim(
 
 def _dispatch(
     receiver: Receiver, event: ParsedEvent, ctx: DeliveryContext, token: str | None
-) -> Generator[Effect[Any], Any, Exception | None]:
+) -> Generator[Effect[Any], None, Exception | None]:
     """Run each handler in order; the first failure stops the rest and goes to error handlers.
 
     With the claim's ``token`` (``None``: a forced replay, which holds none), the claim is
@@ -155,7 +157,7 @@ def _dispatch(
         for spec, normalized in receiver.handlers.resolve(event):
             argument = event.normalized if normalized else event.model
             try:
-                yield from perform(RunHandler(spec, argument, ctx))
+                yield RunHandler(spec, argument, ctx)
             except Exception as exc:
                 yield from _on_error(receiver, spec.name, exc, ctx)
                 return exc
@@ -185,7 +187,7 @@ def _dispatch(
 
 def _on_error(
     receiver: Receiver, name: str, exc: Exception, ctx: DeliveryContext
-) -> Generator[Effect[Any], Any, None]:
+) -> Generator[Effect[Any], None, None]:
     """Log a handler's failure and hand it to the error handlers."""
     logger.error(
         "handler %s failed for %s (delivery %s)",
@@ -209,14 +211,17 @@ def _settle(
     ctx: DeliveryContext,
     token: str,
     failure: Exception | None,
-) -> Generator[Effect[Any], Any, None]:
+) -> Generator[Effect[Any], None, None]:
     """Complete the key after a success, release it after a failure."""
     store = receiver.store
     try:
-        if failure is None:
-            kept = yield from perform(CompleteKey(store, event.key, token, receiver.retain_for))
-        else:
-            kept = yield from perform(ReleaseKey(store, event.key, token))
+        settling: Effect[bool] = (
+            CompleteKey(store, event.key, token, receiver.retain_for)
+            if failure is None
+            else ReleaseKey(store, event.key, token)
+        )
+        yield settling
+        kept = settling.result
         if kept is False:
             # The lease ran out during the handlers although it was renewed (the renewals did
             # not reach the store, or the process stalled) and another worker took the key.
@@ -246,7 +251,7 @@ def _settle(
             )
 
 
-def _sequence_ended(receiver: Receiver, sequence: str) -> Generator[Effect[Any], Any, bool]:
+def _sequence_ended(receiver: Receiver, sequence: str) -> Generator[Effect[Any], None, bool]:
     """Whether a final event of ``sequence`` has been handled (its marker key is done).
 
     The marker is read the only way a store can be read: by claiming it, and releasing the
@@ -267,7 +272,7 @@ def _sequence_ended(receiver: Receiver, sequence: str) -> Generator[Effect[Any],
 
 def _end_sequence(
     receiver: Receiver, sequence: str, delivery_id: str
-) -> Generator[Effect[Any], Any, None]:
+) -> Generator[Effect[Any], None, None]:
     """Mark ``sequence`` ended, for as long as handled keys are kept."""
     marker = f"{sequence}:final"
     store = receiver.store

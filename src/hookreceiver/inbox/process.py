@@ -35,7 +35,7 @@ __all__ = ["inbox_of", "new_token", "process_async", "process_flow", "process_sy
 
 logger = logging.getLogger("hookreceiver")
 
-ProcessFlow = Generator[Effect[Any], Any, InboxState]
+ProcessFlow = Generator[Effect[Any], None, InboxState]
 
 _RETRY_LATER = {
     Outcome.IN_FLIGHT: "the event's key is being handled by another delivery",
@@ -55,7 +55,7 @@ def _endpoint(receiver: Receiver, template: str) -> Endpoint | None:
     return next((e for e in receiver.router.endpoints if e.path == template), None)
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class FinishRecord(Effect[bool]):
     """Record the end of an attempt; ``False``: the worker's lease on it was lost."""
 
@@ -91,7 +91,7 @@ class FinishRecord(Effect[bool]):
         )
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class ReadRecord(Effect["InboxRecord | None"]):
     """Read a stored delivery as it is now."""
 
@@ -217,7 +217,7 @@ def _finish(
     *,
     event_name: str | None = None,
     key: str | None = None,
-) -> Generator[Effect[Any], Any, None]:
+) -> Generator[Effect[Any], None, None]:
     finish = FinishRecord(inbox, record.id, token, state, error, retry_in, event_name, key)
     if not (yield from perform(finish)):
         logger.warning(
@@ -230,7 +230,7 @@ def _finish(
 
 def _dead_letter(
     receiver: Receiver, record: InboxRecord, error: str, event_name: str, key: str
-) -> Generator[Effect[Any], Any, None]:
+) -> Generator[Effect[Any], None, None]:
     if not receiver.dead_letter_handlers:
         return
     inbox = inbox_of(receiver)
