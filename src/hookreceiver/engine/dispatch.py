@@ -15,7 +15,7 @@ from ..core.delivery import Delivery
 from ..core.outcome import Outcome, error_response
 from .drivers import drive_async, drive_sync
 from .flow import delivery_flow
-from .report import DeliveryReport, notify
+from .report import DeliveryReport, notify, observer_failed
 
 if TYPE_CHECKING:
     from ..core.receiver import Receiver
@@ -51,8 +51,11 @@ def dispatch(receiver: Receiver, delivery: Delivery, route: Route | None = None)
         raise
     except Exception as exc:
         report = _failed(delivery, route, exc, started)
-    if receiver.observers:
-        notify(receiver.observers, report)
+    for observer in receiver.observers:  # notify(), inlined: this runs for every delivery
+        try:
+            observer.on_report(report)
+        except Exception:
+            observer_failed(observer, report)
     return report
 
 
@@ -71,8 +74,11 @@ async def adispatch(
         raise
     except Exception as exc:
         report = _failed(delivery, route, exc, started)
-    if receiver.observers:
-        notify(receiver.observers, report)
+    for observer in receiver.observers:  # notify(), inlined: this runs for every delivery
+        try:
+            observer.on_report(report)
+        except Exception:
+            observer_failed(observer, report)
     return report
 
 

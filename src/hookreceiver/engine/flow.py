@@ -164,9 +164,17 @@ def delivery_flow(
             event.name,
             _NOT_HANDLED[outcome],
         )
-    report = _report(outcome, provider, endpoint, delivery_id, started)
-    report.context, report.error = ctx, failure
-    return report
+    return DeliveryReport(
+        outcome,
+        provider.respond(outcome),
+        ctx,
+        failure,
+        endpoint.path,
+        provider.name,
+        delivery_id,
+        started,
+        time.perf_counter() - started,
+    )
 
 
 def _report(

@@ -19,7 +19,7 @@ from ..errors import DeliveryRejected
 if TYPE_CHECKING:
     from ..core.events import DeliveryContext
 
-__all__ = ["DeliveryReport", "EventLog", "Observer", "notify"]
+__all__ = ["DeliveryReport", "EventLog", "Observer", "notify", "observer_failed"]
 
 logger = logging.getLogger("hookreceiver")
 
@@ -79,7 +79,12 @@ def notify(observers: Iterable[Observer], report: DeliveryReport) -> None:
         try:
             observer.on_report(report)
         except Exception:
-            logger.exception("observer %r failed on delivery %s", observer, report.delivery_id)
+            observer_failed(observer, report)
+
+
+def observer_failed(observer: Observer, report: DeliveryReport) -> None:
+    """Log an observer's exception: it changes nothing else."""
+    logger.exception("observer %r failed on delivery %s", observer, report.delivery_id)
 
 
 class EventLog:
