@@ -180,15 +180,20 @@ class Raises:
         raise RuntimeError("observer bug")
 
 
+@pytest.mark.parametrize("flavour", ["sync", "async"])
 def test_an_observer_that_raises_is_logged_and_changes_nothing(
-    caplog: pytest.LogCaptureFixture,
+    flavour: str, caplog: pytest.LogCaptureFixture
 ) -> None:
     hooks = faxplus_receiver()
     hooks.add_observer(Raises())
     after = hooks.add_observer(Recorder())
     ran: list[str] = []
     hooks.on("*")(lambda event, ctx: ran.append(ctx.event_name))
-    response = hooks.handle(faxplus_delivery(faxplus_payload()))
+    delivery = faxplus_delivery(faxplus_payload())
+    if flavour == "sync":
+        response = hooks.handle(delivery)
+    else:
+        response = asyncio.run(hooks.ahandle(delivery))
     assert response.status == 200 and json.loads(response.body) == {"status": "handled"}
     assert ran == ["faxplus.fax_received"]
     assert [r.outcome for r in after.reports] == [Outcome.HANDLED]
