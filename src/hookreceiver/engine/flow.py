@@ -111,7 +111,7 @@ def delivery_flow(
             else:  # multipart, spooled: in chunks, never whole in memory
                 guard.check_body_stream(request, body.raw_chunks())
         verified = True  # from here on, a refusal is quarantined in the inbox
-        event = _parse_or_bug(provider, delivery, route.params, body)
+        event = parse_event(provider, delivery, route.params, body, live=True)
         verified = False  # refused for its event (a signed URL's forgery): nothing to keep
         for guard in provider.guards:
             guard.check_event(request, event.name, provider)
@@ -286,18 +286,28 @@ class ReceiverBug(DeliveryRejected):
     error = "internal_error"  # as the last-resort 500: one code for a bug of ours
 
 
-def _parse_or_bug(
-    provider: ProviderProtocol, delivery: Delivery, params: Mapping[str, str], body: Body
+def parse_event(
+    provider: ProviderProtocol,
+    delivery: Delivery,
+    params: Mapping[str, str],
+    body: Body,
+    *,
+    live: bool = False,
 ) -> ParsedEvent:
-    """:func:`parse_event` for a delivery being received: an unexpected exception becomes a
+    """The provider's parse, and the strict endpoint's refusal of undocumented events.
+
+    ``live`` (a delivery being received): an unexpected exception becomes a
     :class:`ReceiverBug` (logged with its traceback), so the flow keeps the raw delivery and
-    answers by the provider's policy instead of the last-resort 500. (The inbox worker calls
-    ``parse_event`` itself: there a crash is an attempt, retried later.)"""
+    answers by the provider's policy instead of the last-resort 500. (The inbox worker's
+    parse is not live: there a crash is an attempt, retried later.)
+    """
     try:
-        return parse_event(provider, delivery, params, body)
+        event = provider.parse(delivery, params, body)
     except DeliveryRejected:
         raise
     except Exception as exc:
+        if not live:
+            raise
         logger.exception(
             "receiver bug while parsing %s %s (%s): %s",
             delivery.method,
@@ -313,13 +323,6 @@ def _parse_or_bug(
             status=status,
             headers=provider._retry_after(status),
         ) from exc
-
-
-def parse_event(
-    provider: ProviderProtocol, delivery: Delivery, params: Mapping[str, str], body: Body
-) -> ParsedEvent:
-    """The provider's parse, and the strict endpoint's refusal of undocumented events."""
-    event = provider.parse(delivery, params, body)
     if event.name not in provider.events and provider.strict:
         message = f"event {event.name!r} is not one {provider.name} documents"
         raise UnknownEvent(message, event=event.name)
