@@ -59,12 +59,24 @@ UPWARD = {
 def test_an_upward_import_breaks_the_layers_contract(tmp_path: Path, kind: str) -> None:
     shutil.copytree(PACKAGE, tmp_path / "src" / "hookreceiver", ignore=_no_caches)
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    flow = tmp_path / "src" / "hookreceiver" / "core" / "flow.py"
-    flow.write_text(flow.read_text() + "\n\n" + UPWARD[kind])
+    routing = tmp_path / "src" / "hookreceiver" / "core" / "routing.py"
+    routing.write_text(routing.read_text() + "\n\n" + UPWARD[kind])
     result = lint_imports(tmp_path, pythonpath=tmp_path / "src")
     assert result.returncode != 0, result.stdout
     assert "hookreceiver.core is not allowed to import hookreceiver.adapters" in result.stdout
-    assert "hookreceiver.core.flow -> hookreceiver.adapters.asgi" in result.stdout
+    assert "hookreceiver.core.routing -> hookreceiver.adapters.asgi" in result.stdout
+
+
+def test_the_core_importing_the_engine_breaks_the_layers_contract(tmp_path: Path) -> None:
+    # The engine drives the core's types; the core never names the engine (nor its receiver).
+    shutil.copytree(PACKAGE, tmp_path / "src" / "hookreceiver", ignore=_no_caches)
+    shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
+    protocols = tmp_path / "src" / "hookreceiver" / "core" / "protocols.py"
+    upward = "if TYPE_CHECKING:\n    from ..engine.report import DeliveryReport\n"
+    protocols.write_text(protocols.read_text() + "\n\n" + upward)
+    result = lint_imports(tmp_path, pythonpath=tmp_path / "src")
+    assert result.returncode != 0, result.stdout
+    assert "hookreceiver.core is not allowed to import hookreceiver.engine" in result.stdout
 
 
 def test_one_provider_importing_another_breaks_the_independence_contract(tmp_path: Path) -> None:

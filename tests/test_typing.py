@@ -57,3 +57,28 @@ def test_handler_for_the_wrong_model_is_a_type_error(tmp_path: Path) -> None:
     output, status = run_mypy(tmp_path, BAD)
     assert status == 1
     assert "snippet.py:7" in output and "FaxSent" in output
+
+
+EFFECTS = """
+from collections.abc import Generator
+from typing import Any
+
+from hookreceiver.engine import Effect, perform
+from hookreceiver.engine.effects import ClaimKey
+from hookreceiver.stores import MemoryStore
+
+
+def flow() -> Generator[Effect[Any], None, str]:
+    claiming = ClaimKey(MemoryStore(), "key", 60.0)
+    yield claiming
+    state: str = claiming.result
+    token: int = yield from perform(ClaimKey(MemoryStore(), "key", 60.0))
+    return state
+"""
+
+
+def test_mypy_checks_the_result_of_every_effect(tmp_path: Path) -> None:
+    output, status = run_mypy(tmp_path, EFFECTS)
+    assert status == 1
+    assert "snippet.py:13" in output and "snippet.py:14" in output, output
+    assert output.count('"Claim"') == 2, output

@@ -7,7 +7,6 @@ worker. Nothing in the package imports this module; the layers below type a rece
 
 from __future__ import annotations
 
-import json
 import logging
 import os
 import time
@@ -15,14 +14,17 @@ from collections.abc import Callable, Iterable, Mapping
 from typing import TYPE_CHECKING, Any, TypeVar, overload
 
 from .core.events import DeliveryContext
-from .core.flow import delivery_flow, never_retries, run_async, run_sync
 from .core.handlers import Handler, HandlerRegistry, HandlerSpec
 from .core.leases import PendingCompletions
 from .core.lifecycle import WorkerLifecycle
-from .core.outcome import INTERNAL_ERROR, NOT_FOUND, Response
+from .core.outcome import Response
 from .core.protocols import ClientResolver
 from .core.routing import Endpoint, Route, Router
 from .delivery import Delivery
+from .engine import EventLog, Observer
+from .engine import adispatch as _adispatch
+from .engine import dispatch as _dispatch
+from .engine.flow import never_retries
 from .errors import ConfigurationError, DeliveryRejected
 from .stores.base import Store
 from .stores.memory import MemoryStore
@@ -112,7 +114,9 @@ class Receiver:
         self.log_events = log_events
         self.router = Router()
         self.handlers = HandlerRegistry()
-        self._event_log = logging.getLogger("hookreceiver.events")
+        self._event_log = EventLog()
+        #: Told of every delivery's report (see :meth:`add_observer`); the event log first.
+        self.observers: list[Observer] = [self._event_log] if log_events else []
         self.inbox = inbox
         self.worker_options: Mapping[str, Any] | None = (
             None if worker is False else ({} if worker is True else dict(worker))
@@ -265,44 +269,30 @@ class Receiver:
 
     def handle(self, delivery: Delivery) -> Response:
         """Handle one delivery synchronously (WSGI threads, tests). 404 for unknown paths."""
-        route = self.match(delivery.path)
-        if route is None:
-            return NOT_FOUND
-        try:
-            return run_sync(delivery_flow(self, route, delivery))
-        except Exception:
-            logger.exception("unexpected error handling %s %s", delivery.method, delivery.path)
-            return INTERNAL_ERROR
+        return _dispatch(self, delivery).response
 
     async def ahandle(self, delivery: Delivery) -> Response:
         """Handle one delivery on the event loop. 404 for unknown paths."""
-        route = self.match(delivery.path)
-        if route is None:
-            return NOT_FOUND
-        try:
-            return await run_async(delivery_flow(self, route, delivery))
-        except Exception:
-            logger.exception("unexpected error handling %s %s", delivery.method, delivery.path)
-            return INTERNAL_ERROR
+        return (await _adispatch(self, delivery)).response
 
-    # Hooks the flow calls ---------------------------------------------------------------------
+    # Observers --------------------------------------------------------------------------------
+
+    def add_observer(self, observer: Observer) -> Observer:
+        """Tell ``observer`` (anything with ``on_report(report)``) of every delivery's
+        :class:`~hookreceiver.engine.DeliveryReport`, handled or refused, live or from the inbox.
+        It runs before the answer is sent: keep it quick. One that raises is logged, and the
+        answer stays the same. Returns ``observer``."""
+        self.observers.append(observer)
+        return observer
 
     def on_invalid(self, delivery: Delivery, route: Route, exc: DeliveryRejected) -> None:
-        """Called for an authenticated delivery that does not parse or validate."""
+        """Called for an authenticated delivery that does not parse or validate (observers
+        receive its report too, with the outcome ``INVALID_PAYLOAD``)."""
 
     def log_handled(self, ctx: DeliveryContext) -> None:
-        """Log one JSON line for a handled event."""
-        if self.log_events and self._event_log.isEnabledFor(logging.INFO):
-            self._event_log.info(
-                json.dumps(
-                    {
-                        "event": ctx.event_name,
-                        "provider": ctx.provider,
-                        "idempotency_key": ctx.idempotency_key,
-                        "delivery_id": ctx.delivery_id,
-                    }
-                )
-            )
+        """Log one JSON line for a handled event (what the event log observer does)."""
+        if self.log_events:
+            self._event_log.write(ctx)
 
     # The in-process inbox worker --------------------------------------------------------------
 

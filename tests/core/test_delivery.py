@@ -8,9 +8,9 @@ import sys
 
 import pytest
 
-from hookreceiver.core.flow import new_delivery_id
 from hookreceiver.core.outcome import Response
 from hookreceiver.delivery import Headers
+from hookreceiver.engine.flow import new_delivery_id
 
 RAW = [
     (b"content-type", b"application/json"),
@@ -68,7 +68,7 @@ def test_delivery_ids_are_unique_and_16_hex_digits() -> None:
 
 
 def test_delivery_ids_differ_between_processes() -> None:
-    code = "from hookreceiver.core.flow import new_delivery_id; print(new_delivery_id())"
+    code = "from hookreceiver.engine.flow import new_delivery_id; print(new_delivery_id())"
     outputs = {
         subprocess.run(
             [sys.executable, "-c", code], capture_output=True, text=True, check=True
@@ -80,7 +80,7 @@ def test_delivery_ids_differ_between_processes() -> None:
 
 FORK_SCRIPT = """
 import os
-from hookreceiver.core.flow import new_delivery_id
+from hookreceiver.engine.flow import new_delivery_id
 read, write = os.pipe()
 pid = os.fork()
 if pid == 0:

@@ -169,3 +169,20 @@ def test_http_transport_errors_are_raised_clearly() -> None:
         send_http(faxplus.fax_sent(), f"http://127.0.0.1:{free_port()}", timeout=2)
     with pytest.raises(ValueError, match="not an http"):
         send_http(faxplus.fax_sent(), "ftp://example.com")
+
+
+def test_in_process_results_carry_the_receivers_report(target: Any, hooks: Receiver) -> None:
+    client = WebhookClient(target)
+    result = client.send(documo.fax_inbound(pages=1, basic_auth=DOCUMO_AUTH))
+    assert result.report is not None
+    assert result.report.outcome.value == result.outcome == "handled"
+    assert result.report.context is not None
+    assert result.report.context.event_name == "documo.fax.inbound"
+    refused = client.send(documo.fax_inbound(pages=1))  # no credentials
+    assert refused.report is not None and refused.report.response.status == refused.status
+    assert refused.outcome == refused.json()["error"] == refused.report.code
+
+
+def test_a_request_the_wrapped_app_answers_has_no_report(hooks: Receiver) -> None:
+    result = WebhookClient(_starlette(hooks)).send(faxplus.fax_sent(path="/"))
+    assert result.report is None and result.status == 200

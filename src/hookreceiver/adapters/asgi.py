@@ -13,9 +13,9 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
-from ..core.flow import delivery_flow, run_async
-from ..core.outcome import INTERNAL_ERROR, NOT_FOUND, Response
+from ..core.outcome import NOT_FOUND, Response
 from ..delivery import Delivery, Headers
+from ..engine import DeliveryAbandoned, adispatch
 from ..errors import RequestTimeout
 
 if TYPE_CHECKING:
@@ -34,7 +34,7 @@ Send = Callable[[Message], Awaitable[None]]
 ASGIApp = Callable[[Scope, Receive, Send], Awaitable[None]]
 
 
-class ClientDisconnected(Exception):
+class ClientDisconnected(DeliveryAbandoned):
     """The sender closed the connection before its body was read; nothing is answered."""
 
 
@@ -274,13 +274,10 @@ class ASGIMiddleware:
             await self.receiver.worker_lifecycle.astart()
         delivery = delivery_from_scope(scope, receive, path, self._deadlines_now())
         try:
-            response = await run_async(delivery_flow(self.receiver, route, delivery))
+            response = (await adispatch(self.receiver, delivery, route)).response
         except ClientDisconnected:
             logger.info("sender disconnected before its body was read: %s", scope["path"])
             return
-        except Exception:
-            logger.exception("unexpected error handling %s %s", scope["method"], scope["path"])
-            response = INTERNAL_ERROR
         await send(
             {
                 "type": "http.response.start",

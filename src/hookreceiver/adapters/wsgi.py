@@ -10,9 +10,9 @@ from collections.abc import Callable, Iterable, Iterator
 from http import HTTPStatus
 from typing import TYPE_CHECKING, Any, BinaryIO
 
-from ..core.flow import delivery_flow, run_sync
-from ..core.outcome import INTERNAL_ERROR, NOT_FOUND, Response
+from ..core.outcome import NOT_FOUND, Response
 from ..delivery import Delivery, Headers
+from ..engine import dispatch
 
 if TYPE_CHECKING:
     from ..core.protocols import ReceiverState
@@ -150,13 +150,8 @@ class WSGIMiddleware:
             return self.app(environ, start_response)
         if self.receiver.worker_lifecycle.due:  # the worker's threads start with the first delivery
             self.receiver.worker_lifecycle.start()
-        try:
-            delivery = delivery_from_environ(environ, path)
-            response = run_sync(delivery_flow(self.receiver, route, delivery))
-        except Exception:
-            logger.exception("unexpected error handling %s", environ.get("PATH_INFO"))
-            response = INTERNAL_ERROR
-        return _respond(response, start_response)
+        delivery = delivery_from_environ(environ, path)
+        return _respond(dispatch(self.receiver, delivery, route).response, start_response)
 
 
 def not_found_wsgi_app(environ: Environ, start_response: StartResponse) -> Iterable[bytes]:

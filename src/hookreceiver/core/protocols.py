@@ -8,7 +8,8 @@ inbox and journal the flow writes to as :class:`InboxKeeper` and :class:`Fallbac
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from collections.abc import Sequence
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from ..delivery import Delivery
@@ -22,7 +23,14 @@ if TYPE_CHECKING:
     from .outcome import Response
     from .routing import Endpoint, Route, Router
 
-__all__ = ["ClientResolver", "FallbackJournal", "InboxKeeper", "ReceiverState", "WorkerControl"]
+__all__ = [
+    "ClientResolver",
+    "FallbackJournal",
+    "InboxKeeper",
+    "ReceiverState",
+    "ReportObserver",
+    "WorkerControl",
+]
 
 
 class ClientResolver(Protocol):
@@ -71,6 +79,17 @@ class FallbackJournal(InboxKeeper, Protocol):
 
     def bypass_inbox(self) -> bool:
         """Whether deliveries should come straight here (the inbox failed moments ago)."""
+
+
+class ReportObserver(Protocol):
+    """What the receiver keeps in ``observers``: anything with ``on_report(report)``.
+
+    The engine's ``Observer`` names the report's type (``engine.DeliveryReport``); that type
+    lives in the layer above this one, so the receiver's state holds them under this name.
+    """
+
+    def on_report(self, report: Any) -> None:
+        """Called once per delivery with its ``DeliveryReport``."""
 
 
 class WorkerControl(Protocol):
@@ -145,6 +164,13 @@ class ReceiverState(Protocol):
     @property
     def worker_lifecycle(self) -> WorkerControl:
         """The in-process inbox worker's lifecycle."""
+
+    @property
+    def observers(self) -> Sequence[ReportObserver]:
+        """Told of every delivery's report, in order (the event log first)."""
+
+    def add_observer(self, observer: ReportObserver) -> ReportObserver:
+        """Append ``observer`` to :attr:`observers`; returns it."""
 
     def match(self, path: str) -> Route | None:
         """The endpoint serving ``path``, or ``None``."""

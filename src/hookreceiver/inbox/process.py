@@ -1,8 +1,9 @@
 """Processing one stored delivery: parse it again, run its handlers once, retry or give up.
 
-:func:`process_flow` is a generator in the style of :func:`~hookreceiver.core.flow.delivery_flow`:
-it reuses the provider's parser and the same claim, dispatch and complete-or-release core as a
-live delivery, so the dedup rules are the same. :func:`process_sync` and :func:`process_async`
+:func:`process_flow` is a generator of the engine's effects, like
+:func:`~hookreceiver.engine.flow.delivery_flow`: it reuses the provider's parser, the same
+context and the same claim, run and settle core as a live delivery, so the dedup rules are the
+same, and its report goes to the same observers. :func:`process_sync` and :func:`process_async`
 drive it.
 """
 
@@ -12,13 +13,16 @@ import asyncio
 import logging
 import secrets
 from collections.abc import Generator
+from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from ..core.events import DeliveryContext
-from ..core.flow import Call, handle_event, parse_event, run_async, run_sync
 from ..core.leases import Lease, hold, let_go
-from ..core.outcome import Outcome
+from ..core.outcome import NOT_FOUND, Outcome, Response
 from ..delivery import Delivery, Headers
+from ..engine import DeliveryReport, drive_async, drive_sync, notify, perform
+from ..engine.effects import Effect, RunCallback
+from ..engine.flow import parse_event
+from ..engine.handling import handle_event, new_context
 from ..errors import ConfigurationError, DeliveryRejected, StoreUnavailable
 from .base import Inbox
 from .records import InboxRecord, InboxState, describe
@@ -31,7 +35,7 @@ __all__ = ["inbox_of", "new_token", "process_async", "process_flow", "process_sy
 
 logger = logging.getLogger("hookreceiver")
 
-ProcessFlow = Generator[Call, Any, InboxState]
+ProcessFlow = Generator[Effect[Any], None, InboxState]
 
 _RETRY_LATER = {
     Outcome.IN_FLIGHT: "the event's key is being handled by another delivery",
@@ -51,6 +55,85 @@ def _endpoint(receiver: InboxReceiver, template: str) -> Endpoint | None:
     return next((e for e in receiver.router.endpoints if e.path == template), None)
 
 
+@dataclass(slots=True)
+class FinishRecord(Effect[bool]):
+    """Record the end of an attempt; ``False``: the worker's lease on it was lost."""
+
+    inbox: Inbox
+    record_id: str
+    token: str
+    state: InboxState
+    error: str | None
+    retry_in: float = 0.0
+    event_name: str | None = None
+    key: str | None = None
+
+    def run(self) -> bool:
+        return self.inbox.finish(
+            self.record_id,
+            self.token,
+            self.state,
+            error=self.error,
+            retry_in=self.retry_in,
+            event_name=self.event_name,
+            key=self.key,
+        )
+
+    async def arun(self) -> bool:
+        return await self.inbox.afinish(
+            self.record_id,
+            self.token,
+            self.state,
+            error=self.error,
+            retry_in=self.retry_in,
+            event_name=self.event_name,
+            key=self.key,
+        )
+
+
+@dataclass(slots=True)
+class ReadRecord(Effect["InboxRecord | None"]):
+    """Read a stored delivery as it is now."""
+
+    inbox: Inbox
+    record_id: str
+
+    def run(self) -> InboxRecord | None:
+        return self.inbox.get(self.record_id)
+
+    async def arun(self) -> InboxRecord | None:
+        return await asyncio.to_thread(self.inbox.get, self.record_id)
+
+
+def _observe(
+    receiver: InboxReceiver,
+    record: InboxRecord,
+    outcome: Outcome,
+    response: Response,
+    **details: Any,
+) -> None:
+    """Hand the receiver's observers the report of one attempt (as if it had come live)."""
+    if receiver.observers:
+        report = DeliveryReport(
+            outcome,
+            response,
+            endpoint=record.endpoint,
+            delivery_id=record.id,
+            source="inbox",
+            **details,
+        )
+        notify(receiver.observers, report)
+
+
+def _retry_or_fail(inbox: Inbox, record: InboxRecord, fault: bool) -> tuple[InboxState, float]:
+    """The state an attempt that did not succeed leaves its delivery in, and the delay before
+    the next one. A failure that is no fault of the event (a busy key, a store outage) is
+    retried however many attempts it took, never dead."""
+    if not fault or record.attempts < inbox.retry.max_attempts:
+        return InboxState.PENDING, inbox.retry.delay(record.attempts)
+    return InboxState.FAILED, 0.0
+
+
 def process_flow(
     receiver: InboxReceiver, record: InboxRecord, token: str, *, force: bool = False
 ) -> ProcessFlow:
@@ -60,6 +143,7 @@ def process_flow(
     if endpoint is None:
         error = f"no endpoint {record.endpoint} is configured"
         yield from _finish(inbox, record, token, InboxState.QUARANTINED, error)
+        _observe(receiver, record, Outcome.QUARANTINED, NOT_FOUND)
         return InboxState.QUARANTINED
     provider = endpoint.provider
     delivery = Delivery(
@@ -73,32 +157,34 @@ def process_flow(
             logger.warning("delivery %s quarantined: %s", record.id, describe(exc))
             why, name = describe(exc), exc.event
             yield from _finish(inbox, record, token, InboxState.QUARANTINED, why, event_name=name)
+            response = provider.reject(exc)
+            details = {"error": exc, "provider": provider.name}
+            _observe(receiver, record, Outcome.QUARANTINED, response, **details)
             return InboxState.QUARANTINED
-        ctx = DeliveryContext(
+        ctx = new_context(
+            event,
             delivery_id=record.id,
-            event_name=event.name,
             provider=provider.name,
-            idempotency_key=event.key,
             headers=delivery.headers,
             peer=record.client,
             raw_body=record.body,
-            attachments=event.attachments or body.files,
+            files=body.files,
             signed=record.signed,
             params=record.params,
-            event=event,
             attempt=record.attempts,
         )
         outcome, failure = yield from handle_event(receiver, event, ctx, force=force)
     finally:
         body.close()
+    details = {"context": ctx, "error": failure, "provider": provider.name}
+    _observe(receiver, record, outcome, provider.respond(outcome), **details)
     named: dict[str, Any] = {"event_name": event.name, "key": event.key}
     if outcome in (Outcome.HANDLED, Outcome.DUPLICATE):
         yield from _finish(inbox, record, token, InboxState.DONE, None, **named)
         return InboxState.DONE
     error = describe(failure) if failure is not None else _RETRY_LATER.get(outcome, outcome.value)
-    if failure is None or record.attempts < inbox.retry.max_attempts:
-        # A busy key or a store outage is no fault of the event: it is retried, never dead.
-        delay = inbox.retry.delay(record.attempts)
+    state, delay = _retry_or_fail(inbox, record, fault=failure is not None)
+    if state is InboxState.PENDING:
         logger.info(
             "delivery %s (%s) attempt %d: %s; retrying in %g s",
             record.id,
@@ -107,8 +193,8 @@ def process_flow(
             error,
             delay,
         )
-        yield from _finish(inbox, record, token, InboxState.PENDING, error, delay, **named)
-        return InboxState.PENDING
+        yield from _finish(inbox, record, token, state, error, delay, **named)
+        return state
     logger.error(
         "delivery %s (%s) failed after %d attempts: %s",
         record.id,
@@ -131,18 +217,9 @@ def _finish(
     *,
     event_name: str | None = None,
     key: str | None = None,
-) -> Generator[Call, Any, None]:
-    def sync() -> bool:
-        return inbox.finish(
-            record.id, token, state, error=error, retry_in=retry_in, event_name=event_name, key=key
-        )
-
-    async def async_() -> bool:
-        return await inbox.afinish(
-            record.id, token, state, error=error, retry_in=retry_in, event_name=event_name, key=key
-        )
-
-    if not (yield Call(sync, async_, ())):
+) -> Generator[Effect[Any], None, None]:
+    finish = FinishRecord(inbox, record.id, token, state, error, retry_in, event_name, key)
+    if not (yield from perform(finish)):
         logger.warning(
             "delivery %s: lease lost before it could be marked %s (its renewals did not reach "
             "the inbox in time)",
@@ -153,18 +230,14 @@ def _finish(
 
 def _dead_letter(
     receiver: InboxReceiver, record: InboxRecord, error: str, event_name: str, key: str
-) -> Generator[Call, Any, None]:
+) -> Generator[Effect[Any], None, None]:
     if not receiver.dead_letter_handlers:
         return
     inbox = inbox_of(receiver)
-
-    async def aget(record_id: str) -> InboxRecord | None:
-        return await asyncio.to_thread(inbox.get, record_id)
-
     # The row as finish left it (the attempt's end, not the take's time and lease); the taken
     # record, updated here, when it cannot be read or another worker has it now.
     try:
-        stored: InboxRecord | None = yield Call(inbox.get, aget, (record.id,))
+        stored = yield from perform(ReadRecord(inbox, record.id))
     except Exception:
         stored = None
     if stored is not None and (stored.state, stored.attempts) == (
@@ -183,7 +256,7 @@ def _dead_letter(
         entry.updated_at = entry.next_attempt_at = inbox.clock()
     for spec in receiver.dead_letter_handlers:
         try:
-            yield Call(spec.call_sync, spec.call_async, (entry,))
+            yield from perform(RunCallback(spec, (entry,)))
         except Exception:
             logger.exception("dead-letter handler %s failed (delivery %s)", spec.name, record.id)
 
@@ -193,11 +266,8 @@ def _crashed(inbox: Inbox, record: InboxRecord, token: str, exc: Exception) -> N
     logger.error("processing delivery %s failed", record.id, exc_info=exc)
     error = describe(exc)
     try:
-        if record.attempts < inbox.retry.max_attempts:
-            retry_in = inbox.retry.delay(record.attempts)
-            inbox.finish(record.id, token, InboxState.PENDING, error=error, retry_in=retry_in)
-        else:
-            inbox.finish(record.id, token, InboxState.FAILED, error=error)
+        state, retry_in = _retry_or_fail(inbox, record, fault=True)
+        inbox.finish(record.id, token, state, error=error, retry_in=retry_in)
     except Exception:  # the inbox is down too: the lease expires and the delivery comes back
         logger.exception("could not record the failure of delivery %s", record.id)
 
@@ -241,7 +311,7 @@ def process_sync(
     inbox = inbox_of(receiver)
     held = hold(_Processing(inbox, record.id, token))
     try:
-        return run_sync(process_flow(receiver, record, token, force=force))
+        return drive_sync(process_flow(receiver, record, token, force=force))
     except Exception as exc:
         _crashed(inbox, record, token, exc)
         return InboxState.PENDING
@@ -256,7 +326,7 @@ async def process_async(
     inbox = inbox_of(receiver)
     held = hold(_Processing(inbox, record.id, token))
     try:
-        return await run_async(process_flow(receiver, record, token, force=force))
+        return await drive_async(process_flow(receiver, record, token, force=force))
     except Exception as exc:
         await asyncio.to_thread(_crashed, inbox, record, token, exc)
         return InboxState.PENDING

@@ -33,6 +33,7 @@ from ..core.loop import run_in_background_loop
 from ..core.outcome import Response
 from ..core.protocols import ReceiverState
 from ..delivery import Delivery
+from ..engine import DeliveryReport, adispatch, dispatch
 from .factories._base import SimulatedDelivery
 
 __all__ = [
@@ -101,6 +102,8 @@ class DeliveryResult:
         calls: the handlers that ran, in order; ``None`` when they cannot be seen (over HTTP,
             or an app whose receiver was not found).
         elapsed: seconds from sending to the complete response.
+        report: the receiver's :class:`~hookreceiver.engine.DeliveryReport` of it (outcome,
+            context, error...); ``None`` when it cannot be seen, as ``calls``.
     """
 
     delivery: SimulatedDelivery
@@ -109,6 +112,7 @@ class DeliveryResult:
     body: bytes
     calls: list[HandlerCall] | None = None
     elapsed: float = 0.0
+    report: DeliveryReport | None = None
 
     @property
     def ok(self) -> bool:
@@ -122,7 +126,10 @@ class DeliveryResult:
     @property
     def outcome(self) -> str | None:
         """The receiver's outcome (``handled``, ``duplicate``, ``in_flight``...) or error code
-        (``unauthorized``, ``address_not_allowed``...), from the short JSON body."""
+        (``unauthorized``, ``address_not_allowed``...): from the report in-process, else from
+        the short JSON body."""
+        if self.report is not None:
+            return self.report.code
         try:
             data = self.json()
         except ValueError:
@@ -169,7 +176,19 @@ class DeliveryResult:
 _recording: ContextVar[list[HandlerCall] | None] = ContextVar(
     "hookreceiver_testing_calls", default=None
 )
+_reports: ContextVar[list[DeliveryReport] | None] = ContextVar(
+    "hookreceiver_testing_reports", default=None
+)
 _INSTRUMENTED = "_hookreceiver_testing_resolve"
+
+
+class _ReportRecorder:
+    """The observer that hands a testing send the report of its delivery."""
+
+    def on_report(self, report: DeliveryReport) -> None:
+        reports = _reports.get()
+        if reports is not None and report.source == "http":
+            reports.append(report)
 
 
 def _capture(ctx: DeliveryContext) -> list[CapturedFile]:
@@ -226,6 +245,7 @@ def instrument(receiver: ReceiverState) -> None:
 
     setattr(registry, "resolve", resolve)  # noqa: B010 - instance attribute shadows the method
     setattr(registry, _INSTRUMENTED, True)
+    receiver.add_observer(_ReportRecorder())
 
 
 def find_receiver(app: Any, *, depth: int = 8) -> ReceiverState | None:
@@ -467,16 +487,19 @@ class WebhookClient:
             return run_in_background_loop(self.asend(delivery, path=path, peer=peer))
         chosen, sender = self._where(delivery, path, peer)
         calls: list[HandlerCall] | None = [] if self.receiver is not None else None
-        token = _recording.set(calls)
+        reports: list[DeliveryReport] = []
+        token, reports_token = _recording.set(calls), _reports.set(reports)
         started = time.perf_counter()
         try:
             if self.kind == "receiver":
-                raw = _from_response(self.target.handle(_delivery(delivery, chosen, sender)))
+                response = dispatch(self.target, _delivery(delivery, chosen, sender)).response
+                raw = _from_response(response)
             else:
                 raw = _call_wsgi(self.target, delivery, chosen, sender)
         finally:
             _recording.reset(token)
-        return _result(delivery, chosen, raw, calls, started)
+            _reports.reset(reports_token)
+        return _result(delivery, chosen, raw, calls, started, reports)
 
     async def asend(
         self, delivery: SimulatedDelivery, *, path: str | None = None, peer: str | None = None
@@ -486,17 +509,19 @@ class WebhookClient:
             return await asyncio.to_thread(self.send, delivery, path=path, peer=peer)
         chosen, sender = self._where(delivery, path, peer)
         calls: list[HandlerCall] | None = [] if self.receiver is not None else None
-        token = _recording.set(calls)
+        reports: list[DeliveryReport] = []
+        token, reports_token = _recording.set(calls), _reports.set(reports)
         started = time.perf_counter()
         try:
             if self.kind == "receiver":
-                response = await self.target.ahandle(_delivery(delivery, chosen, sender))
-                raw = _from_response(response)
+                report = await adispatch(self.target, _delivery(delivery, chosen, sender))
+                raw = _from_response(report.response)
             else:
                 raw = await _call_asgi(self.target, delivery, chosen, sender)
         finally:
             _recording.reset(token)
-        return _result(delivery, chosen, raw, calls, started)
+            _reports.reset(reports_token)
+        return _result(delivery, chosen, raw, calls, started, reports)
 
     def send_all(self, deliveries: Iterable[SimulatedDelivery]) -> list[DeliveryResult]:
         """Send each delivery in turn (duplicates, out-of-order sequences)."""
@@ -522,10 +547,14 @@ def _result(
     raw: tuple[int, tuple[tuple[str, str], ...], bytes],
     calls: list[HandlerCall] | None,
     started: float,
+    reports: list[DeliveryReport],
 ) -> DeliveryResult:
     sent = delivery if path == delivery.path else delivery.replace(path=path, path_given=False)
     status, headers, body = raw
-    return DeliveryResult(sent, status, headers, body, calls, time.perf_counter() - started)
+    # The report of this delivery, when the receiver answered it (not the wrapped app).
+    report = reports[-1] if len(reports) == 1 and reports[0].response.status == status else None
+    elapsed = time.perf_counter() - started
+    return DeliveryResult(sent, status, headers, body, calls, elapsed, report)
 
 
 def deliver(delivery: SimulatedDelivery, target: Any, **options: Any) -> DeliveryResult:

@@ -1,0 +1,108 @@
+"""The one entry point of the engine: a delivery in, a report out.
+
+ASGI, WSGI, :meth:`Receiver.handle <hookreceiver.Receiver.handle>`, the testing client all call
+:func:`dispatch` or :func:`adispatch`; the route match, the 404 for a path that is no endpoint,
+the last-resort 500 and the observers' call live here once.
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from ..core.outcome import INTERNAL_ERROR, NOT_FOUND, Outcome
+from ..delivery import Delivery
+from .drivers import drive_async, drive_sync
+from .flow import delivery_flow
+from .report import DeliveryReport, notify, observer_failed
+
+if TYPE_CHECKING:
+    from ..core.protocols import ReceiverState
+    from ..core.routing import Route
+
+__all__ = ["INTERNAL_ERROR", "NOT_FOUND", "DeliveryAbandoned", "adispatch", "dispatch"]
+
+logger = logging.getLogger("hookreceiver")
+
+
+
+class DeliveryAbandoned(Exception):
+    """The sender went away before its delivery could be answered: nothing is answered, and
+    no report is made (the adapters raise subclasses, such as ``ClientDisconnected``)."""
+
+
+def dispatch(
+    receiver: ReceiverState, delivery: Delivery, route: Route | None = None
+) -> DeliveryReport:
+    """Handle one delivery with blocking I/O; ``route`` when the caller matched it already.
+
+    Raises:
+        DeliveryAbandoned: the sender went away; nothing is to be answered.
+    """
+    started = time.perf_counter()
+    if route is None:
+        route = receiver.match(delivery.path)
+        if route is None:
+            return _notified(receiver, _not_found(started))
+    try:
+        report = drive_sync(delivery_flow(receiver, route, delivery, started))
+    except DeliveryAbandoned:
+        raise
+    except Exception as exc:
+        report = _failed(delivery, route, exc, started)
+    for observer in receiver.observers:  # notify(), inlined: this runs for every delivery
+        try:
+            observer.on_report(report)
+        except Exception:
+            observer_failed(observer, report)
+    return report
+
+
+async def adispatch(
+    receiver: ReceiverState, delivery: Delivery, route: Route | None = None
+) -> DeliveryReport:
+    """Handle one delivery on the running event loop (see :func:`dispatch`)."""
+    started = time.perf_counter()
+    if route is None:
+        route = receiver.match(delivery.path)
+        if route is None:
+            return _notified(receiver, _not_found(started))
+    try:
+        report = await drive_async(delivery_flow(receiver, route, delivery, started))
+    except DeliveryAbandoned:
+        raise
+    except Exception as exc:
+        report = _failed(delivery, route, exc, started)
+    for observer in receiver.observers:  # notify(), inlined: this runs for every delivery
+        try:
+            observer.on_report(report)
+        except Exception:
+            observer_failed(observer, report)
+    return report
+
+
+def _not_found(started: float) -> DeliveryReport:
+    return DeliveryReport(Outcome.REJECTED, NOT_FOUND, started=started)
+
+
+def _failed(delivery: Delivery, route: Route, exc: Exception, started: float) -> DeliveryReport:
+    """The last resort: a bug of the receiver's outside the places that answer by policy."""
+    logger.error(
+        "unexpected error handling %s %s", delivery.method, delivery.path, exc_info=exc
+    )
+    endpoint = route.endpoint
+    return DeliveryReport(
+        Outcome.RECEIVER_ERROR,
+        INTERNAL_ERROR,
+        error=exc,
+        endpoint=endpoint.path,
+        provider=endpoint.provider.name,
+        started=started,
+        duration=time.perf_counter() - started,
+    )
+
+
+def _notified(receiver: ReceiverState, report: DeliveryReport) -> DeliveryReport:
+    notify(receiver.observers, report)
+    return report

@@ -1,0 +1,380 @@
+"""The flow of one live delivery to a known endpoint: verify, read, parse, keep or handle.
+
+:func:`delivery_flow` is a generator of :mod:`effects <.effects>`, driven by
+:func:`~.drivers.drive_sync` or :func:`~.drivers.drive_async`; it returns a
+:class:`~.report.DeliveryReport`. Every decision about statuses lives here and in
+:mod:`.handling` once.
+"""
+
+from __future__ import annotations
+
+import itertools
+import logging
+import os
+import secrets
+import time
+from collections.abc import Generator, Iterable, Mapping
+from typing import TYPE_CHECKING, Any
+
+from ..core.events import ParsedEvent
+from ..core.outcome import Outcome, Response
+from ..delivery import Delivery
+from ..errors import DeliveryRejected, InvalidPayload, MalformedBody, UnknownEvent
+from ..parsing.body import Body
+from ..security.base import GuardRequest
+from .effects import Effect, Keep, ReadBody, perform
+from .handling import handle_event, new_context
+from .report import DeliveryReport
+
+if TYPE_CHECKING:
+    from ..core.protocols import ReceiverState
+    from ..core.provider import ProviderProtocol
+    from ..core.routing import Endpoint, Route
+
+__all__ = [
+    "Flow",
+    "ReceiverBug",
+    "delivery_flow",
+    "iter_chunks",
+    "never_retries",
+    "new_delivery_id",
+    "parse_event",
+]
+
+logger = logging.getLogger("hookreceiver")
+
+Flow = Generator[Effect[Any], None, DeliveryReport]
+
+# Delivery ids: a random 64-bit start per process plus a counter, 16 hex digits as before. Two
+# processes (or hosts) collide only if their ranges overlap: odds of (n1 + n2) in 2**64, without
+# an os.urandom call per request. A forked child draws its own start.
+_MASK = (1 << 64) - 1
+_id_counter = itertools.count(secrets.randbits(64))
+
+
+def _new_id_start() -> None:
+    global _id_counter
+    _id_counter = itertools.count(secrets.randbits(64))
+
+
+if hasattr(os, "register_at_fork"):
+    os.register_at_fork(after_in_child=_new_id_start)
+
+
+def new_delivery_id() -> str:
+    """A delivery id unique across processes: 16 hex digits."""
+    return f"{next(_id_counter) & _MASK:016x}"
+
+
+def delivery_flow(
+    receiver: ReceiverState, route: Route, delivery: Delivery, started: float | None = None
+) -> Flow:
+    """The steps of one delivery to a known endpoint; returns its report."""
+    if started is None:
+        started = time.perf_counter()
+    endpoint = route.endpoint
+    provider = endpoint.provider
+    delivery_id = new_delivery_id()
+    body: Body | None = None
+    verified = False
+    try:
+        if delivery.method not in endpoint.methods:
+            raise DeliveryRejected(
+                f"{delivery.method} is not accepted here",
+                status=405,
+                error="method_not_allowed",
+                headers=endpoint.allow_header,
+            )
+        # Guards: cheapest first, before a byte of the body is read.
+        proxies = receiver.proxies
+        request = GuardRequest(
+            delivery,
+            endpoint.path,
+            route.params,
+            delivery.peer if proxies is None else proxies.client_address(delivery),
+            trusted_proxies=proxies is not None,
+        )
+        for guard in provider.guards:
+            guard.check(request)
+        sink = provider.body_sink(delivery)
+        if sink is None:
+            body = Body()
+        else:
+            read = ReadBody(delivery.body, sink)
+            yield read
+            body = read.result
+        for guard in provider.guards:
+            if not guard.needs_body:
+                continue
+            if body.raw_file is None:
+                guard.check_body(request, body.raw)
+            else:  # multipart, spooled: in chunks, never whole in memory
+                guard.check_body_stream(request, body.raw_chunks())
+        verified = True  # from here on, a refusal is quarantined in the inbox
+        event = parse_event(provider, delivery, route.params, body, live=True)
+        verified = False  # refused for its event (a signed URL's forgery): nothing to keep
+        for guard in provider.guards:
+            guard.check_event(request, event.name, provider)
+    except DeliveryRejected as exc:
+        kept = False
+        try:
+            if verified and body is not None and _has_keeper(receiver, provider):
+                kept = yield from _keep(receiver, endpoint, request, body, delivery_id, None, exc)
+        finally:
+            if body is not None:
+                body.close()
+        report = _refused(receiver, delivery, route, exc, delivery_id, kept)
+        report.started, report.duration = started, time.perf_counter() - started
+        return report
+    except BaseException:
+        if body is not None:
+            body.close()
+        raise
+
+    fallback = endpoint.ack == "inbox"  # past the block below: neither inbox nor journal took it
+    if fallback:
+        try:
+            kept = yield from _keep(receiver, endpoint, request, body, delivery_id, event, None)
+        except BaseException:
+            body.close()
+            raise
+        if kept:
+            body.close()
+            return _report(Outcome.ACCEPTED, provider, endpoint, delivery_id, started)
+
+    ctx = new_context(
+        event,
+        delivery_id=delivery_id,
+        provider=provider.name,
+        headers=delivery.headers,
+        peer=request.client,
+        raw_body=body.raw,
+        files=body.files,
+        signed=request.signed,
+        params=route.params,
+    )
+    try:
+        outcome, failure = yield from handle_event(receiver, event, ctx)
+    finally:
+        body.close()
+    if fallback and outcome in _NOT_HANDLED and never_retries(provider):
+        logger.error(
+            "delivery %s (%s) dropped: kept neither in the inbox nor in a journal, and %s",
+            delivery_id,
+            event.name,
+            _NOT_HANDLED[outcome],
+        )
+    return DeliveryReport(
+        outcome,
+        provider.respond(outcome),
+        ctx,
+        failure,
+        endpoint.path,
+        provider.name,
+        delivery_id,
+        started,
+        time.perf_counter() - started,
+    )
+
+
+def _report(
+    outcome: Outcome,
+    provider: ProviderProtocol,
+    endpoint: Endpoint,
+    delivery_id: str,
+    started: float,
+) -> DeliveryReport:
+    return DeliveryReport(
+        outcome,
+        provider.respond(outcome),
+        endpoint=endpoint.path,
+        provider=provider.name,
+        delivery_id=delivery_id,
+        started=started,
+        duration=time.perf_counter() - started,
+    )
+
+
+#: Outcomes of a delivery handled at once that leave it to the sender's retry.
+_NOT_HANDLED = {
+    Outcome.HANDLER_FAILED: "its handler failed",
+    Outcome.STORE_UNAVAILABLE: "the dedup store is unavailable",
+}
+#: Refusals of a verified delivery for its payload: what quarantine keeps.
+_PAYLOAD_ERRORS = (MalformedBody, InvalidPayload, UnknownEvent)
+
+
+def never_retries(provider: ProviderProtocol) -> bool:
+    """Whether ``provider``'s sender never retries a delivery we did not take (Kazoo)."""
+    return provider.default_ack == "inbox" or not provider.retries
+
+
+def _has_keeper(receiver: ReceiverState, provider: ProviderProtocol) -> bool:
+    """Whether a refused, verified delivery can be quarantined: an inbox, or a journal for a
+    sender that never retries."""
+    return receiver.inbox is not None or (
+        receiver.journal is not None and never_retries(provider)
+    )
+
+
+def _refused(
+    receiver: ReceiverState,
+    delivery: Delivery,
+    route: Route,
+    exc: DeliveryRejected,
+    delivery_id: str,
+    kept: bool = False,
+) -> DeliveryReport:
+    """The report of a refused delivery; ``kept``: it was quarantined (inbox or journal)."""
+    endpoint = route.endpoint
+    provider = endpoint.provider
+    invalid = isinstance(exc, (InvalidPayload, UnknownEvent))
+    if invalid:
+        receiver.on_invalid(delivery, route, exc)
+    if kept and isinstance(exc, _PAYLOAD_ERRORS) and Outcome.QUARANTINED in provider.statuses:
+        # The one rule for kept payloads: the provider's declared status (Kazoo: 200, since
+        # six non-200 answers in a minute disable its hook), never a 4xx for what we keep.
+        response = provider.respond(Outcome.QUARANTINED)
+        return _refusal(Outcome.QUARANTINED, response, exc, endpoint, delivery_id)
+    logger.warning(
+        "refused %s %s (%s, delivery %s): %s %s",
+        delivery.method,
+        endpoint.path,
+        provider.name,
+        delivery_id,
+        exc.status,
+        exc.detail,
+    )
+    outcome = Outcome.REJECTED
+    if invalid:
+        outcome = Outcome.INVALID_PAYLOAD
+        status = provider.statuses.get(Outcome.INVALID_PAYLOAD, exc.status)
+        if status != exc.status and not isinstance(exc, UnknownEvent):
+            exc = type(exc)(exc.detail, status=status)
+    elif isinstance(exc, ReceiverBug):
+        outcome = Outcome.RECEIVER_ERROR
+    elif kept:
+        outcome = Outcome.QUARANTINED
+    return _refusal(outcome, provider.reject(exc), exc, endpoint, delivery_id)
+
+
+def _refusal(
+    outcome: Outcome,
+    response: Response,
+    exc: DeliveryRejected,
+    endpoint: Endpoint,
+    delivery_id: str,
+) -> DeliveryReport:
+    return DeliveryReport(
+        outcome,
+        response,
+        error=exc,
+        endpoint=endpoint.path,
+        provider=endpoint.provider.name,
+        delivery_id=delivery_id,
+    )
+
+
+class ReceiverBug(DeliveryRejected):
+    """A parse that failed with an exception that is not a refusal: a bug of the receiver's.
+
+    It is refused like bad input, so the raw delivery is quarantined in the inbox with this
+    text, but answered with the status the provider's policy gives
+    :attr:`Outcome.RECEIVER_ERROR` (200 to Kazoo, 503 to Updox, 500 to the others).
+    """
+
+    error = "internal_error"  # as the last-resort 500: one code for a bug of ours
+
+
+def parse_event(
+    provider: ProviderProtocol,
+    delivery: Delivery,
+    params: Mapping[str, str],
+    body: Body,
+    *,
+    live: bool = False,
+) -> ParsedEvent:
+    """The provider's parse, and the strict endpoint's refusal of undocumented events.
+
+    ``live`` (a delivery being received): an unexpected exception becomes a
+    :class:`ReceiverBug` (logged with its traceback), so the flow keeps the raw delivery and
+    answers by the provider's policy instead of the last-resort 500. (The inbox worker's
+    parse is not live: there a crash is an attempt, retried later.)
+    """
+    try:
+        event = provider.parse(delivery, params, body)
+    except DeliveryRejected:
+        raise
+    except Exception as exc:
+        if not live:
+            raise
+        logger.exception(
+            "receiver bug while parsing %s %s (%s): %s",
+            delivery.method,
+            delivery.path,
+            provider.name,
+            type(exc).__name__,
+        )
+        first = (str(exc).strip().splitlines() or [""])[0][:200]
+        status = provider.statuses.get(Outcome.RECEIVER_ERROR, 500)
+        raise ReceiverBug(
+            f"the receiver failed while parsing this delivery ({type(exc).__name__}"
+            f"{': ' + first if first else ''}); see its log",
+            status=status,
+            headers=provider._retry_after(status),
+        ) from exc
+    if event.name not in provider.events and provider.strict:
+        message = f"event {event.name!r} is not one {provider.name} documents"
+        raise UnknownEvent(message, event=event.name)
+    return event
+
+
+def _keep(
+    receiver: ReceiverState,
+    endpoint: Endpoint,
+    request: GuardRequest,
+    body: Body,
+    delivery_id: str,
+    event: ParsedEvent | None,
+    error: DeliveryRejected | None,
+) -> Generator[Effect[Any], None, bool]:
+    """Write a verified delivery to the inbox: pending with its event, or quarantined.
+
+    When the inbox is unreachable (or absent) and the sender never retries, the delivery goes
+    to the receiver's local journal instead, drained into the inbox by the worker later.
+    Whether it was kept; if not, a pending event is handled right away (see delivery_flow).
+    """
+    inbox, journal = receiver.inbox, receiver.journal
+    if journal is not None and not never_retries(endpoint.provider):
+        journal = None
+    kept_in: str | None = None
+    if inbox is not None and (journal is None or not journal.bypass_inbox()):
+        try:
+            yield from perform(Keep(inbox, request, endpoint, body, delivery_id, event, error))
+            kept_in = "the inbox"
+        except Exception as exc:
+            logger.error("inbox unavailable for delivery %s: %s", delivery_id, exc)
+            if journal is not None:
+                journal.inbox_failed()
+    if kept_in is None and journal is not None:
+        try:
+            yield from perform(Keep(journal, request, endpoint, body, delivery_id, event, error))
+            kept_in = f"the journal {journal.directory}"
+            logger.warning("delivery %s kept in %s until the inbox takes it", delivery_id, kept_in)
+        except Exception as exc:
+            logger.error("journal unwritable for delivery %s: %s", delivery_id, exc)
+    if kept_in is None:
+        if error is not None:  # refused with its 4xx: no sender sends it again
+            logger.error("delivery %s dropped: could not quarantine it", delivery_id)
+        return False
+    if error is not None:
+        logger.warning(
+            "quarantined delivery %s (%s): %s (in %s)", delivery_id, endpoint.path, error, kept_in
+        )
+    return True
+
+
+def iter_chunks(data: bytes, size: int = 65536) -> Iterable[bytes]:
+    """Split ``data`` into chunks, as a server would deliver it (tests and the inbox)."""
+    for start in range(0, len(data), size):
+        yield data[start : start + size]
