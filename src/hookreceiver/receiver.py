@@ -238,8 +238,8 @@ class Receiver:
             ConfigurationError: no such endpoint, no signed URLs on it, or no base URL.
             ValueError: placeholder values missing or not single path segments.
         """
-        path = getattr(path_or_endpoint, "path", path_or_endpoint)
-        endpoint = next((e for e in self.router.endpoints if e.path == path), None)
+        path = path_or_endpoint if isinstance(path_or_endpoint, str) else path_or_endpoint.path
+        endpoint = self.router.endpoint(path)
         if endpoint is None:
             raise ConfigurationError(f"no endpoint {path!r}")
         from .security.signed_urls import SignedURLGuard

@@ -76,7 +76,7 @@ class Router:
 
     def add(self, endpoint: Endpoint) -> None:
         """Register an endpoint; a path already served raises ``ConfigurationError``."""
-        if endpoint.path in self._exact or any(e.path == endpoint.path for e in self._templates):
+        if self.endpoint(endpoint.path) is not None:
             raise ConfigurationError(f"endpoint path registered twice: {endpoint.path!r}")
         if endpoint.pattern is None:
             self._exact[endpoint.path] = Route(endpoint, _EMPTY)
@@ -97,6 +97,13 @@ class Router:
             if found is not None:
                 return Route(endpoint, found.groupdict())
         return None
+
+    def endpoint(self, template: str) -> Endpoint | None:
+        """The endpoint registered with exactly this path template, or ``None``."""
+        route = self._exact.get(template)
+        if route is not None:
+            return route.endpoint
+        return next((e for e in self._templates if e.path == template), None)
 
     @property
     def endpoints(self) -> list[Endpoint]:

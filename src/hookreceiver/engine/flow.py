@@ -19,7 +19,13 @@ from typing import TYPE_CHECKING, Any
 from ..core.events import ParsedEvent
 from ..core.outcome import Outcome, Response
 from ..delivery import Delivery
-from ..errors import DeliveryRejected, InvalidPayload, MalformedBody, UnknownEvent
+from ..errors import (
+    DeliveryRejected,
+    InvalidPayload,
+    MalformedBody,
+    MethodNotAllowed,
+    UnknownEvent,
+)
 from ..parsing.body import Body
 from ..security.base import GuardRequest
 from .effects import Effect, Keep, ReadBody, perform
@@ -79,11 +85,8 @@ def delivery_flow(
     verified = False
     try:
         if delivery.method not in endpoint.methods:
-            raise DeliveryRejected(
-                f"{delivery.method} is not accepted here",
-                status=405,
-                error="method_not_allowed",
-                headers=endpoint.allow_header,
+            raise MethodNotAllowed(
+                f"{delivery.method} is not accepted here", headers=endpoint.allow_header
             )
         # Guards: cheapest first, before a byte of the body is read.
         proxies = receiver.proxies

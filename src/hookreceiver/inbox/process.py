@@ -52,7 +52,7 @@ def inbox_of(receiver: InboxReceiver) -> Inbox:
 
 
 def _endpoint(receiver: InboxReceiver, template: str) -> Endpoint | None:
-    return next((e for e in receiver.router.endpoints if e.path == template), None)
+    return receiver.router.endpoint(template)
 
 
 @dataclass(slots=True)
