@@ -11,7 +11,17 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
-from store_kit import Driver, Kit, drop_backend, memory_kit, postgres_kit, redis_kit, sqlite_kit
+from store_kit import (
+    Driver,
+    Kit,
+    PrivateRedis,
+    TcpProxy,
+    drop_backend,
+    memory_kit,
+    postgres_kit,
+    redis_kit,
+    sqlite_kit,
+)
 
 ALL = ["memory", "sqlite", "redis", "postgres"]
 PERSISTENT = ["sqlite", "redis", "postgres"]
@@ -60,3 +70,24 @@ def driver(request: pytest.FixtureRequest) -> Iterator[Driver]:
     made = Driver(request.param)
     yield made
     made.close()
+
+
+@pytest.fixture
+def private_redis() -> Iterator[PrivateRedis]:
+    """A redis-server of the test's own on a free port, to stop and restart (not the shared one)."""
+    server = PrivateRedis()
+    server.start()
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def postgres_proxy(postgres_dsn: str) -> Iterator[TcpProxy]:
+    """A TCP proxy in front of PostgreSQL, to cut and reopen (see :func:`store_kit.through`)."""
+    from psycopg.conninfo import conninfo_to_dict
+
+    params = conninfo_to_dict(postgres_dsn)
+    proxy = TcpProxy((str(params.get("host") or "127.0.0.1"), int(params.get("port") or 5432)))
+    proxy.start()
+    yield proxy
+    proxy.stop()

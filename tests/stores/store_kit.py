@@ -370,3 +370,12 @@ def running(proxy: TcpProxy) -> Iterator[TcpProxy]:
         yield proxy
     finally:
         proxy.stop()
+
+
+def through(postgres_dsn: str, port: int) -> str:
+    """``postgres_dsn`` pointed at a local proxy's ``port``."""
+    from psycopg.conninfo import conninfo_to_dict, make_conninfo
+
+    params = conninfo_to_dict(postgres_dsn)
+    params.update(host="127.0.0.1", port=str(port))
+    return make_conninfo("", **params)

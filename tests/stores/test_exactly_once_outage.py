@@ -13,12 +13,12 @@ import asyncio
 import logging
 import sqlite3
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 import pytest
-from store_kit import Driver, PrivateRedis, TcpProxy, drop_backend, fax, status_of
+from store_kit import Driver, PrivateRedis, TcpProxy, drop_backend, fax, status_of, through
 
 from hookreceiver import DeliveryContext, Receiver
 from hookreceiver.stores import Store
@@ -26,31 +26,7 @@ from hookreceiver.stores import Store
 LEASE = 0.5
 
 
-@pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis()
-    server.start()
-    yield server
-    server.stop()
 
-
-@pytest.fixture
-def postgres_proxy(postgres_dsn: str) -> Iterator[TcpProxy]:
-    from psycopg.conninfo import conninfo_to_dict
-
-    params = conninfo_to_dict(postgres_dsn)
-    proxy = TcpProxy((str(params.get("host") or "127.0.0.1"), int(params.get("port") or 5432)))
-    proxy.start()
-    yield proxy
-    proxy.stop()
-
-
-def through(postgres_dsn: str, port: int) -> str:
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    params = conninfo_to_dict(postgres_dsn)
-    params.update(host="127.0.0.1", port=str(port))
-    return make_conninfo("", **params)
 
 
 def settled(driver: Driver, hooks: Receiver, timeout: float = 15.0) -> bool:

@@ -7,23 +7,14 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
-import pytest
 from store_kit import PrivateRedis, Worker, faxplus_body, handled_keys, start_workers
 
 HEADERS = {"content-type": "application/json"}
 LEASE, DELAY = 1.0, 1.5
 
-
-@pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis()
-    server.start()
-    yield server
-    server.stop()
 
 
 def _status(response: httpx.Response) -> tuple[int, str]:

@@ -5,42 +5,14 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
-from store_kit import Driver, PrivateRedis, TcpProxy, drop_backend, fax, status_of
+from store_kit import Driver, PrivateRedis, TcpProxy, drop_backend, fax, status_of, through
 
 from hookreceiver import Receiver
 from hookreceiver.stores import ClaimState, Store
 from support.servers import free_port
-
-
-@pytest.fixture
-def private_redis() -> Iterator[PrivateRedis]:
-    server = PrivateRedis()
-    server.start()
-    yield server
-    server.stop()
-
-
-@pytest.fixture
-def postgres_proxy(postgres_dsn: str) -> Iterator[TcpProxy]:
-    from psycopg.conninfo import conninfo_to_dict
-
-    params = conninfo_to_dict(postgres_dsn)
-    proxy = TcpProxy((str(params.get("host") or "127.0.0.1"), int(params.get("port") or 5432)))
-    proxy.start()
-    yield proxy
-    proxy.stop()
-
-
-def through(postgres_dsn: str, port: int) -> str:
-    from psycopg.conninfo import conninfo_to_dict, make_conninfo
-
-    params = conninfo_to_dict(postgres_dsn)
-    params.update(host="127.0.0.1", port=str(port))
-    return make_conninfo("", **params)
 
 
 def _outage_then_recovery(
