@@ -27,16 +27,8 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING
 
-from .records import InboxEntry, InboxRecord, InboxState, Retry, capture
-
-if TYPE_CHECKING:
-    from ..core.events import ParsedEvent
-    from ..core.routing import Endpoint
-    from ..errors import DeliveryRejected
-    from ..parsing.body import Body
-    from ..security.base import GuardRequest
+from .records import InboxEntry, InboxRecord, InboxState, Keeper, Retry
 
 __all__ = ["DAY", "Inbox"]
 
@@ -46,7 +38,7 @@ DAY = 86400.0
 _BATCH = 500  # ids per statement: SQLite allows a few thousand parameters at most
 
 
-class Inbox:
+class Inbox(Keeper):
     """Base class of inboxes: durable storage of verified deliveries, and their retry policy.
 
     Subclasses (:class:`~hookreceiver.inbox.SQLiteInbox`,
@@ -100,35 +92,9 @@ class Inbox:
             self._notify(record.id)
         return written
 
-    def keep(
-        self,
-        request: GuardRequest,
-        endpoint: Endpoint,
-        body: Body,
-        delivery_id: str,
-        event: ParsedEvent | None = None,
-        error: DeliveryRejected | None = None,
-    ) -> InboxRecord:
-        """Capture a verified delivery as a record and :meth:`put` it (the flow calls this)."""
-        record = capture(
-            request, endpoint, body, delivery_id, self.clock(), event=event, error=error
-        )
+    def write(self, record: InboxRecord) -> None:
+        """What :meth:`keep` does with a captured delivery: :meth:`put` it."""
         self.put(record)
-        return record
-
-    async def akeep(
-        self,
-        request: GuardRequest,
-        endpoint: Endpoint,
-        body: Body,
-        delivery_id: str,
-        event: ParsedEvent | None = None,
-        error: DeliveryRejected | None = None,
-    ) -> InboxRecord:
-        """Async :meth:`keep` (reading spooled attachments and writing both off the loop)."""
-        return await asyncio.to_thread(
-            self.keep, request, endpoint, body, delivery_id, event, error
-        )
 
     # Processing ------------------------------------------------------------------------------
 

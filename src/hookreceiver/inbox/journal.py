@@ -26,7 +26,6 @@ connection error): it is skipped, and the file it was in is kept aside as ``dama
 
 from __future__ import annotations
 
-import asyncio
 import contextlib
 import json
 import logging
@@ -38,14 +37,9 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from ._sql import ALL_COLUMNS, insert_params, record_from_row
-from .records import InboxRecord, capture
+from .records import InboxRecord, Keeper
 
 if TYPE_CHECKING:
-    from ..core.events import ParsedEvent
-    from ..core.routing import Endpoint
-    from ..errors import DeliveryRejected
-    from ..parsing.body import Body
-    from ..security.base import GuardRequest
     from .base import Inbox
 
 try:
@@ -133,7 +127,7 @@ def _remove(path: str) -> None:
     os.remove(path)
 
 
-class Journal:
+class Journal(Keeper):
     """An append-only local file of deliveries the inbox could not take, fsynced per delivery.
 
     The receiver builds one from ``Receiver(journal_dir=...)``; several processes may share a
@@ -190,36 +184,9 @@ class Journal:
             if start == 0:
                 self._sync_directory()
 
-    def keep(
-        self,
-        request: GuardRequest,
-        endpoint: Endpoint,
-        body: Body,
-        delivery_id: str,
-        event: ParsedEvent | None = None,
-        error: DeliveryRejected | None = None,
-    ) -> InboxRecord:
-        """Capture a verified delivery as the inbox would and :meth:`append` it (the flow calls
-        this when the inbox cannot take it)."""
-        record = capture(
-            request, endpoint, body, delivery_id, self.clock(), event=event, error=error
-        )
+    def write(self, record: InboxRecord) -> None:
+        """What :meth:`keep` does with a delivery the inbox could not take: :meth:`append` it."""
         self.append(record)
-        return record
-
-    async def akeep(
-        self,
-        request: GuardRequest,
-        endpoint: Endpoint,
-        body: Body,
-        delivery_id: str,
-        event: ParsedEvent | None = None,
-        error: DeliveryRejected | None = None,
-    ) -> InboxRecord:
-        """Async :meth:`keep` (the write and its fsync off the loop)."""
-        return await asyncio.to_thread(
-            self.keep, request, endpoint, body, delivery_id, event, error
-        )
 
     # The inbox's health, as the request path saw it ---------------------------------------------
 

@@ -9,9 +9,10 @@ signed URL's token is stored as ``***`` in the path, query and placeholders.
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import TYPE_CHECKING, Any
@@ -32,6 +33,7 @@ __all__ = [
     "InboxEntry",
     "InboxRecord",
     "InboxState",
+    "Keeper",
     "REDACTED",
     "Retry",
     "StoredFile",
@@ -362,3 +364,45 @@ def entry_from_row(row: Mapping[str, Any]) -> InboxEntry:
         last_error=row["last_error"],
         size=int(row["size"]),
     )
+
+
+class Keeper:
+    """What the flow keeps a verified delivery with: :meth:`keep` captures it as a record (no
+    credential, tokens as ``***``) at :attr:`clock`'s time and writes it with :meth:`write`.
+    The inbox writes it as a row, the fallback journal appends it to its file."""
+
+    clock: Callable[[], float]
+
+    def write(self, record: InboxRecord) -> None:
+        """Store one captured record."""
+        raise NotImplementedError
+
+    def keep(
+        self,
+        request: GuardRequest,
+        endpoint: Endpoint,
+        body: Body,
+        delivery_id: str,
+        event: ParsedEvent | None = None,
+        error: DeliveryRejected | None = None,
+    ) -> InboxRecord:
+        """Capture a verified delivery as a record and :meth:`write` it (the flow calls this)."""
+        record = capture(
+            request, endpoint, body, delivery_id, self.clock(), event=event, error=error
+        )
+        self.write(record)
+        return record
+
+    async def akeep(
+        self,
+        request: GuardRequest,
+        endpoint: Endpoint,
+        body: Body,
+        delivery_id: str,
+        event: ParsedEvent | None = None,
+        error: DeliveryRejected | None = None,
+    ) -> InboxRecord:
+        """Async :meth:`keep`: reading spooled attachments and writing both off the loop."""
+        return await asyncio.to_thread(
+            self.keep, request, endpoint, body, delivery_id, event, error
+        )
