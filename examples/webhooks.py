@@ -151,7 +151,10 @@ def _say(ctx: DeliveryContext, **seen: Any) -> None:
     # What the handler saw, for people reading the demo; the JSON event line comes from the
     # receiver itself.
     seen = {"handler": seen.pop("kind"), "event": ctx.event_name, **seen}
-    print(json.dumps(seen, default=str), flush=True)
+    # One write per line: print() writes the text and its newline separately, and a sync
+    # handler runs in a thread, so the server's access log could land between the two.
+    sys.stdout.write(json.dumps(seen, default=str) + "\n")
+    sys.stdout.flush()
 
 
 if __name__ == "__main__":
