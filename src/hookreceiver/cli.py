@@ -423,7 +423,7 @@ def _print_request(delivery: Any, url: str) -> None:
 def _deliver(
     delivery: Any, url: str, schedule_name: str, forward_header: str | None, timeout: float
 ) -> None:
-    from .testing.retries import replay, schedule_for
+    from .testing.retries import schedule_for, send_with_retries
     from .testing.send import WebhookClient
 
     client = WebhookClient(_base(url), forward_sender=forward_header, timeout=timeout)
@@ -440,7 +440,7 @@ def _deliver(
     )
     if delivery.sender:
         click.echo(_simulated(delivery.sender, forward_header))
-    run = replay(delivery, client, schedule=schedule)
+    run = send_with_retries(delivery, client, schedule=schedule)
     for attempt in run.attempts:
         when = f"attempt {attempt.number} at +{attempt.at:g}s: " if chosen is not None else ""
         if attempt.result is None:

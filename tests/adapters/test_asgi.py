@@ -32,7 +32,7 @@ def make_receiver(seen: list[Any]) -> Receiver:
 
     @hooks.on("faxplus.*")
     async def handle(event: Any, ctx: Any) -> None:
-        seen.append((event.hook.id, ctx.peer))
+        seen.append((event.hook.id, ctx.client))
 
     return hooks
 

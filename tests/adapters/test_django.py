@@ -57,7 +57,7 @@ def wrapped(django_app: Any, seen: list[Any]) -> Any:
 
     @hooks.on("faxplus.*")
     def handle(event: Any, ctx: Any) -> None:
-        seen.append((event.hook.id, ctx.peer))
+        seen.append((event.hook.id, ctx.client))
 
     return hooks.wsgi_middleware(django_app)
 

@@ -25,7 +25,7 @@ def flask_app(seen: list[Any]) -> Flask:
 
     @hooks.on("*")
     def handle(event: Any, ctx: Any) -> None:
-        seen.append((event.hook.id, ctx.peer))
+        seen.append((event.hook.id, ctx.client))
 
     app.wsgi_app = hooks.wsgi_middleware(app.wsgi_app)  # type: ignore[method-assign]
     return app

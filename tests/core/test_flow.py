@@ -47,7 +47,7 @@ def test_handled_event_reaches_typed_handler_with_context(receiver: Receiver) ->
     assert ctx.event_name == "faxplus.fax_received"
     assert ctx.provider == "faxplus"
     assert ctx.idempotency_key == "faxplus:fax_received:abc123"
-    assert ctx.peer == "127.0.0.1"
+    assert ctx.client == "127.0.0.1"
     assert json.loads(ctx.raw_body) == payload
     assert ctx.headers["Content-Type"] == "application/json"
     assert len(ctx.delivery_id) == 16

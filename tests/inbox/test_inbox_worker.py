@@ -363,7 +363,7 @@ def test_kazoo_form_fields_round_trip_through_the_inbox(sqlite_inbox: SQLiteInbo
     InboxWorker(hooks).run_until_idle()
     ((event, ctx),) = seen
     assert event.call_id == fields["call_id"] and event.custom_channel_vars == {"owner": "ops"}
-    assert ctx.headers["x-hook-id"] == "hook-1" and ctx.peer == "127.0.0.1"
+    assert ctx.headers["x-hook-id"] == "hook-1" and ctx.client == "127.0.0.1"
     assert ctx.attempt == 1 and ctx.delivery_id == sqlite_inbox.list()[0].id
 
 

@@ -122,7 +122,7 @@ def test_a_crash_between_drain_and_delete_never_handles_twice(
 
     # The file comes back (a crash after the handling, before the delete): drained again, the
     # row is new to the inbox, and the dedup store says the event is done.
-    Journal(tmp_path / "copy").append(_record_of(hooks, body, entry.id))
+    Journal(tmp_path / "copy").put(_record_of(hooks, body, entry.id))
     os.replace(tmp_path / "copy" / "current.journal", journal_dir / "current.journal")
     assert worker.run_until_idle() == 1
     assert runs == [entry.id]
@@ -245,7 +245,7 @@ def test_concurrent_appends_and_a_torn_tail(tmp_path: Path, away: Path) -> None:
     whole = current.read_bytes()
     current.write_bytes(whole + whole[:500])
     assert len(journal.records()) == 90
-    journal.append(journal.records()[0].__class__(**{**_fields(journal.records()[0]), "id": "x"}))
+    journal.put(journal.records()[0].__class__(**{**_fields(journal.records()[0]), "id": "x"}))
     assert [r.id for r in journal.records()][-1] == "x"
     # Drained: every readable record moves; the file is kept aside, not deleted.
     away.parent.mkdir()
@@ -420,7 +420,7 @@ from hookreceiver.inbox.records import InboxRecord, InboxState
 
 journal = Journal(sys.argv[1])
 for i in range(int(sys.argv[3])):
-    journal.append(InboxRecord(
+    journal.put(InboxRecord(
         id=f"{sys.argv[2]}-{i}", state=InboxState.QUARANTINED, endpoint="/hooks/kazoo",
         provider="wirecloud", event_name=None, key=None, received_at=0.0, updated_at=0.0,
         attempts=0, next_attempt_at=0.0, last_error="x", size=3, body=b"a=1",

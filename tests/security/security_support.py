@@ -60,14 +60,14 @@ class Probe(Provider):
 
 @dataclass
 class Seen:
-    """What handlers received: ``(event name, payload id, ctx.peer, ctx.signed)``."""
+    """What handlers received: ``(event name, payload id, ctx.client, ctx.signed)``."""
 
     calls: list[tuple[str, Any, str | None, Any]] = field(default_factory=list)
 
     def attach(self, receiver: Receiver) -> Receiver:
         @receiver.on("*")
         def record(event: GenericEvent, ctx: Any) -> None:
-            self.calls.append((ctx.event_name, event.payload.get("id"), ctx.peer, ctx.signed))
+            self.calls.append((ctx.event_name, event.payload.get("id"), ctx.client, ctx.signed))
 
         return receiver
 

@@ -62,7 +62,7 @@ def test_each_event_is_accepted_by_the_real_provider_as_that_event(
     assert seen.names == [delivery.event]
     handled, ctx = seen.events[0]
     assert not isinstance(handled, GenericEvent)
-    assert ctx.peer == delivery.sender
+    assert ctx.client == delivery.sender
     assert result.calls is not None and result.calls[0].event is handled
 
 

@@ -40,7 +40,8 @@ def webhook_app(webhook_store):
 def test_fixtures_are_registered_through_the_entry_point(pytester: pytest.Pytester) -> None:
     result = pytester.runpytest("--fixtures", "-p", "no:cacheprovider")
     text = result.stdout.str()
-    for name in ("deliver", "adeliver", "replay", "webhook_app", "webhook_store", "webhook_clock"):
+    fixtures = ("deliver", "adeliver", "send_with_retries", "replay", "webhook_app")
+    for name in (*fixtures, "webhook_store", "webhook_clock"):
         assert f"{name} --" in text or f"{name} [" in text, name
     assert "hookreceiver/testing/plugin.py" in text.replace("\\\\", "/")
 
@@ -58,8 +59,8 @@ def test_a_user_suite_sends_deliveries_and_replays_retries(pytester: pytest.Pyte
             assert HANDLED == [(3, b"%PDF-")]
             assert [c.name for c in result.calls] == ["webhook_app.<locals>.fax_in"]
 
-        def test_updox_retry(replay, webhook_clock):
-            run = replay(updox.inbound_fax())
+        def test_updox_retry(send_with_retries, webhook_clock):
+            run = send_with_retries(updox.inbound_fax())
             assert run.statuses == [503, 200]
             assert webhook_clock.elapsed == 300
 
@@ -133,3 +134,21 @@ def test_the_plugin_module_imports_nothing_heavy() -> None:
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.returncode == 0, result.stderr
     assert result.stdout.strip() == ""
+
+
+def test_the_old_replay_fixture_still_works_and_says_it_is_deprecated(
+    pytester: pytest.Pytester,
+) -> None:
+    pytester.makeconftest(USER_APP)
+    pytester.makepyfile(
+        """
+        from hookreceiver.testing import updox
+
+        def test_updox_retry(replay, webhook_clock):
+            run = replay(updox.inbound_fax())
+            assert run.statuses == [503, 200]
+        """
+    )
+    result = pytester.runpytest("-p", "no:cacheprovider")
+    result.assert_outcomes(passed=1)
+    result.stdout.fnmatch_lines(["*'replay' fixture is deprecated: use 'send_with_retries'*"])

@@ -26,7 +26,14 @@ from hookreceiver import ConfigurationError, DeliveryContext, Receiver, provider
 from hookreceiver.cli import main
 from hookreceiver.providers import registry
 from hookreceiver.providers.base import Provider
-from hookreceiver.testing import FakeClock, WebhookClient, factories, make, replay, schedule_for
+from hookreceiver.testing import (
+    FakeClock,
+    WebhookClient,
+    factories,
+    make,
+    schedule_for,
+    send_with_retries,
+)
 from hookreceiver.testing.demo import _fire, event_steps, render
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -128,8 +135,8 @@ def webhook_app():
     return hooks
 
 
-def test_ping_is_retried_until_handled(replay):
-    run = replay(toy_factories.ping())
+def test_ping_is_retried_until_handled(send_with_retries):
+    run = send_with_retries(toy_factories.ping())
     assert run.statuses == [503, 503, 200] and run.delivered
 
 
@@ -197,7 +204,7 @@ def test_it_is_replayed_on_its_own_retry_schedule(toy: tuple[type, ModuleType]) 
     assert (schedule.provider, schedule.delays) == ("toy", (30.0, 30.0, 30.0))
     hooks, seen = toy_receiver(toy[0], failures=2)
     clock = FakeClock()
-    run = replay(make("toy", "ping"), WebhookClient(hooks), clock=clock)
+    run = send_with_retries(make("toy", "ping"), WebhookClient(hooks), clock=clock)
     assert run.statuses == [503, 503, 200] and run.delivered
     assert clock.elapsed == 60.0 and seen == ["toy.ping"] * 3
 

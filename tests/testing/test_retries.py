@@ -15,13 +15,13 @@ from hookreceiver.testing import (
     FakeClock,
     RetryRun,
     WebhookClient,
-    areplay,
+    asend_with_retries,
     documo,
     duplicate,
     faxplus,
     out_of_order,
-    replay,
     schedule_for,
+    send_with_retries,
     updox,
     wirecloud,
     zipwhip,
@@ -47,7 +47,8 @@ def _failing(times: int, provider: providers.Provider, path: str) -> tuple[Recei
 def test_documo_schedule_in_simulated_time() -> None:
     hooks, calls = _failing(3, providers.Documo(basic_auth=[DOCUMO_AUTH]), "/hooks/documo")
     clock = FakeClock()
-    run = replay(documo.fax_inbound(basic_auth=DOCUMO_AUTH), WebhookClient(hooks), clock=clock)
+    delivery = documo.fax_inbound(basic_auth=DOCUMO_AUTH)
+    run = send_with_retries(delivery, WebhookClient(hooks), clock=clock)
     assert run.statuses == [500, 500, 500, 200]
     assert [a.at for a in run.attempts] == [0, 5, 30, 150]
     assert (run.delivered, run.stopped) == (True, "delivered")
@@ -57,7 +58,7 @@ def test_documo_schedule_in_simulated_time() -> None:
 
 def test_documo_gives_up_after_seven_retries_and_says_what_follows() -> None:
     hooks, calls = _failing(99, providers.Documo(basic_auth=[DOCUMO_AUTH]), "/hooks/documo")
-    run = replay(documo.fax_inbound(basic_auth=DOCUMO_AUTH), WebhookClient(hooks))
+    run = send_with_retries(documo.fax_inbound(basic_auth=DOCUMO_AUTH), WebhookClient(hooks))
     assert len(run.attempts) == 8 and run.stopped == "exhausted"
     assert run.attempts[-1].at == 5 + 25 + 120 + 600 + 3120 + 14400 + 79200
     assert "e-mails" in run.reason and len(calls) == 8
@@ -66,10 +67,10 @@ def test_documo_gives_up_after_seven_retries_and_says_what_follows() -> None:
 def test_updox_drops_4xx_at_once_and_retries_5xx_every_five_minutes() -> None:
     hooks, calls = _failing(2, providers.Updox(allow_ips=["198.51.100.0/24"]), "/u/{event}")
     client = WebhookClient(hooks)
-    run = replay(updox.inbound_fax(), client)
+    run = send_with_retries(updox.inbound_fax(), client)
     assert run.statuses == [503, 503, 200]
     assert [a.at for a in run.attempts] == [0, 300, 600]
-    dropped = replay(updox.inbound_fax(faxId=...), client)
+    dropped = send_with_retries(updox.inbound_fax(faxId=...), client)
     assert (dropped.statuses, dropped.stopped) == ([400], "dropped")
     assert "does not retry status 400" in dropped.reason
     assert schedule_for("updox").attempts == 16
@@ -78,17 +79,17 @@ def test_updox_drops_4xx_at_once_and_retries_5xx_every_five_minutes() -> None:
 def test_kazoo_retries_only_transport_errors_two_seconds_apart() -> None:
     hooks, calls = _failing(99, providers.Wirecloud(allow_ips=["203.0.113.0/24"]), "/k")
     client = WebhookClient(hooks)
-    failed_handler = replay(wirecloud.channel_create(), client)
+    failed_handler = send_with_retries(wirecloud.channel_create(), client)
     # 200 even though the handler failed: Kazoo would never retry any other answer.
     assert (failed_handler.statuses, failed_handler.delivered) == ([200], True)
 
-    refused_twice = replay(
+    refused_twice = send_with_retries(
         wirecloud.channel_create(), client, schedule=kazoo_schedule(3), transport_errors=2
     )
     assert refused_twice.statuses == [None, None, 200]
     assert [a.at for a in refused_twice.attempts] == [0, 2, 4]
 
-    never = replay(wirecloud.channel_create(), client, transport_errors=5)
+    never = send_with_retries(wirecloud.channel_create(), client, transport_errors=5)
     assert (never.statuses, never.stopped) == ([None, None], "exhausted")
     with pytest.raises(ValueError, match="1 to 5"):
         kazoo_schedule(6)
@@ -97,13 +98,13 @@ def test_kazoo_retries_only_transport_errors_two_seconds_apart() -> None:
 def test_kazoo_counts_only_200_as_success() -> None:
     refused = Receiver()
     refused.endpoint("/k", providers.Wirecloud(allow_ips=["192.0.2.1"]))
-    run = replay(wirecloud.channel_create(), WebhookClient(refused))
+    run = send_with_retries(wirecloud.channel_create(), WebhookClient(refused))
     assert (run.statuses, run.stopped, run.delivered) == ([403], "dropped", False)
 
 
 def test_providers_without_documented_retries_try_once() -> None:
     hooks, _ = _failing(99, providers.FaxPlus(), "/f")
-    run = replay(faxplus.fax_sent(), WebhookClient(hooks))
+    run = send_with_retries(faxplus.fax_sent(), WebhookClient(hooks))
     assert (run.statuses, run.stopped) == ([500], "exhausted")
     assert schedule_for("zipwhip").attempts == 1 and schedule_for("nobody").attempts == 1
 
@@ -118,7 +119,7 @@ def test_lease_expiry_follows_the_fake_clock(webhook_clock: FakeClock) -> None:
     delivery = documo.fax_inbound(basic_auth=DOCUMO_AUTH)
     # A worker that died mid-handler: its claim is in flight.
     store.claim(make_key("documo", "fax.inbound", delivery.payload["messageId"]), 600)
-    run = replay(delivery, WebhookClient(hooks), clock=webhook_clock)
+    run = send_with_retries(delivery, WebhookClient(hooks), clock=webhook_clock)
     # 5 s, 30 s, 150 s, 750 s: the lease (600 s) has expired by the fifth attempt.
     assert run.statuses == [503, 503, 503, 503, 200]
     assert ran == ["documo.fax.inbound"]
@@ -126,10 +127,11 @@ def test_lease_expiry_follows_the_fake_clock(webhook_clock: FakeClock) -> None:
 
 @pytest.mark.anyio
 @pytest.mark.parametrize("anyio_backend", ["asyncio"])
-async def test_areplay_from_async_code(anyio_backend: str) -> None:
+async def test_asend_with_retries_from_async_code(anyio_backend: str) -> None:
     hooks, calls = _failing(1, providers.Zipwhip(), "/z/{event}")
     schedule = schedule_for("documo")
-    run: RetryRun = await areplay(zipwhip.receive(), WebhookClient(hooks), schedule=schedule)
+    client = WebhookClient(hooks)
+    run: RetryRun = await asend_with_retries(zipwhip.receive(), client, schedule=schedule)
     assert run.statuses == [500, 200] and len(calls) == 2
 
 
@@ -170,7 +172,7 @@ def test_before_attempt_hook_sees_each_attempt() -> None:
     hooks, _ = _failing(1, providers.FaxPlus(), "/f")
     seen: list[int] = []
     hook: Callable[[int], None] = seen.append
-    replay(
+    send_with_retries(
         faxplus.fax_sent(),
         WebhookClient(hooks),
         schedule=schedule_for("documo"),

@@ -145,7 +145,7 @@ class _BodyStream:
         return body
 
 
-def _encode_headers(response: Response) -> list[tuple[bytes, bytes]]:
+def _copy_headers(response: Response) -> list[tuple[bytes, bytes]]:
     # A fresh list each time: middleware around us may edit the message's headers in place.
     return list(response.raw_headers)
 
@@ -282,7 +282,7 @@ class ASGIMiddleware:
             {
                 "type": "http.response.start",
                 "status": response.status,
-                "headers": _encode_headers(response),
+                "headers": _copy_headers(response),
             }
         )
         await send({"type": "http.response.body", "body": response.body})
@@ -322,7 +322,7 @@ async def not_found_app(scope: Scope, receive: Receive, send: Send) -> None:
         {
             "type": "http.response.start",
             "status": NOT_FOUND.status,
-            "headers": _encode_headers(NOT_FOUND),
+            "headers": _copy_headers(NOT_FOUND),
         }
     )
     await send({"type": "http.response.body", "body": NOT_FOUND.body})

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import warnings
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -126,7 +127,9 @@ class DeliveryContext:
         provider: the provider's name.
         idempotency_key: the event's dedup key.
         headers: the request headers (``Authorization`` included: do not log them whole).
-        peer: the sender's address, after trusted-proxy resolution.
+        client: the sender's address, after trusted-proxy resolution (the TCP peer when no
+            proxy is trusted; :attr:`Delivery.peer <hookreceiver.Delivery.peer>` is the TCP
+            peer always). ``peer`` is its deprecated old name.
         raw_body: the body as received (empty for multipart; see ``attachments``).
         attachments: files that arrived with the event, removed after the handlers finish.
         signed: the context carried by a signed callback URL, when the endpoint uses them.
@@ -140,10 +143,21 @@ class DeliveryContext:
     provider: str
     idempotency_key: str
     headers: Headers
-    peer: str | None
+    client: str | None
     raw_body: bytes
     attachments: list[Attachment]
     signed: Mapping[str, Any] | None
     params: Mapping[str, str]
     event: ParsedEvent
     attempt: int = 1
+
+    @property
+    def peer(self) -> str | None:
+        """Deprecated: :attr:`client` (``peer`` is the TCP peer on a ``Delivery``)."""
+        warnings.warn(
+            "DeliveryContext.peer is deprecated: use ctx.client (the sender's address after "
+            "trusted-proxy resolution)",
+            DeprecationWarning,
+            stacklevel=2,
+        )
+        return self.client

@@ -38,34 +38,33 @@ def _is_async(fn: Callable[..., Any]) -> bool:
 class HandlerSpec:
     """A registered function with its sync and async ways of being called.
 
-    ``call_sync`` runs it from a WSGI worker thread (an async handler goes to the one background
-    event loop of the process); ``call_async`` runs it on the server's event loop (a sync
-    handler goes to the default thread pool, so it never blocks the loop).
+    :meth:`call` runs it from a WSGI worker thread (an async handler goes to the one background
+    event loop of the process); :attr:`acall` runs it on the server's event loop (a sync
+    handler goes to the default thread pool, so it never blocks the loop). The ``a`` prefix is
+    the project's one convention for the async twin of a call.
     """
 
     fn: Callable[..., Any]
     is_async: bool
-    #: How the event loop calls it: the coroutine function itself, or :meth:`call_async`.
+    #: Call from the event loop: ``await spec.acall(*args)``. The coroutine function itself
+    #: (no coroutine around it), or a sync function sent to a thread.
     acall: Callable[..., Awaitable[Any]] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
-        object.__setattr__(self, "acall", self.fn if self.is_async else self.call_async)
+        object.__setattr__(self, "acall", self.fn if self.is_async else self._in_thread)
 
     @classmethod
     def of(cls, fn: Callable[..., Any]) -> HandlerSpec:
         """Inspect ``fn`` once, at registration."""
         return cls(fn, _is_async(fn))
 
-    def call_sync(self, *args: Any) -> Any:
+    def call(self, *args: Any) -> Any:
         """Call from synchronous code."""
         if self.is_async:
             return run_in_background_loop(self.fn(*args))
         return self.fn(*args)
 
-    async def call_async(self, *args: Any) -> Any:
-        """Call from the event loop."""
-        if self.is_async:
-            return await self.fn(*args)
+    async def _in_thread(self, *args: Any) -> Any:
         import asyncio  # not at module level: importing asyncio costs ~20 ms
 
         return await asyncio.to_thread(self.fn, *args)

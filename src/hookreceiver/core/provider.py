@@ -81,6 +81,7 @@ class ProviderProtocol(Protocol):
     def reject(self, exc: DeliveryRejected) -> Response:
         """The response for a refused delivery."""
 
-    def _retry_after(self, status: int) -> tuple[tuple[str, str], ...]:
-        """The headers an answer with ``status`` carries (``Retry-After`` on a 503); the flow
-        gives them to a parser bug's refusal."""
+    def retry_headers(self, status: int) -> tuple[tuple[str, str], ...]:
+        """The headers an answer with ``status`` carries (``Retry-After`` on a 503): the
+        provider's own responses carry them, and the flow gives them to a parser bug's
+        refusal."""

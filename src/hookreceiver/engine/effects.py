@@ -234,7 +234,7 @@ class RunHandler(Effect[object]):
     ctx: DeliveryContext
 
     def run(self) -> object:
-        return self.spec.call_sync(self.argument, self.ctx)
+        return self.spec.call(self.argument, self.ctx)
 
     def arun(self) -> Awaitable[object]:  # the handler's own awaitable: no coroutine around it
         return self.spec.acall(self.argument, self.ctx)
@@ -248,7 +248,7 @@ class RunCallback(Effect[object]):
     args: tuple[Any, ...]
 
     def run(self) -> object:
-        return self.spec.call_sync(*self.args)
+        return self.spec.call(*self.args)
 
     async def arun(self) -> object:
-        return await self.spec.call_async(*self.args)
+        return await self.spec.acall(*self.args)

@@ -150,7 +150,7 @@ def delivery_flow(
         delivery_id=delivery_id,
         provider=provider.name,
         headers=delivery.headers,
-        peer=request.client,
+        client=request.client,
         raw_body=body.raw,
         files=body.files,
         signed=request.signed,
@@ -324,7 +324,7 @@ def parse_event(
             f"the receiver failed while parsing this delivery ({type(exc).__name__}"
             f"{': ' + first if first else ''}); see its log",
             status=status,
-            headers=provider._retry_after(status),
+            headers=provider.retry_headers(status),
         ) from exc
     if event.name not in provider.events and provider.strict:
         message = f"event {event.name!r} is not one {provider.name} documents"

@@ -92,10 +92,6 @@ class Inbox(Keeper):
             self._notify(record.id)
         return written
 
-    def write(self, record: InboxRecord) -> None:
-        """What :meth:`keep` does with a captured delivery: :meth:`put` it."""
-        self.put(record)
-
     # Processing ------------------------------------------------------------------------------
 
     def take(self, token: str) -> InboxRecord | None:

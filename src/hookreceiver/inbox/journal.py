@@ -158,8 +158,8 @@ class Journal(Keeper):
 
     # Writing -----------------------------------------------------------------------------------
 
-    def append(self, record: InboxRecord) -> None:
-        """Append ``record`` and fsync it (and the directory, for a new file).
+    def put(self, record: InboxRecord) -> None:
+        """Append ``record`` to the journal and fsync it (and the directory, for a new file).
 
         Raises:
             OSError: it could not be written durably; nothing of it is left in the file.
@@ -183,10 +183,6 @@ class Journal(Keeper):
                 os.close(fd)
             if start == 0:
                 self._sync_directory()
-
-    def write(self, record: InboxRecord) -> None:
-        """What :meth:`keep` does with a delivery the inbox could not take: :meth:`append` it."""
-        self.append(record)
 
     # The inbox's health, as the request path saw it ---------------------------------------------
 

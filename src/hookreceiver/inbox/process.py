@@ -166,7 +166,7 @@ def process_flow(
             delivery_id=record.id,
             provider=provider.name,
             headers=delivery.headers,
-            peer=record.client,
+            client=record.client,
             raw_body=record.body,
             files=body.files,
             signed=record.signed,

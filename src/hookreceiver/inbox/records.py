@@ -367,14 +367,18 @@ def entry_from_row(row: Mapping[str, Any]) -> InboxEntry:
 
 
 class Keeper:
-    """What the flow keeps a verified delivery with: :meth:`keep` captures it as a record (no
-    credential, tokens as ``***``) at :attr:`clock`'s time and writes it with :meth:`write`.
-    The inbox writes it as a row, the fallback journal appends it to its file."""
+    """What the flow keeps a verified delivery with. Two verbs, two acts:
+
+    - :meth:`keep` takes a *live* delivery (the request, its endpoint, its body): it captures
+      it as a record (no credential, tokens as ``***``) at :attr:`clock`'s time, then puts it.
+    - :meth:`put` stores a record that already exists: the inbox writes it as a row (and wakes
+      its workers), the fallback journal appends it to its file.
+    """
 
     clock: Callable[[], float]
 
-    def write(self, record: InboxRecord) -> None:
-        """Store one captured record."""
+    def put(self, record: InboxRecord) -> None:
+        """Store one record."""
         raise NotImplementedError
 
     def keep(
@@ -386,11 +390,12 @@ class Keeper:
         event: ParsedEvent | None = None,
         error: DeliveryRejected | None = None,
     ) -> InboxRecord:
-        """Capture a verified delivery as a record and :meth:`write` it (the flow calls this)."""
+        """Capture a verified live delivery as a record and :meth:`put` it (the flow calls
+        this)."""
         record = capture(
             request, endpoint, body, delivery_id, self.clock(), event=event, error=error
         )
-        self.write(record)
+        self.put(record)
         return record
 
     async def akeep(

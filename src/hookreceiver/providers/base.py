@@ -152,7 +152,7 @@ class Provider:
         # A multipart body is not kept whole, unless a guard checks its bytes (a signature).
         self._keep_raw = any(guard.needs_body for guard in self.guards)
         self._responses = {
-            outcome: Response.json(status, {"status": outcome.value}, self._retry_after(status))
+            outcome: Response.json(status, {"status": outcome.value}, self.retry_headers(status))
             for outcome, status in self.statuses.items()
         }
 
@@ -247,7 +247,10 @@ class Provider:
         return error_response(exc.status, exc.error, exc.detail, exc.headers)
 
     @staticmethod
-    def _retry_after(status: int) -> tuple[tuple[str, str], ...]:
+    def retry_headers(status: int) -> tuple[tuple[str, str], ...]:
+        """The headers an answer with ``status`` carries: ``Retry-After: 5`` on a 503 (the
+        sender should come back soon), none otherwise. Override it for a sender that reads
+        another header or wants another delay."""
         return (("retry-after", "5"),) if status == 503 else ()
 
     def __repr__(self) -> str:

@@ -195,7 +195,7 @@ class FaxPlus(Provider):
             key = make_key(self.name, event_name, model.hook.id, digest(payload.get("data")))
         else:
             key = make_key(self.name, event_name, model.hook.id)
-        return self._event(event_name, model, key)
+        return self._parsed_event(event_name, model, key)
 
     def _parse_fast(self, raw: bytes) -> ParsedEvent | None:
         # The common case in one pass: guess the event from the bytes, validate the model
@@ -215,9 +215,10 @@ class FaxPlus(Provider):
             return None
         if model.hook.event != event_name:
             return None
-        return self._event(event_name, model, make_key(self.name, event_name, model.hook.id))
+        key = make_key(self.name, event_name, model.hook.id)
+        return self._parsed_event(event_name, model, key)
 
-    def _event(self, event: str, model: _FaxPlusEvent, key: str) -> ParsedEvent:
+    def _parsed_event(self, event: str, model: _FaxPlusEvent, key: str) -> ParsedEvent:
         # The view is built only if a handler takes it: its name comes from the model alone.
         direction = "outbound" if isinstance(model, FaxSent) else "inbound"
         status = "in_progress" if isinstance(model, FaxPage) else fax_status(model.data.status)

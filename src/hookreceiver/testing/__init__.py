@@ -15,10 +15,11 @@
   providers (:data:`PROVIDERS`).
 - Sending (:class:`WebhookClient`, :func:`deliver`, :func:`send_http`): in-process through the
   real adapters, or over HTTP to a running server.
-- Retries (:func:`replay`, :class:`FakeClock`): a delivery replayed on its provider's retry
-  schedule in simulated time; :func:`duplicate` and :func:`out_of_order` for the rest.
+- Retries (:func:`send_with_retries`, :class:`FakeClock`): a delivery sent again on its
+  provider's retry schedule in simulated time; :func:`duplicate` and :func:`out_of_order` for
+  the rest.
 - The pytest plugin (``hookreceiver.testing.plugin``, loaded automatically) offers the
-  ``deliver``, ``adeliver``, ``replay``, ``webhook_app``, ``webhook_store`` and
+  ``deliver``, ``adeliver``, ``send_with_retries``, ``webhook_app``, ``webhook_store`` and
   ``webhook_clock`` fixtures.
 
 Names are imported on first use, so importing this package costs nothing until then.
@@ -50,10 +51,12 @@ if TYPE_CHECKING:
         RetryRun,
         RetrySchedule,
         areplay,
+        asend_with_retries,
         duplicate,
         out_of_order,
         replay,
         schedule_for,
+        send_with_retries,
     )
     from .send import (
         CapturedFile,
@@ -82,6 +85,7 @@ __all__ = [
     "WebhookClient",
     "adeliver",
     "areplay",
+    "asend_with_retries",
     "deliver",
     "documo",
     "duplicate",
@@ -95,6 +99,7 @@ __all__ = [
     "schedule_for",
     "seed",
     "send_http",
+    "send_with_retries",
     "updox",
     "wirecloud",
     "zipwhip",
@@ -125,10 +130,12 @@ _WHERE = {
             "RetryRun",
             "RetrySchedule",
             "areplay",
+            "asend_with_retries",
             "duplicate",
             "out_of_order",
             "replay",
             "schedule_for",
+            "send_with_retries",
         ),
         ".retries",
     ),

@@ -8,8 +8,9 @@ Fixtures (override any of them in your ``conftest.py``):
   a simulated delivery (``deliver(documo.fax_inbound(pages=3))``) to get the response and the
   handler calls.
 - ``adeliver``: the same from async tests (``await adeliver(...)``).
-- ``replay``: ``replay(delivery, **options)`` sends a delivery through its provider's retry
-  schedule on ``webhook_clock`` (see :func:`hookreceiver.testing.replay`).
+- ``send_with_retries``: ``send_with_retries(delivery, **options)`` sends a delivery through
+  its provider's retry schedule on ``webhook_clock`` (see
+  :func:`hookreceiver.testing.send_with_retries`). ``replay`` is its deprecated old name.
 - ``webhook_clock``: a fresh :class:`~hookreceiver.testing.FakeClock`.
 - ``webhook_store``: a fresh :class:`~hookreceiver.stores.MemoryStore` on ``webhook_clock``.
 
@@ -30,7 +31,15 @@ if TYPE_CHECKING:
     from .retries import FakeClock, RetryRun
     from .send import DeliveryResult, WebhookClient
 
-__all__ = ["adeliver", "deliver", "replay", "webhook_app", "webhook_clock", "webhook_store"]
+__all__ = [
+    "adeliver",
+    "deliver",
+    "replay",
+    "send_with_retries",
+    "webhook_app",
+    "webhook_clock",
+    "webhook_store",
+]
 
 
 @pytest.fixture
@@ -74,13 +83,26 @@ def adeliver(deliver: WebhookClient) -> Callable[..., Awaitable[DeliveryResult]]
 
 
 @pytest.fixture
-def replay(deliver: WebhookClient, webhook_clock: FakeClock) -> Callable[..., RetryRun]:
-    """``replay(delivery)``: the delivery through its provider's retry schedule, in
+def send_with_retries(deliver: WebhookClient, webhook_clock: FakeClock) -> Callable[..., RetryRun]:
+    """``send_with_retries(delivery)``: the delivery through its provider's retry schedule, in
     ``webhook_clock`` time."""
-    from .retries import replay as run
+    from .retries import send_with_retries as run
 
-    def replay_delivery(delivery: SimulatedDelivery, **options: Any) -> RetryRun:
+    def send(delivery: SimulatedDelivery, **options: Any) -> RetryRun:
         options.setdefault("clock", webhook_clock)
         return run(delivery, deliver, **options)
 
-    return replay_delivery
+    return send
+
+
+@pytest.fixture
+def replay(send_with_retries: Callable[..., RetryRun]) -> Callable[..., RetryRun]:
+    """Deprecated: the ``send_with_retries`` fixture."""
+    import warnings
+
+    warnings.warn(
+        "the 'replay' fixture is deprecated: use 'send_with_retries' (the same fixture)",
+        DeprecationWarning,
+        stacklevel=2,
+    )
+    return send_with_retries

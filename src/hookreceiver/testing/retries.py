@@ -1,4 +1,4 @@
-"""Providers' retry schedules, replayed on a controllable clock; duplicates; out-of-order posts.
+"""Providers' retry schedules, run on a controllable clock; duplicates; out-of-order posts.
 
 Each provider retries differently, and a receiver's statuses only make sense against those rules.
 Each provider's factory module declares its rules as ``retry_schedule()`` (a
@@ -6,14 +6,18 @@ Each provider's factory module declares its rules as ``retry_schedule()`` (a
 a day, Updox only 5xx, Kazoo only transport errors); :func:`schedule_for` finds it by the
 provider's name, and a provider whose module declares none gets one attempt.
 
-:func:`replay` sends a delivery through its schedule, advancing a :class:`FakeClock` instead of
-sleeping, and stops where the provider would stop. Give the same clock to the store
+:func:`send_with_retries` sends a delivery through its schedule, advancing a :class:`FakeClock`
+instead of sleeping, and stops where the provider would stop. Give the same clock to the store
 (``MemoryStore(clock=clock)``) and leases and retention expire in simulated time too.
+
+(``replay``/``areplay`` are the deprecated old names of :func:`send_with_retries`: "replay" is
+the inbox's word, for running a *stored* delivery's handlers again.)
 """
 
 from __future__ import annotations
 
 import random
+import warnings
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
@@ -33,11 +37,13 @@ __all__ = [
     "SCHEDULES",
     "any_2xx",
     "areplay",
+    "asend_with_retries",
     "duplicate",
     "no_retries",
     "out_of_order",
     "replay",
     "schedule_for",
+    "send_with_retries",
 ]
 
 
@@ -234,7 +240,7 @@ def _simulated(number: int, transport_errors: int | Sequence[int]) -> bool:
     return number in transport_errors
 
 
-def replay(
+def send_with_retries(
     delivery: SimulatedDelivery,
     client: WebhookClient,
     *,
@@ -282,7 +288,7 @@ def _attempt(
         return Attempt(number, at, None, exc)
 
 
-async def areplay(
+async def asend_with_retries(
     delivery: SimulatedDelivery,
     client: WebhookClient,
     *,
@@ -291,7 +297,7 @@ async def areplay(
     transport_errors: int | Sequence[int] = 0,
     before_attempt: Callable[[int], Any] | None = None,
 ) -> RetryRun:
-    """:func:`replay` from async code (ASGI apps run on the current event loop)."""
+    """:func:`send_with_retries` from async code (ASGI apps run on the current event loop)."""
     chosen = schedule or schedule_for(delivery.provider)
     clock = clock if clock is not None else FakeClock()
     run, started = RetryRun(delivery, chosen), clock()
@@ -311,6 +317,26 @@ async def areplay(
         if not _next_step(run, attempt):
             break
     return run
+
+
+def _renamed(old: str, new: str) -> None:
+    warnings.warn(
+        f"hookreceiver.testing.{old} is deprecated: use {new} (the same function)",
+        DeprecationWarning,
+        stacklevel=3,
+    )
+
+
+def replay(delivery: SimulatedDelivery, client: WebhookClient, **options: Any) -> RetryRun:
+    """Deprecated: :func:`send_with_retries`."""
+    _renamed("replay", "send_with_retries")
+    return send_with_retries(delivery, client, **options)
+
+
+async def areplay(delivery: SimulatedDelivery, client: WebhookClient, **options: Any) -> RetryRun:
+    """Deprecated: :func:`asend_with_retries`."""
+    _renamed("areplay", "asend_with_retries")
+    return await asend_with_retries(delivery, client, **options)
 
 
 def duplicate(delivery: SimulatedDelivery, times: int = 2) -> list[SimulatedDelivery]:

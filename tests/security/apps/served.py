@@ -30,7 +30,7 @@ hooks.endpoint("/hooks/updox/{event}", providers.Updox(signed_urls=_signer))
 
 @hooks.on("*")
 def handled(event: Any, ctx: Any) -> None:
-    print(json.dumps({"handled": ctx.event_name, "peer": ctx.peer}), flush=True)
+    print(json.dumps({"handled": ctx.event_name, "peer": ctx.client}), flush=True)
 
 
 app = hooks.asgi_app

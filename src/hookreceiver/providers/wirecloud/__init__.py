@@ -186,7 +186,7 @@ class Wirecloud(Provider):
     def parse(self, delivery: Delivery, params: Mapping[str, str], body: Body) -> ParsedEvent:
         """Decode the query string, form or JSON; find the event; validate its model."""
         payload = self._payload(delivery, body)
-        event = self._event(payload, params)
+        event = self._event_name(payload, params)
         hook_id = delivery.headers.get("x-hook-id")
         if hook_id is not None and len(hook_id) > MAX_ID_LENGTH:
             # It becomes part of every key: no real hook id is anywhere near this long.
@@ -203,7 +203,7 @@ class Wirecloud(Provider):
         key = make_key(self.name, event, hook_id, model.call_id, payload.get("timestamp"))
         return ParsedEvent(name, self.name, key, model, normalize(event, name, model), _call(event))
 
-    def _event(self, payload: Mapping[str, Any], params: Mapping[str, str]) -> str:
+    def _event_name(self, payload: Mapping[str, Any], params: Mapping[str, str]) -> str:
         hook_event = payload.get("hook_event")
         if hook_event is not None:
             return safe_event_name(hook_event) or "unknown"
