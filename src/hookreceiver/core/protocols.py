@@ -9,7 +9,7 @@ inbox and journal the flow writes to as :class:`InboxKeeper` and :class:`Fallbac
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from ..delivery import Delivery
@@ -21,6 +21,7 @@ if TYPE_CHECKING:
     from .handlers import HandlerRegistry
     from .leases import PendingCompletions
     from .outcome import Response
+    from .report import Observer
     from .routing import Endpoint, Route, Router
 
 __all__ = [
@@ -28,7 +29,6 @@ __all__ = [
     "FallbackJournal",
     "InboxKeeper",
     "ReceiverState",
-    "ReportObserver",
     "WorkerControl",
 ]
 
@@ -79,17 +79,6 @@ class FallbackJournal(InboxKeeper, Protocol):
 
     def bypass_inbox(self) -> bool:
         """Whether deliveries should come straight here (the inbox failed moments ago)."""
-
-
-class ReportObserver(Protocol):
-    """What the receiver keeps in ``observers``: anything with ``on_report(report)``.
-
-    The engine's ``Observer`` names the report's type (``engine.DeliveryReport``); that type
-    lives in the layer above this one, so the receiver's state holds them under this name.
-    """
-
-    def on_report(self, report: Any) -> None:
-        """Called once per delivery with its ``DeliveryReport``."""
 
 
 class WorkerControl(Protocol):
@@ -166,10 +155,10 @@ class ReceiverState(Protocol):
         """The in-process inbox worker's lifecycle."""
 
     @property
-    def observers(self) -> Sequence[ReportObserver]:
+    def observers(self) -> Sequence[Observer]:
         """Told of every delivery's report, in order (the event log first)."""
 
-    def add_observer(self, observer: ReportObserver) -> ReportObserver:
+    def add_observer(self, observer: Observer) -> Observer:
         """Append ``observer`` to :attr:`observers`; returns it."""
 
     def match(self, path: str) -> Route | None:

@@ -2,7 +2,8 @@
 
 Every delivery the engine answers, handled or refused, live or from the inbox, ends in one
 report handed to the receiver's observers: the one place to hang a log line, a metric or a
-trace. The JSON event log is the first observer (:class:`EventLog`).
+trace. The JSON event log is the first observer (:class:`EventLog`). The report's type and
+the observers' interface are defined in the core (``core/report.py``) and re-exported here.
 """
 
 from __future__ import annotations
@@ -10,11 +11,10 @@ from __future__ import annotations
 import json
 import logging
 from collections.abc import Iterable
-from dataclasses import dataclass
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING
 
-from ..core.outcome import Outcome, Response
-from ..errors import DeliveryRejected
+from ..core.outcome import Outcome
+from ..core.report import DeliveryReport, Observer
 
 if TYPE_CHECKING:
     from ..core.events import DeliveryContext
@@ -22,55 +22,6 @@ if TYPE_CHECKING:
 __all__ = ["DeliveryReport", "EventLog", "Observer", "notify", "observer_failed"]
 
 logger = logging.getLogger("hookreceiver")
-
-
-@dataclass(slots=True)
-class DeliveryReport:
-    """What became of one delivery.
-
-    Attributes:
-        outcome: what happened (``REJECTED`` for any refusal before parsing, and for a path
-            that is no endpoint).
-        response: the answer sent (for a delivery from the inbox: the answer it would get).
-        context: what the handlers received; ``None`` when the delivery never got that far.
-        error: the refusal, the handler's exception, or the receiver's bug; else ``None``.
-        endpoint: the endpoint's path template, or ``None`` for an unknown path.
-        provider: the provider's name, or ``None`` for an unknown path.
-        delivery_id: the delivery's id (an inbox record's id), or ``None`` for an unknown path.
-        started: ``time.perf_counter()`` when the engine took the delivery.
-        duration: seconds the engine spent on it.
-        source: ``"http"`` for a live delivery, ``"inbox"`` for one the worker processed.
-    """
-
-    outcome: Outcome
-    response: Response
-    context: DeliveryContext | None = None
-    error: BaseException | None = None
-    endpoint: str | None = None
-    provider: str | None = None
-    delivery_id: str | None = None
-    started: float = 0.0
-    duration: float = 0.0
-    source: str = "http"
-
-    @property
-    def code(self) -> str:
-        """The outcome as the sender's answer names it: the refusal's error code
-        (``unauthorized``, ``payload_too_large``...), else the outcome's value."""
-        error = self.error
-        if not isinstance(error, DeliveryRejected):
-            return str(self.outcome.value)
-        if self.outcome is Outcome.QUARANTINED and self.response.status < 400:
-            return str(self.outcome.value)  # answered by the provider's declared status (Kazoo)
-        return str(error.error)
-
-
-class Observer(Protocol):
-    """Hears of every delivery's report. Keep ``on_report`` quick: it runs before the answer
-    is sent. An exception it raises is logged and changes nothing."""
-
-    def on_report(self, report: DeliveryReport) -> None:
-        """Called once per delivery, handled or refused."""
 
 
 def notify(observers: Iterable[Observer], report: DeliveryReport) -> None:
