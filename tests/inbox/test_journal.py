@@ -26,7 +26,7 @@ from inbox_support import (
 from hookreceiver import Delivery, DeliveryContext, Headers, Receiver, StoreUnavailable, providers
 from hookreceiver.inbox import InboxState, InboxWorker, Journal, PostgresInbox, Retry, SQLiteInbox
 from hookreceiver.inbox import journal as journal_module
-from hookreceiver.inbox.records import REDACTED
+from hookreceiver.inbox.keeping import REDACTED
 from hookreceiver.security import URLSigner
 from hookreceiver.stores import SQLiteStore
 from support.servers import serve_asgi, serve_wsgi
@@ -130,7 +130,7 @@ def test_a_crash_between_drain_and_delete_never_handles_twice(
 
 def _record_of(hooks: Receiver, body: bytes, delivery_id: str) -> Any:
     from hookreceiver.core.routing import Route
-    from hookreceiver.inbox.records import capture
+    from hookreceiver.inbox.keeping import capture
     from hookreceiver.parsing.body import Body
     from hookreceiver.security.base import GuardRequest
 

@@ -31,8 +31,9 @@ from .base import Inbox
 from .journal import Journal
 from .postgres import PostgresInbox
 from .queues import TaskQueue
-from .records import InboxEntry, InboxRecord, InboxState, Retry, StoredFile
+from .records import InboxEntry, InboxRecord, InboxState, StoredFile
 from .replay import ReplayResult, areplay, replay, replay_many
+from .retry import Retry
 from .sqlite import SQLiteInbox
 from .urls import open_inbox
 from .worker import InboxWorker

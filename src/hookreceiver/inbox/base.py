@@ -28,7 +28,9 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from .records import InboxEntry, InboxRecord, InboxState, Keeper, Retry
+from .keeping import Keeper
+from .records import InboxEntry, InboxRecord, InboxState
+from .retry import Retry
 
 __all__ = ["DAY", "Inbox"]
 

@@ -2,7 +2,7 @@
 
 A sender that never retries (Kazoo) is answered 200 whatever happens, so a delivery the inbox
 cannot store would be lost. With ``Receiver(journal_dir=...)`` it is appended to a local file
-instead, as the inbox would have stored it (the same :func:`~hookreceiver.inbox.records.capture`
+instead, as the inbox would have stored it (the same :func:`~hookreceiver.inbox.keeping.capture`
 record, credentials removed, encoded by the inbox's own codec), and fsynced before the answer.
 The inbox worker (in the app's process, or ``hookreceiver worker``) drains the journal into the
 inbox once the inbox is back; the deliveries are then handled as if they had been stored at once.
@@ -37,7 +37,8 @@ from collections.abc import Callable, Iterator
 from typing import TYPE_CHECKING
 
 from ._sql import ALL_COLUMNS, insert_params, record_from_row
-from .records import InboxRecord, Keeper
+from .keeping import Keeper
+from .records import InboxRecord
 
 if TYPE_CHECKING:
     from .base import Inbox

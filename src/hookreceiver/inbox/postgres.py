@@ -18,7 +18,7 @@ from ..errors import StoreUnavailable
 from ..stores._pool import SyncPool
 from ._sql import SQLInbox, Statements
 from .base import DAY
-from .records import Retry
+from .retry import Retry
 
 if TYPE_CHECKING:
     import psycopg

@@ -25,7 +25,8 @@ from ..engine.flow import parse_event
 from ..engine.handling import handle_event, new_context
 from ..errors import ConfigurationError, DeliveryRejected, StoreUnavailable
 from .base import Inbox
-from .records import InboxRecord, InboxState, describe
+from .keeping import describe
+from .records import InboxRecord, InboxState
 
 if TYPE_CHECKING:
     from ..core.routing import Endpoint

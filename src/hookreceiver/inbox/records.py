@@ -1,52 +1,37 @@
-"""What the inbox stores: one verified delivery, its state, and the retry policy.
+"""What the inbox stores: one verified delivery and its state, and how a record is encoded
+in a storage backend's columns.
 
 A record keeps everything needed to process the delivery again: the request (method, path,
 query, headers without credentials, the sender's address, the endpoint's placeholders and any
 signed-URL context) and the body as received, multipart files included. No credential is kept:
-verification happened before the record was written, so credential headers are dropped and a
-signed URL's token is stored as ``***`` in the path, query and placeholders.
+verification happened before the record was written (``keeping.py`` captures it, credential
+headers dropped and a signed URL's token stored as ``***``). The retry policy is in
+``retry.py`` (re-exported here).
 """
 
 from __future__ import annotations
 
-import asyncio
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import Enum
-from typing import TYPE_CHECKING, Any
-from urllib.parse import unquote_plus
+from typing import Any
 
 from ..delivery import CREDENTIAL_HEADERS
 from ..parsing.attachment import Attachment
 from ..parsing.body import Body
-
-if TYPE_CHECKING:
-    from ..core.events import ParsedEvent
-    from ..core.routing import Endpoint
-    from ..errors import DeliveryRejected
-    from ..security.base import GuardRequest
+from .retry import Retry
 
 __all__ = [
     "CREDENTIAL_HEADERS",
     "InboxEntry",
     "InboxRecord",
     "InboxState",
-    "Keeper",
-    "REDACTED",
     "Retry",
     "StoredFile",
-    "capture",
-    "describe",
     "entry_from_row",
-    "without_url_secrets",
 ]
-
-#: Headers never written to the inbox: verification is done before a delivery is stored, and
-#: the credentials are of no use afterwards.
-#: What a credential found in a stored delivery's URL is replaced with.
-REDACTED = "***"
 
 
 class InboxState(str, Enum):
@@ -62,40 +47,6 @@ class InboxState(str, Enum):
     FAILED = "failed"
     #: It does not parse or validate; kept raw with the error until replayed.
     QUARANTINED = "quarantined"
-
-
-@dataclass(frozen=True, slots=True)
-class Retry:
-    """How a failed delivery is retried: exponential backoff, then ``failed``.
-
-    After failed attempt ``n`` the next one waits ``first_delay * factor ** (n - 1)`` seconds,
-    at most ``max_delay``. With the defaults: 2 s, 4 s, 8 s ... about 17 minutes in all over
-    ten attempts.
-
-    Attributes:
-        max_attempts: attempts before the delivery is marked ``failed``.
-        first_delay: seconds before the second attempt.
-        factor: growth of the delay per attempt.
-        max_delay: the longest delay.
-    """
-
-    max_attempts: int = 10
-    first_delay: float = 2.0
-    factor: float = 2.0
-    max_delay: float = 3600.0
-
-    def __post_init__(self) -> None:
-        if self.max_attempts < 1:
-            raise ValueError("Retry.max_attempts must be at least 1")
-        if self.first_delay < 0 or self.factor < 1 or self.max_delay < 0:
-            raise ValueError("Retry delays must be >= 0 and factor >= 1")
-
-    def delay(self, attempt: int) -> float:
-        """Seconds to wait after failed attempt number ``attempt`` (1 for the first)."""
-        exponent = max(0, attempt - 1)
-        if exponent > 64:  # far past any max_delay; avoid an overflow
-            return self.max_delay
-        return float(min(self.max_delay, self.first_delay * self.factor**exponent))
 
 
 @dataclass(frozen=True, slots=True)
@@ -267,87 +218,6 @@ class InboxRecord(InboxEntry):
         )
 
 
-def capture(
-    request: GuardRequest,
-    endpoint: Endpoint,
-    body: Body,
-    delivery_id: str,
-    now: float,
-    *,
-    event: ParsedEvent | None = None,
-    error: DeliveryRejected | None = None,
-) -> InboxRecord:
-    """A record of a verified delivery: ``pending`` with its event, or ``quarantined``."""
-    delivery = request.delivery
-    path, query, params = without_url_secrets(
-        endpoint, delivery.path, delivery.query, request.params
-    )
-    files = tuple(StoredFile(a.field, a.filename, a.content_type, a.read()) for a in body.files)
-    size = len(body.raw) + sum(len(f.data) for f in files)
-    return InboxRecord(
-        id=delivery_id,
-        state=InboxState.PENDING if error is None else InboxState.QUARANTINED,
-        endpoint=endpoint.path,
-        provider=endpoint.provider.name,
-        event_name=event.name if event is not None else getattr(error, "event", None),
-        key=event.key if event is not None else None,
-        received_at=now,
-        updated_at=now,
-        attempts=0,
-        next_attempt_at=now,
-        last_error=None if error is None else describe(error),
-        size=size,
-        method=delivery.method,
-        path=path,
-        query=query,
-        headers=tuple(
-            (name, value)
-            for name, value in delivery.headers.items_list()
-            if name not in CREDENTIAL_HEADERS
-        ),
-        client=request.client,
-        params=params,
-        content_type=body.content_type or delivery.content_type,
-        body=body.raw,
-        fields=dict(body.fields),
-        files=files,
-        signed=dict(request.signed) if request.signed is not None else None,
-    )
-
-
-def without_url_secrets(
-    endpoint: Endpoint, path: str, query: str, params: Mapping[str, str]
-) -> tuple[str, str, dict[str, str]]:
-    """The path, query and placeholders with every credential the endpoint's guards read from
-    the URL (a signed URL's token) replaced by ``***``: a stored delivery holds no secret."""
-    names = {n for guard in endpoint.provider.guards for n in guard.secret_params}
-    kept = dict(params)
-    if not names:
-        return path, query, kept
-    for name in names & kept.keys():
-        token = kept[name]
-        if token:
-            path = path.replace(token, REDACTED)
-        kept[name] = REDACTED
-    if query and any(name in query for name in names):
-        items = [item.partition("=") for item in query.split("&")]
-        query = "&".join(
-            f"{key}={REDACTED}" if unquote_plus(key) in names else f"{key}{eq}{value}"
-            for key, eq, value in items
-        )
-    return path, query, kept
-
-
-def describe(error: BaseException) -> str:
-    """A one-line description of an error for ``last_error`` (never a traceback)."""
-    code = getattr(error, "error", None)
-    detail = getattr(error, "detail", None)
-    if isinstance(code, str) and isinstance(detail, str):
-        return f"{code}: {detail}"
-    text = str(error).strip().splitlines()
-    return f"{type(error).__name__}: {text[0]}" if text else type(error).__name__
-
-
 def entry_from_row(row: Mapping[str, Any]) -> InboxEntry:
     """An :class:`InboxEntry` from a row of the shared column layout (both SQL backends)."""
     return InboxEntry(
@@ -366,48 +236,3 @@ def entry_from_row(row: Mapping[str, Any]) -> InboxEntry:
     )
 
 
-class Keeper:
-    """What the flow keeps a verified delivery with. Two verbs, two acts:
-
-    - :meth:`keep` takes a *live* delivery (the request, its endpoint, its body): it captures
-      it as a record (no credential, tokens as ``***``) at :attr:`clock`'s time, then puts it.
-    - :meth:`put` stores a record that already exists: the inbox writes it as a row (and wakes
-      its workers), the fallback journal appends it to its file.
-    """
-
-    clock: Callable[[], float]
-
-    def put(self, record: InboxRecord) -> None:
-        """Store one record."""
-        raise NotImplementedError
-
-    def keep(
-        self,
-        request: GuardRequest,
-        endpoint: Endpoint,
-        body: Body,
-        delivery_id: str,
-        event: ParsedEvent | None = None,
-        error: DeliveryRejected | None = None,
-    ) -> InboxRecord:
-        """Capture a verified live delivery as a record and :meth:`put` it (the flow calls
-        this)."""
-        record = capture(
-            request, endpoint, body, delivery_id, self.clock(), event=event, error=error
-        )
-        self.put(record)
-        return record
-
-    async def akeep(
-        self,
-        request: GuardRequest,
-        endpoint: Endpoint,
-        body: Body,
-        delivery_id: str,
-        event: ParsedEvent | None = None,
-        error: DeliveryRejected | None = None,
-    ) -> InboxRecord:
-        """Async :meth:`keep`: reading spooled attachments and writing both off the loop."""
-        return await asyncio.to_thread(
-            self.keep, request, endpoint, body, delivery_id, event, error
-        )

@@ -20,7 +20,7 @@ from ..stores._pool import SyncPool
 from ..stores._sqlite import connect
 from ._sql import SQLInbox, Statements
 from .base import DAY
-from .records import Retry
+from .retry import Retry
 
 __all__ = ["SQLiteInbox"]
 
