@@ -31,6 +31,9 @@ from .stores.memory import MemoryStore
 
 if TYPE_CHECKING:
     from .adapters.asgi import ASGIApp, ASGIMiddleware
+    from .delivery import BodySource
+    from .engine.verify import HeadersArg, Verified
+    from .inbox.feed import InboxFeed
     from .adapters.wsgi import WSGIApp, WSGIMiddleware
     from .inbox.base import Inbox
     from .inbox.journal import Journal
@@ -274,6 +277,49 @@ class Receiver:
     async def ahandle(self, delivery: Delivery) -> Response:
         """Handle one delivery on the event loop. 404 for unknown paths."""
         return (await _adispatch(self, delivery)).response
+
+    def verify(
+        self,
+        method: str,
+        path: str,
+        headers: HeadersArg,
+        body: BodySource,
+        *,
+        client: str | None = None,
+        query: str = "",
+    ) -> Verified:
+        """Verify and parse one delivery your own route received; run no handler.
+
+        The endpoint is found by ``path`` (the query string may follow a ``?``); ``client`` is
+        the TCP peer's address (trusted proxies apply, as for the adapters). Returns the
+        :class:`~hookreceiver.engine.verify.Verified` event; nothing is claimed or stored.
+
+        Raises:
+            DeliveryRejected: a typed refusal whose ``status``, ``error`` and ``detail`` are
+                the answer to send (404 ``not_found`` for a path that is no endpoint).
+        """
+        from .engine.verify import delivery_of
+        from .engine.verify import verify as run
+
+        return run(self, delivery_of(method, path, headers, body, client=client, query=query))
+
+    async def averify(
+        self,
+        method: str,
+        path: str,
+        headers: HeadersArg,
+        body: BodySource,
+        *,
+        client: str | None = None,
+        query: str = "",
+    ) -> Verified:
+        """Async :meth:`verify` (``body`` may be an async iterable of chunks)."""
+        from .engine.verify import averify as run
+        from .engine.verify import delivery_of
+
+        return await run(
+            self, delivery_of(method, path, headers, body, client=client, query=query)
+        )
 
     # Observers --------------------------------------------------------------------------------
 
