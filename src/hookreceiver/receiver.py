@@ -30,12 +30,14 @@ from .stores.base import Store
 from .stores.memory import MemoryStore
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .adapters.asgi import ASGIApp, ASGIMiddleware
+    from .adapters.wsgi import WSGIApp, WSGIMiddleware
     from .delivery import BodySource
     from .engine.verify import HeadersArg, Verified
-    from .inbox.feed import InboxFeed
-    from .adapters.wsgi import WSGIApp, WSGIMiddleware
     from .inbox.base import Inbox
+    from .inbox.feed import InboxFeed
     from .inbox.journal import Journal
     from .inbox.worker import InboxWorker
     from .providers.base import Provider
@@ -395,3 +397,17 @@ class Receiver:
         from .adapters.wsgi import WSGIMiddleware, not_found_wsgi_app
 
         return WSGIMiddleware(not_found_wsgi_app, receiver=self)
+
+    def inbox_feed_app(self, *, auth: str | Sequence[str]) -> InboxFeed:
+        """An app serving the inbox's deliveries to holders of a bearer token in ``auth``
+        (several while rotating), for ``hookreceiver forward`` on a developer's machine:
+        ASGI itself, WSGI as its ``.wsgi``. Mount it at a path of its own.
+
+        Raises:
+            ConfigurationError: the receiver has no inbox, or a token is shorter than 16.
+        """
+        from .inbox.feed import InboxFeed
+
+        if self.inbox is None:
+            raise ConfigurationError("the inbox feed needs Receiver(inbox=...)")
+        return InboxFeed(self.inbox, auth=auth)

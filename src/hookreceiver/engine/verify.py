@@ -184,9 +184,7 @@ def _steps(receiver: ReceiverState, delivery: Delivery) -> Generator[Effect[Any]
 
 def _bug(delivery: Delivery, exc: Exception) -> DeliveryRejected:
     logger.error("unexpected error verifying %s %s", delivery.method, delivery.path, exc_info=exc)
-    return DeliveryRejected(
-        "the receiver failed; see its log", status=500, error="internal_error"
-    )
+    return DeliveryRejected("the receiver failed; see its log", status=500, error="internal_error")
 
 
 def verify(receiver: ReceiverState, delivery: Delivery) -> Verified:
