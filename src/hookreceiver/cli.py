@@ -597,8 +597,10 @@ def forward(
         forwarder = Forwarder(feed, to, guards, timeout=timeout)
     except ValueError as exc:
         raise click.BadParameter(str(exc), param_hint="--to") from None
-    _table_header(feed, to)
     try:
+        # The position is taken before the header shows: what comes after it is forwarded.
+        cursor = "" if from_start or record_ids else feed.last()
+        _table_header(feed, to)
         if record_ids:
             results = []
             for record_id in record_ids:
@@ -612,7 +614,6 @@ def forward(
             return
         stop = threading.Event()
         sent = 0
-        cursor = "" if from_start else None
         follow = forwarder.follow(cursor=cursor, poll_interval=poll_interval, stop=stop, once=once)
         try:
             for result in follow:

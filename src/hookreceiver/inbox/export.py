@@ -68,12 +68,14 @@ def pytest_source(record: InboxRecord, *, app: str | None = None) -> str:
     ]
     if app is not None:
         lines += ["import pytest", ""]
-    lines += [
-        "from hookreceiver.inbox import StoredFile",
-        "from hookreceiver.testing import StoredDelivery",
-        "from hookreceiver.testing.forward import decode_b64",
-        "",
-    ]
+    body_text = _bytes_literal(record.body, "    ")
+    file_texts = [_bytes_literal(f.data, "            ") for f in record.files]
+    if record.files:
+        lines.append("from hookreceiver.inbox import StoredFile")
+    lines.append("from hookreceiver.testing import StoredDelivery")
+    if any(text.startswith("decode_b64(") for text in [body_text, *file_texts]):
+        lines.append("from hookreceiver.testing.forward import decode_b64")
+    lines.append("")
     if app is not None:
         module, _, attribute = app.partition(":")
         lines += [
@@ -91,9 +93,9 @@ def pytest_source(record: InboxRecord, *, app: str | None = None) -> str:
         f"            {f.field!r},\n"
         f"            {f.filename!r},\n"
         f"            {f.content_type!r},\n"
-        f"            {_bytes_literal(f.data, '            ')},\n"
+        f"            {text},\n"
         f"        ),\n"
-        for f in record.files
+        for f, text in zip(record.files, file_texts, strict=True)
     )
     lines += [
         "",
@@ -105,14 +107,14 @@ def pytest_source(record: InboxRecord, *, app: str | None = None) -> str:
         f"    method={record.method!r},",
         f"    path={record.path!r},",
         f"    query={record.query!r},",
-        f"    headers=(\n{headers}    ),",
+        f"    headers=(\n{headers}    )," if headers else "    headers=(),",
         f"    client={record.client!r},",
         f"    params={record.params!r},",
         f"    signed={record.signed!r},",
         f"    content_type={record.content_type!r},",
-        f"    body={_bytes_literal(record.body, '    ')},",
+        f"    body={body_text},",
         f"    fields={record.fields!r},",
-        f"    files=(\n{files}    ),",
+        f"    files=(\n{files}    )," if files else "    files=(),",
         ")",
         "",
         "",

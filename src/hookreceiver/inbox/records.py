@@ -298,19 +298,23 @@ def wire_body(
         out += dash + b"\r\n" + _disposition(name, None) + b"\r\n\r\n"
         out += value.encode("utf-8") + b"\r\n"
     for stored in files:
-        out += dash + b"\r\n" + _disposition(stored.field, stored.filename) + b"\r\n"
+        out += dash + b"\r\n" + _disposition(stored.field, stored.filename, is_file=True) + b"\r\n"
         out += f"Content-Type: {stored.content_type}\r\n\r\n".encode("latin-1")
         out += stored.data + b"\r\n"
     out += dash + b"--\r\n"
     return bytes(out)
 
 
-def _disposition(name: str, filename: str | None) -> bytes:
-    quoted = name.replace("\\", "\\\\").replace('"', '\\"')
-    text = f'Content-Disposition: form-data; name="{quoted}"'
-    if filename is not None:
-        text += '; filename="' + filename.replace("\\", "\\\\").replace('"', '\\"') + '"'
+def _disposition(name: str, filename: str | None, *, is_file: bool = False) -> bytes:
+    # A file part is one with a filename parameter, even an empty one (stored as None).
+    text = f"Content-Disposition: form-data; name={_quoted(name)}"
+    if is_file:
+        text += f"; filename={_quoted(filename or '')}"
     return text.encode("utf-8")
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def capture(

@@ -270,6 +270,9 @@ class InboxSource:
     def get(self, record_id: str) -> InboxRecord | None:
         return self.inbox.get(record_id)
 
+    def __repr__(self) -> str:
+        return f"InboxSource({self.inbox!r})"
+
 
 class FeedError(Exception):
     """The feed refused or could not be reached (its token never in the message)."""
