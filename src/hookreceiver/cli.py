@@ -1,4 +1,5 @@
-"""The ``hookreceiver`` command: ``demo``, ``send``, ``events``; the inbox's ``inbox``, ``worker``.
+"""The ``hookreceiver`` command: ``demo``, ``send``, ``events``, ``forward``; the inbox's
+``inbox``, ``worker``.
 
 Exit codes: 0 success; 1 a delivery did not go as expected (``demo``) or the provider would not
 count it delivered (``send``); 2 a usage error (unknown provider or event, bad option); 3 no HTTP
@@ -584,6 +585,7 @@ def forward(
     """
     import threading
 
+    from .errors import StoreUnavailable
     from .testing.forward import FeedError, Forwarder, LocalGuards
 
     guards = LocalGuards(
@@ -614,7 +616,13 @@ def forward(
             return
         stop = threading.Event()
         sent = 0
-        follow = forwarder.follow(cursor=cursor, poll_interval=poll_interval, stop=stop, once=once)
+        follow = forwarder.follow(
+            cursor=cursor,
+            poll_interval=poll_interval,
+            stop=stop,
+            once=once,
+            on_unavailable=_unavailable,
+        )
         try:
             for result in follow:
                 _table_row(result)
@@ -623,9 +631,13 @@ def forward(
                     break
         except KeyboardInterrupt:
             click.echo(f"forwarded {sent}", err=True)
-    except FeedError as exc:
+    except (FeedError, StoreUnavailable) as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(EXIT_NO_ANSWER) from None
+
+
+def _unavailable(error: Exception) -> None:
+    click.echo(f"source unavailable ({error}); trying again", err=True)
 
 
 def _source(source: str, token: str | None, timeout: float) -> Any:

@@ -222,3 +222,26 @@ def test_stored_headers_for_one_hop_are_not_sent_again_and_a_query_token_is_resi
     name, _, token = sent.query.partition("&")[2].partition("=")
     assert sent.query.startswith("a=1&") and name == "token"
     assert signer.verify("/hooks/updox/{event}", {"event": "inbound_fax"}, token) == {"job": 1}
+
+
+def test_a_standard_webhooks_signature_is_made_again_for_the_local_secret() -> None:
+    from hookreceiver import NotVerified, Receiver, StandardWebhooks, providers
+    from hookreceiver.testing import faxplus
+
+    local = StandardWebhooks(["whsec_" + "bG9jYWwtc2VjcmV0LWtleS0xMjM0NTY="])
+    hooks = Receiver(log_events=False)
+    hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"], guards=[local]))
+    original = faxplus.fax_received()
+    stored = StoredDelivery(
+        id="s1", provider="faxplus", event=original.event, endpoint="/hooks/faxplus",
+        method="POST", path="/hooks/faxplus", client="127.0.0.1", body=original.body,
+        headers=(*original.headers, ("webhook-id", "msg_1"), ("webhook-timestamp", "1"),
+                 ("webhook-signature", "v1,cHJvZHVjdGlvbi1zaWduYXR1cmUtMzItYnl0ZXMhISE=")),
+    )  # fmt: skip
+    as_stored = stored.simulated()
+    with pytest.raises(NotVerified):
+        hooks.verify("POST", "/hooks/faxplus", as_stored.headers, original.body, client="127.0.0.1")
+    sent = stored.simulated(LocalGuards(webhook_signer=local))
+    assert sent.body == original.body and sent.header("webhook-id") == "msg_1"
+    verified = hooks.verify("POST", "/hooks/faxplus", sent.headers, sent.body, client="127.0.0.1")
+    assert verified.name == "faxplus.fax_received"

@@ -124,14 +124,29 @@ class Server:
         self.process.wait(10)
 
 
+@pytest.fixture(params=["sqlite", "postgres"])
+def inbox_url(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[str]:
+    """The deployed receiver's inbox: a SQLite file, or a PostgreSQL table of its own."""
+    if request.param == "sqlite":
+        yield f"sqlite:///{tmp_path / 'deployed.db'}"
+        return
+    dsn = request.getfixturevalue("postgres_dsn")
+    table = f"hr_forward_{secrets.token_hex(4)}"
+    yield f"{dsn}?table={table}"
+    from hookreceiver.inbox import PostgresInbox
+
+    box = PostgresInbox(dsn, table=table)
+    box.drop()
+    box.close()
+
+
 @pytest.fixture
-def servers(tmp_path: Path) -> Iterator[tuple[Server, Server, Path, Path]]:
+def servers(tmp_path: Path, inbox_url: str) -> Iterator[tuple[Server, Server, str, Path]]:
     (tmp_path / "deployed.py").write_text(DEPLOYED)
     (tmp_path / "local.py").write_text(LOCAL)
-    inbox_db = tmp_path / "deployed.db"
     seen = tmp_path / "seen.jsonl"
     env = {
-        "INBOX": f"sqlite:///{inbox_db}",
+        "INBOX": inbox_url,
         "PROD_PASSWORD": PROD_PASSWORD,
         "PROD_KEY": PROD_KEY,
         "FEED_TOKEN": FEED_TOKEN,
@@ -142,7 +157,7 @@ def servers(tmp_path: Path) -> Iterator[tuple[Server, Server, Path, Path]]:
     deployed = Server(tmp_path, "deployed", env)
     local = Server(tmp_path, "local", env)
     try:
-        yield deployed, local, inbox_db, seen
+        yield deployed, local, inbox_url, seen
     finally:
         deployed.stop()
         local.stop()
@@ -159,7 +174,7 @@ def hookreceiver(*args: str, env: dict[str, str] | None = None) -> list[str]:
 
 
 def test_forward_follows_the_feed_and_resigns_for_the_local_app(
-    servers: tuple[Server, Server, Path, Path], tmp_path: Path
+    servers: tuple[Server, Server, str, Path], tmp_path: Path
 ) -> None:
     deployed, local, _, seen = servers
     out = tmp_path / "forward.out"
@@ -218,21 +233,19 @@ def test_forward_follows_the_feed_and_resigns_for_the_local_app(
 
 
 def test_forward_one_past_delivery_by_id_straight_from_the_inbox(
-    servers: tuple[Server, Server, Path, Path],
+    servers: tuple[Server, Server, str, Path],
 ) -> None:
-    deployed, local, inbox_db, seen = servers
+    deployed, local, inbox_url, seen = servers
     plus = faxplus.fax_received()
     assert send_http(plus, deployed.base).status == 200
     listed = subprocess.run(
-        hookreceiver("inbox", "--inbox", f"sqlite:///{inbox_db}", "list", "--json"),
+        hookreceiver("inbox", "--inbox", inbox_url, "list", "--json"),
         capture_output=True,
         text=True,
         check=True,
     )
     [entry] = [json.loads(line) for line in listed.stdout.splitlines()]
-    command = hookreceiver(
-        "forward", "--from", f"sqlite:///{inbox_db}", "--to", local.base, "--id", entry["id"]
-    )
+    command = hookreceiver("forward", "--from", inbox_url, "--to", local.base, "--id", entry["id"])
     first = subprocess.run(command, capture_output=True, text=True)
     assert first.returncode == 0, first.stdout + first.stderr
     assert seen_lines(seen)[0]["raw"] == hashlib.sha256(plus.body).hexdigest()
@@ -240,9 +253,7 @@ def test_forward_one_past_delivery_by_id_straight_from_the_inbox(
     assert again.returncode == 0 and "duplicate" in again.stdout  # the local dedup store
     assert len(seen_lines(seen)) == 1
     missing = subprocess.run(
-        hookreceiver(
-            "forward", "--from", f"sqlite:///{inbox_db}", "--to", local.base, "--id", "nope"
-        ),
+        hookreceiver("forward", "--from", inbox_url, "--to", local.base, "--id", "nope"),
         capture_output=True,
         text=True,
     )
@@ -250,7 +261,7 @@ def test_forward_one_past_delivery_by_id_straight_from_the_inbox(
 
 
 def test_the_feed_wants_its_token_and_serves_no_secret(
-    servers: tuple[Server, Server, Path, Path],
+    servers: tuple[Server, Server, str, Path],
 ) -> None:
     deployed, _, _, _ = servers
     fax = documo.fax_inbound(pages=1, basic_auth=("documo", PROD_PASSWORD))

@@ -104,9 +104,7 @@ def _documenting_endpoint(endpoint: Endpoint, app: ASGIApp, openapi: bool) -> Ca
         raise AssertionError("webhook routes are answered by the receiver")
 
     parameters = [
-        inspect.Parameter(
-            name, inspect.Parameter.KEYWORD_ONLY, annotation=str, default=Path(...)
-        )
+        inspect.Parameter(name, inspect.Parameter.KEYWORD_ONLY, annotation=str, default=Path(...))
         for name in PATH_PLACEHOLDER.findall(endpoint.path)
     ]
     if models:

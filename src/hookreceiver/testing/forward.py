@@ -26,6 +26,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlsplit
 
+from ..errors import StoreUnavailable
 from ..inbox.feed import decode_cursor, encode_cursor, record_from_json
 from ..inbox.records import REDACTED, InboxRecord, StoredFile, wire_body
 from .factories._base import SimulatedDelivery, basic_auth_header
@@ -414,14 +415,24 @@ class Forwarder:
         stop: threading.Event | None = None,
         batch: int = 100,
         once: bool = False,
+        on_unavailable: Callable[[Exception], None] | None = None,
     ) -> Iterator[Forwarded]:
         """Forward each delivery received after ``cursor`` (``None``: from now on; ``""``:
         from the oldest) as it comes, polling every ``poll_interval`` seconds, until ``stop``
-        is set (or, with ``once``, until none is left)."""
+        is set (or, with ``once``, until none is left). While the source cannot be read,
+        ``on_unavailable(error)`` is told (if given) and the next poll tries again; without it,
+        the error is raised."""
         stop = stop or threading.Event()
         position = self.source.last() if cursor is None else cursor
         while not stop.is_set():
-            records, position = self.source.after(position, batch)
+            try:
+                records, position = self.source.after(position, batch)
+            except (FeedError, StoreUnavailable) as exc:
+                if on_unavailable is None:
+                    raise
+                on_unavailable(exc)
+                stop.wait(poll_interval)
+                continue
             for record in records:
                 yield self.forward(record)
             if len(records) < batch:
