@@ -35,6 +35,7 @@ if TYPE_CHECKING:
     )
     from .parsing.attachment import Attachment
     from .receiver import Receiver
+    from .engine.verify import Verified
     from .security import BasicAuth, IPAllowlist, StandardWebhooks, TrustedProxies, URLSigner
 
 __version__ = "0.1.0"
@@ -71,6 +72,7 @@ _LAZY = {
     "URLSigner": "security",
     "UnknownEvent": "errors",
     "UnsupportedMediaType": "errors",
+    "Verified": "engine.verify",
 }
 
 
@@ -112,5 +114,6 @@ __all__ = [
     "URLSigner",
     "UnknownEvent",
     "UnsupportedMediaType",
+    "Verified",
     "providers",
 ]

@@ -62,7 +62,7 @@ class Verified:
     signed: Mapping[str, Any] | None
     body: bytes = b""
     fields: Mapping[str, str] = field(default_factory=dict)
-    _body: Body | None = None
+    _body: Body | None = field(default=None, repr=False)
 
     @property
     def name(self) -> str:
