@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .core.outcome import Outcome, Response
     from .core.routing import Endpoint, Route
     from .delivery import Delivery, Headers
+    from .engine.verify import Verified
     from .errors import (
         ConfigurationError,
         DeliveryRejected,
@@ -35,7 +36,6 @@ if TYPE_CHECKING:
     )
     from .parsing.attachment import Attachment
     from .receiver import Receiver
-    from .engine.verify import Verified
     from .security import BasicAuth, IPAllowlist, StandardWebhooks, TrustedProxies, URLSigner
 
 __version__ = "0.1.0"
