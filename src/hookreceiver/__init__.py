@@ -19,6 +19,7 @@ if TYPE_CHECKING:
     from .core.outcome import Outcome, Response
     from .core.routing import Endpoint, Route
     from .delivery import Delivery, Headers
+    from .engine.verify import Verified
     from .errors import (
         ConfigurationError,
         DeliveryRejected,
@@ -71,6 +72,7 @@ _LAZY = {
     "URLSigner": "security",
     "UnknownEvent": "errors",
     "UnsupportedMediaType": "errors",
+    "Verified": "engine.verify",
 }
 
 
@@ -112,5 +114,6 @@ __all__ = [
     "URLSigner",
     "UnknownEvent",
     "UnsupportedMediaType",
+    "Verified",
     "providers",
 ]

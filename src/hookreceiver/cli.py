@@ -1,4 +1,5 @@
-"""The ``hookreceiver`` command: ``demo``, ``send``, ``events``; the inbox's ``inbox``, ``worker``.
+"""The ``hookreceiver`` command: ``demo``, ``send``, ``events``, ``forward``; the inbox's
+``inbox``, ``worker``.
 
 Exit codes: 0 success; 1 a delivery did not go as expected (``demo``) or the provider would not
 count it delivered (``send``); 2 a usage error (unknown provider or event, bad option); 3 no HTTP
@@ -493,8 +494,216 @@ def _loopback_hint(url: str, result: Any) -> str | None:
     address = "::1" if ":" in host else "127.0.0.1"
     return (
         f"hint: the receiver saw this request from {address} (this machine), not from the "
-        f'provider\'s addresses: for local tests add allow_ips=["{address}"] to the endpoint\'s '
+        f"provider's addresses: for local tests add allow_ips=[\"{address}\"] to the endpoint's "
         "provider (the examples: HOOKRECEIVER_ALLOW_IPS=127.0.0.1)"
+    )
+
+
+# forward ---------------------------------------------------------------------------------------
+
+
+@main.command(short_help="Send a deployed receiver's deliveries to your local app.")
+@click.option(
+    "--from",
+    "source",
+    required=True,
+    envvar="HOOKRECEIVER_FORWARD_FROM",
+    metavar="INBOX_URL|FEED_URL",
+    help="The deployed receiver's inbox (sqlite:///..., postgresql://...) or its inbox feed "
+    "(https://host/path where hooks.inbox_feed_app is mounted).",
+)
+@click.option(
+    "--to", required=True, metavar="URL", help="Your local app's base URL (http://127.0.0.1:8000)."
+)
+@click.option(
+    "--token",
+    envvar="HOOKRECEIVER_FEED_TOKEN",
+    metavar="TOKEN",
+    help="The feed's bearer token (or HOOKRECEIVER_FEED_TOKEN).",
+)
+@click.option(
+    "--id", "record_ids", multiple=True, metavar="ID", help="Send these stored deliveries, exit."
+)
+@click.option("--from-start", is_flag=True, help="Start at the oldest stored delivery.")
+@click.option("--once", is_flag=True, help="Send what is there, then exit (with --from-start).")
+@click.option("--count", type=int, default=None, help="Exit after forwarding this many.")
+@click.option(
+    "--basic-auth",
+    envvar="HOOKRECEIVER_FORWARD_BASIC_AUTH",
+    metavar="USER:PASSWORD",
+    help="Basic auth for the local app (or HOOKRECEIVER_FORWARD_BASIC_AUTH).",
+)
+@click.option(
+    "--url-keys",
+    envvar="HOOKRECEIVER_FORWARD_URL_KEYS",
+    metavar="KEYS",
+    help="The local app's signed-URL keys, newest first, comma-separated: tokens are signed "
+    "again with them (or HOOKRECEIVER_FORWARD_URL_KEYS).",
+)
+@click.option("--url-param", default="token", show_default=True, help="The token's parameter.")
+@click.option(
+    "--webhook-secret",
+    envvar="HOOKRECEIVER_FORWARD_WEBHOOK_SECRET",
+    metavar="SECRET",
+    help="The local app's Standard Webhooks secret: signatures are made again with it.",
+)
+@click.option(
+    "--forward-header", metavar="NAME", help="Send the original sender's address in this header."
+)
+@click.option("--poll-interval", type=float, default=1.0, show_default=True, help="Seconds.")
+@click.option("--timeout", type=float, default=10.0, show_default=True, help="Seconds.")
+def forward(
+    source: str,
+    to: str,
+    token: str | None,
+    record_ids: tuple[str, ...],
+    from_start: bool,
+    once: bool,
+    count: int | None,
+    basic_auth: str | None,
+    url_keys: str | None,
+    url_param: str,
+    webhook_secret: str | None,
+    forward_header: str | None,
+    poll_interval: float,
+    timeout: float,
+) -> None:
+    """Send every new delivery of a deployed receiver to your local app, byte for byte.
+
+    \b
+    Examples:
+      hookreceiver forward --from postgresql://ro@db/app --to http://127.0.0.1:8000
+      HOOKRECEIVER_FEED_TOKEN=... hookreceiver forward \\
+          --from https://hooks.example.com/_hookreceiver/feed --to http://127.0.0.1:8000 \\
+          --url-keys "$UPDOX_URL_KEYS" --basic-auth documo:local-pass
+      hookreceiver forward --from sqlite:///hooks.db --to http://127.0.0.1:8000 --id 1a2b3c
+
+    The inbox keeps no credential: --basic-auth, --url-keys and --webhook-secret make the
+    local app's own again. Prints one row per delivery and the local answer; secrets never.
+    Exits 0, or 1 when a delivery given by --id was not answered 2xx, 3 when the source
+    cannot be read.
+    """
+    import threading
+
+    from .errors import StoreUnavailable
+    from .testing.forward import FeedError, Forwarder, LocalGuards
+
+    guards = LocalGuards(
+        _pair(basic_auth, "--basic-auth"),
+        _url_signer(url_keys, url_param),
+        _webhook_signer(webhook_secret),
+        forward_header,
+    )
+    feed = _source(source, token, timeout)
+    try:
+        forwarder = Forwarder(feed, to, guards, timeout=timeout)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--to") from None
+    try:
+        # The position is taken before the header shows: what comes after it is forwarded.
+        cursor = "" if from_start or record_ids else feed.last()
+        _table_header(feed, to)
+        if record_ids:
+            results = []
+            for record_id in record_ids:
+                try:
+                    results.append(forwarder.forward_id(record_id))
+                except LookupError as exc:
+                    raise click.ClickException(str(exc)) from None
+                _table_row(results[-1])
+            if not all(result.ok for result in results):
+                raise SystemExit(EXIT_NOT_DELIVERED)
+            return
+        stop = threading.Event()
+        sent = 0
+        follow = forwarder.follow(
+            cursor=cursor,
+            poll_interval=poll_interval,
+            stop=stop,
+            once=once,
+            on_unavailable=_unavailable,
+        )
+        try:
+            for result in follow:
+                _table_row(result)
+                sent += 1
+                if count is not None and sent >= count:
+                    break
+        except KeyboardInterrupt:
+            click.echo(f"forwarded {sent}", err=True)
+    except (FeedError, StoreUnavailable) as exc:
+        click.echo(f"Error: {exc}", err=True)
+        raise SystemExit(EXIT_NO_ANSWER) from None
+
+
+def _unavailable(error: Exception) -> None:
+    click.echo(f"source unavailable ({error}); trying again", err=True)
+
+
+def _source(source: str, token: str | None, timeout: float) -> Any:
+    from .testing.forward import FeedSource, InboxSource
+
+    scheme = urlsplit(source).scheme
+    if scheme in ("http", "https"):
+        if not token:
+            raise click.UsageError("a feed needs its token: --token or HOOKRECEIVER_FEED_TOKEN")
+        return FeedSource(source, token, timeout=timeout)
+    from .inbox.cli import open_inbox
+
+    return InboxSource(open_inbox(source))
+
+
+def _url_signer(keys: str | None, param: str) -> Any:
+    if not keys:
+        return None
+    from .errors import ConfigurationError
+    from .security.signed_urls import URLSigner
+
+    try:  # an hour: tokens signed to forward, not to hand out
+        return URLSigner([k.strip() for k in keys.split(",")], param=param, expires_in=3600)
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--url-keys") from None
+
+
+def _webhook_signer(secret: str | None) -> Any:
+    if not secret:
+        return None
+    from .errors import ConfigurationError
+    from .security.hmac import StandardWebhooks
+
+    try:
+        return StandardWebhooks([secret])
+    except ConfigurationError as exc:
+        raise click.BadParameter(str(exc), param_hint="--webhook-secret") from None
+
+
+_COLUMNS = "{:<8} {:<18} {:<30} {:<42} {:>5} {:<18} {:>7}"
+
+
+def _table_header(feed: Any, to: str) -> None:
+    click.echo(f"forwarding {feed!r} -> {to}  (Ctrl-C to stop)", err=True)
+    click.echo(_COLUMNS.format("TIME", "ID", "EVENT", "REQUEST", "LOCAL", "OUTCOME", "MS"))
+
+
+def _table_row(result: Any) -> None:
+    import time as _time
+
+    record = result.record
+    request = f"{record.method} {record.path}" + (f"?{record.query}" if record.query else "")
+    if len(request) > 42:
+        request = request[:41] + "…"
+    status = "-" if result.status is None else str(result.status)
+    outcome = result.outcome or (result.error or "")[:18]
+    click.echo(
+        _COLUMNS.format(
+            _time.strftime("%H:%M:%S"),
+            record.id,
+            (record.event_name or record.provider + ".?")[:30],
+            request,
+            status,
+            outcome[:18],
+            f"{result.elapsed * 1000:.0f}",
+        )
     )
 
 

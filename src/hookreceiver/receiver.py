@@ -30,9 +30,14 @@ from .stores.base import Store
 from .stores.memory import MemoryStore
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from .adapters.asgi import ASGIApp, ASGIMiddleware
     from .adapters.wsgi import WSGIApp, WSGIMiddleware
+    from .delivery import BodySource
+    from .engine.verify import HeadersArg, Verified
     from .inbox.base import Inbox
+    from .inbox.feed import InboxFeed
     from .inbox.journal import Journal
     from .inbox.worker import InboxWorker
     from .providers.base import Provider
@@ -275,6 +280,49 @@ class Receiver:
         """Handle one delivery on the event loop. 404 for unknown paths."""
         return (await _adispatch(self, delivery)).response
 
+    def verify(
+        self,
+        method: str,
+        path: str,
+        headers: HeadersArg,
+        body: BodySource,
+        *,
+        client: str | None = None,
+        query: str = "",
+    ) -> Verified:
+        """Verify and parse one delivery your own route received; run no handler.
+
+        The endpoint is found by ``path`` (the query string may follow a ``?``); ``client`` is
+        the TCP peer's address (trusted proxies apply, as for the adapters). Returns the
+        :class:`~hookreceiver.engine.verify.Verified` event; nothing is claimed or stored.
+
+        Raises:
+            DeliveryRejected: a typed refusal whose ``status``, ``error`` and ``detail`` are
+                the answer to send (404 ``not_found`` for a path that is no endpoint).
+        """
+        from .engine.verify import delivery_of
+        from .engine.verify import verify as run
+
+        return run(self, delivery_of(method, path, headers, body, client=client, query=query))
+
+    async def averify(
+        self,
+        method: str,
+        path: str,
+        headers: HeadersArg,
+        body: BodySource,
+        *,
+        client: str | None = None,
+        query: str = "",
+    ) -> Verified:
+        """Async :meth:`verify` (``body`` may be an async iterable of chunks)."""
+        from .engine.verify import averify as run
+        from .engine.verify import delivery_of
+
+        return await run(
+            self, delivery_of(method, path, headers, body, client=client, query=query)
+        )
+
     # Observers --------------------------------------------------------------------------------
 
     def add_observer(self, observer: Observer) -> Observer:
@@ -349,3 +397,17 @@ class Receiver:
         from .adapters.wsgi import WSGIMiddleware, not_found_wsgi_app
 
         return WSGIMiddleware(not_found_wsgi_app, receiver=self)
+
+    def inbox_feed_app(self, *, auth: str | Sequence[str]) -> InboxFeed:
+        """An app serving the inbox's deliveries to holders of a bearer token in ``auth``
+        (several while rotating), for ``hookreceiver forward`` on a developer's machine:
+        ASGI itself, WSGI as its ``.wsgi``. Mount it at a path of its own.
+
+        Raises:
+            ConfigurationError: the receiver has no inbox, or a token is shorter than 16.
+        """
+        from .inbox.feed import InboxFeed
+
+        if self.inbox is None:
+            raise ConfigurationError("the inbox feed needs Receiver(inbox=...)")
+        return InboxFeed(self.inbox, auth=auth)

@@ -136,6 +136,15 @@ class Statements:
             f"DELETE FROM {t} WHERE id = {p} AND lock_token = {p} AND state = 'processing'"
         )
         self.get = f"SELECT {_ALL_COLUMNS} FROM {t} WHERE id = {p}"
+        # The feed (hookreceiver forward): deliveries in the order received, after a cursor.
+        self.received_first = f"SELECT {_ALL_COLUMNS} FROM {t} ORDER BY received_at, id LIMIT {p}"
+        self.received_after = (
+            f"SELECT {_ALL_COLUMNS} FROM {t} WHERE received_at > {p}"
+            f" OR (received_at = {p} AND id > {p}) ORDER BY received_at, id LIMIT {p}"
+        )
+        self.received_last = (
+            f"SELECT received_at, id FROM {t} ORDER BY received_at DESC, id DESC LIMIT 1"
+        )
         self._p = p
 
     def take(
@@ -302,6 +311,20 @@ class SQLInbox(Inbox):
         limit: int | None,
     ) -> builtins.list[InboxEntry]:
         return entries(self._fetch_all(*self._sql.listing(states, provider, event, limit)))
+
+    def _received_after(
+        self, after: tuple[float, str] | None, limit: int
+    ) -> builtins.list[InboxRecord]:
+        if after is None:
+            rows = self._fetch_all(self._sql.received_first, (limit,))
+        else:
+            at, last_id = after
+            rows = self._fetch_all(self._sql.received_after, (at, at, last_id, limit))
+        return [record_from_row(row) for row in rows]
+
+    def _received_last(self) -> tuple[float, str] | None:
+        row = self._fetch_one(self._sql.received_last, ())
+        return None if row is None else (float(row["received_at"]), str(row["id"]))
 
     def _requeue(self, record_ids: builtins.list[str], now: float) -> int:
         if not record_ids:

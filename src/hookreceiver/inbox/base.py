@@ -199,6 +199,24 @@ class Inbox(Keeper):
         chosen = None if states is None else [InboxState(s).value for s in states]
         return self._list(chosen, provider, event, limit)
 
+    def received_after(
+        self, after: tuple[float, str] | None, *, limit: int = 100
+    ) -> builtins.list[InboxRecord]:
+        """Stored deliveries in the order received, with their payloads, whatever their state:
+        those after ``after`` (a ``(received_at, id)`` pair from :meth:`last_received` or the
+        last record of a previous call), or from the first when it is ``None``.
+
+        What the feed of ``hookreceiver forward`` reads. A delivery written later with an
+        earlier ``received_at`` (one the fallback journal drained) comes before the cursor
+        and is not seen.
+        """
+        return self._received_after(after, limit)
+
+    def last_received(self) -> tuple[float, str] | None:
+        """The ``(received_at, id)`` of the delivery received last, or ``None`` when empty:
+        a cursor from which :meth:`received_after` gives only deliveries still to come."""
+        return self._received_last()
+
     def requeue(self, record_ids: Sequence[str]) -> int:
         """Make deliveries pending and due now with a fresh attempt count, for the workers.
 
@@ -288,6 +306,14 @@ class Inbox(Keeper):
         event: str | None,
         limit: int | None,
     ) -> builtins.list[InboxEntry]:
+        raise NotImplementedError
+
+    def _received_after(
+        self, after: tuple[float, str] | None, limit: int
+    ) -> builtins.list[InboxRecord]:
+        raise NotImplementedError
+
+    def _received_last(self) -> tuple[float, str] | None:
         raise NotImplementedError
 
     def _requeue(self, record_ids: builtins.list[str], now: float) -> int:

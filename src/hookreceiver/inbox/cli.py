@@ -1,4 +1,4 @@
-"""``hookreceiver inbox list|show|replay`` and ``hookreceiver worker``.
+"""``hookreceiver inbox list|show|replay|export`` and ``hookreceiver worker``.
 
 Every command finds the receiver with ``--app module:attribute`` (or ``HOOKRECEIVER_APP``): the
 attribute is your :class:`~hookreceiver.Receiver` (or an object whose ``receiver`` is one).
@@ -227,6 +227,38 @@ def show_command(target: _Target, record_id: str, as_json: bool) -> None:
     if record.body:
         click.echo("")
         click.echo(data["body"])
+
+
+@inbox.command("export")
+@click.argument("record_id")
+@click.option("--as-test", "as_test", is_flag=True, required=True, help="As a pytest test.")
+@click.option(
+    "-o",
+    "--output",
+    type=click.Path(dir_okay=False, writable=True),
+    help="The file to write (default: test_delivery_<ID>.py here; - for standard output).",
+)
+@click.pass_obj
+def export_command(target: _Target, record_id: str, as_test: bool, output: str | None) -> None:
+    """Write a pytest test that replays stored delivery RECORD_ID through your app.
+
+    The test sends the delivery as the inbox kept it (body, headers, sender, transport)
+    through the pytest plugin's `deliver` fixture, to the receiver --app names (or your
+    conftest's `webhook_app`), and passes when its handlers handle it.
+    """
+    from .export import pytest_source
+
+    record = target.inbox().get(record_id)
+    if record is None:
+        raise click.ClickException(f"no delivery {record_id}")
+    source = pytest_source(record, app=target.app)
+    if output == "-":
+        click.echo(source, nl=False)
+        return
+    path = output or f"test_delivery_{record_id}.py"
+    with open(path, "w", encoding="utf-8") as file:
+        file.write(source)
+    click.echo(f"wrote {path}: run it with `pytest {path}`", err=True)
 
 
 def _report(results: list[ReplayResult]) -> None:

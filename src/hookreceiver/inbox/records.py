@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from typing import Any
@@ -31,6 +31,7 @@ __all__ = [
     "Retry",
     "StoredFile",
     "entry_from_row",
+    "wire_body",
 ]
 
 
@@ -156,6 +157,11 @@ class InboxRecord(InboxEntry):
             files=[stored.attachment() for stored in self.files],
         )
 
+    def wire_body(self) -> bytes:
+        """The body to send again (``hookreceiver forward``, an exported test): see
+        :func:`wire_body`."""
+        return wire_body(self.headers, self.content_type, self.body, self.fields, self.files)
+
     def entry(self) -> InboxEntry:
         """The record without its payload."""
         return InboxEntry(**{f.name: getattr(self, f.name) for f in dataclasses.fields(InboxEntry)})
@@ -216,6 +222,50 @@ class InboxRecord(InboxEntry):
             files=tuple(files),
             signed=meta["signed"],
         )
+
+
+def wire_body(
+    headers: Iterable[tuple[str, str]],
+    content_type: str,
+    body: bytes,
+    fields: Mapping[str, str],
+    files: Iterable[StoredFile],
+) -> bytes:
+    """A stored delivery's body as it can be sent again.
+
+    As received for every body but multipart, whose raw bytes are not kept (its parts are):
+    that one is encoded again from the stored fields, then files, with the boundary of the
+    stored ``Content-Type`` header, so it parses into the same parts.
+    """
+    if not content_type.startswith("multipart/"):
+        return body
+    header = next((v for k, v in headers if k == "content-type"), "")
+    boundary = header.partition("boundary=")[2].split(";", 1)[0].strip().strip('"')
+    if not boundary:
+        return body
+    dash = b"--" + boundary.encode("latin-1")
+    out = bytearray()
+    for name, value in fields.items():
+        out += dash + b"\r\n" + _disposition(name, None) + b"\r\n\r\n"
+        out += value.encode("utf-8") + b"\r\n"
+    for stored in files:
+        out += dash + b"\r\n" + _disposition(stored.field, stored.filename, is_file=True) + b"\r\n"
+        out += f"Content-Type: {stored.content_type}\r\n\r\n".encode("latin-1")
+        out += stored.data + b"\r\n"
+    out += dash + b"--\r\n"
+    return bytes(out)
+
+
+def _disposition(name: str, filename: str | None, *, is_file: bool = False) -> bytes:
+    # A file part is one with a filename parameter, even an empty one (stored as None).
+    text = f"Content-Disposition: form-data; name={_quoted(name)}"
+    if is_file:
+        text += f"; filename={_quoted(filename or '')}"
+    return text.encode("utf-8")
+
+
+def _quoted(value: str) -> str:
+    return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
 def entry_from_row(row: Mapping[str, Any]) -> InboxEntry:

@@ -101,6 +101,8 @@ class Provider:
     statuses: ClassVar[Mapping[Outcome, int]] = DEFAULT_STATUSES
     #: Events the provider documents, as full names; others are generic (or 422 when strict).
     events: ClassVar[frozenset[str]] = frozenset()
+    #: The model of each documented event, by full name (what OpenAPI entries describe).
+    event_models: ClassVar[Mapping[str, type[BaseModel]]] = {}
     #: How endpoints acknowledge by default: ``"sync"``, or ``"inbox"`` when the receiver has
     #: an inbox (for senders that never retry, so a failed handler must not lose the event).
     default_ack: ClassVar[str] = "sync"

@@ -14,7 +14,7 @@ from collections.abc import Mapping
 from enum import Enum
 from typing import Annotated, ClassVar
 
-from pydantic import AliasChoices, Field, ValidationError
+from pydantic import AliasChoices, BaseModel, Field, ValidationError
 
 from ..core.events import ParsedEvent
 from ..delivery import Delivery
@@ -174,6 +174,9 @@ class FaxPlus(Provider):
     name: ClassVar[str] = "faxplus"
     ip_preset: ClassVar[tuple[str, ...]] = ("34.65.253.117", "34.65.146.131")
     events: ClassVar[frozenset[str]] = frozenset(f"faxplus.{e}" for e in _MODELS)
+    event_models: ClassVar[Mapping[str, type[BaseModel]]] = {
+        f"faxplus.{e}": model for e, model in _MODELS.items()
+    }
 
     def parse(self, delivery: Delivery, params: Mapping[str, str], body: Body) -> ParsedEvent:
         """Decode the JSON, find the event in ``hook.event``, validate its model."""

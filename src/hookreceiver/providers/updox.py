@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import Enum
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from ..core.events import ParsedEvent
 from ..core.outcome import Outcome
@@ -27,6 +27,9 @@ from ._common import CamelModel, check_event_option, event_from_segment, generic
 from .base import DEFAULT_STATUSES, Provider, validate_model
 from .normalized import FaxEvent, FaxStatus, MessageEvent, MessageStatus, fax_name
 from .types import FlexibleId, OpenEnum
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = [
     "AccountStatus",
@@ -221,6 +224,9 @@ class Updox(Provider):
     name: ClassVar[str] = "updox"
     event_aliases: ClassVar[Mapping[str, str]] = _ALIASES
     events: ClassVar[frozenset[str]] = frozenset(f"updox.{e}" for e in _MODELS)
+    event_models: ClassVar[Mapping[str, type[BaseModel]]] = {
+        f"updox.{e}": model for e, model in _MODELS.items()
+    }
     # Updox drops any 4xx for good and retries 5xx: a failure of ours must never be a 4xx.
     statuses: ClassVar[Mapping[Outcome, int]] = {
         **DEFAULT_STATUSES,

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from enum import Enum, IntEnum
-from typing import Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Annotated, Any, ClassVar
 
 from ..core.events import ParsedEvent
 from ..delivery import Delivery
@@ -31,6 +31,9 @@ from ._common import (
 from .base import Provider, validate_model
 from .normalized import Direction, MessageEvent, MessageStatus
 from .types import ExactInt, FlexibleId, Int64, OpenEnum, UTCDateTime
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
 
 __all__ = [
     "Message",
@@ -223,6 +226,9 @@ class Zipwhip(Provider):
     ip_preset: ClassVar[tuple[str, ...]] = ("69.46.44.0/24", "208.69.95.64/26")
     methods: ClassVar[tuple[str, ...]] = ("POST", "PUT", "GET")
     events: ClassVar[frozenset[str]] = frozenset(f"zipwhip.{e}" for e in _MODELS)
+    event_models: ClassVar[Mapping[str, type[BaseModel]]] = {
+        f"zipwhip.{e}": model for e, model in _MODELS.items()
+    }
 
     def __init__(self, *, event: str | None = None, **options: Any) -> None:
         super().__init__(**options)

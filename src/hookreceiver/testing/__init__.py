@@ -44,6 +44,7 @@ if TYPE_CHECKING:
         zipwhip,
     )
     from .factories._base import SimulatedDelivery
+    from .forward import Forwarder, LocalGuards, StoredDelivery
     from .pdf import make_pdf
     from .retries import (
         Attempt,
@@ -75,11 +76,14 @@ __all__ = [
     "CapturedFile",
     "DeliveryResult",
     "FakeClock",
+    "Forwarder",
     "HandlerCall",
+    "LocalGuards",
     "PROVIDERS",
     "RetryRun",
     "RetrySchedule",
     "SimulatedDelivery",
+    "StoredDelivery",
     "TransportError",
     "UnknownName",
     "WebhookClient",
@@ -123,6 +127,7 @@ _WHERE = {
     ),
     "SimulatedDelivery": ".factories._base",
     "make_pdf": ".pdf",
+    **dict.fromkeys(("Forwarder", "LocalGuards", "StoredDelivery"), ".forward"),
     **dict.fromkeys(
         (
             "Attempt",

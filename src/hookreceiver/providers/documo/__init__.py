@@ -207,6 +207,9 @@ class Documo(Provider):
     ip_preset: ClassVar[tuple[str, ...]] = ("35.225.187.84",)
     content_types: ClassVar[frozenset[str]] = frozenset({MULTIPART, "application/json"})
     events: ClassVar[frozenset[str]] = frozenset(f"documo.{e}" for e in _MODELS)
+    event_models: ClassVar[Mapping[str, type[BaseModel]]] = {
+        f"documo.{e}": model for e, model in _MODELS.items()
+    }
 
     def __init__(
         self,

@@ -156,6 +156,9 @@ class Wirecloud(Provider):
     methods: ClassVar[tuple[str, ...]] = ("GET", "POST", "PUT")
     content_types: ClassVar[frozenset[str]] = frozenset({FORM, "application/json"})
     events: ClassVar[frozenset[str]] = frozenset(f"wirecloud.{e}" for e in _MODELS)
+    event_models: ClassVar[Mapping[str, type[BaseModel]]] = {
+        f"wirecloud.{e}": model for e, model in _MODELS.items()
+    }
     default_ack: ClassVar[str] = "inbox"  # no sender retry: keep the event for a local one
     retries: ClassVar[bool] = False
     # Kazoo never retries an answer: anything but 200 is only logged, and six of them in a

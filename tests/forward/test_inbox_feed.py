@@ -1,0 +1,247 @@
+"""The inbox feed's parts: deliveries in the order received after a cursor (SQLite and
+PostgreSQL), records as JSON and back, multipart encoded again from stored parts, the feed's
+answers (WSGI, over a real server), and the parsers under arbitrary input."""
+
+from __future__ import annotations
+
+import json
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
+from hookreceiver import ConfigurationError, Receiver
+from hookreceiver.inbox import Inbox, InboxRecord, InboxState, PostgresInbox, SQLiteInbox
+from hookreceiver.inbox.feed import (
+    InboxFeed,
+    decode_cursor,
+    encode_cursor,
+    record_from_json,
+    record_to_json,
+)
+from hookreceiver.inbox.records import StoredFile
+from hookreceiver.parsing.multipart import MultipartSink, multipart_boundary
+from hookreceiver.testing import LocalGuards, StoredDelivery
+from support.servers import serve_wsgi
+
+TOKEN = "t" * 32
+
+
+class Clock:
+    def __init__(self) -> None:
+        self.now = 1_700_000_000.0
+
+    def __call__(self) -> float:
+        return self.now
+
+
+def record(record_id: str, at: float, **changes: object) -> InboxRecord:
+    body = b'{"id": "' + record_id.encode() + b'"}'
+    made = InboxRecord(
+        id=record_id, state=InboxState.PENDING, endpoint="/hooks/faxplus", provider="faxplus",
+        event_name="faxplus.fax_received", key=record_id, received_at=at, updated_at=at,
+        attempts=0, next_attempt_at=at, last_error=None, size=len(body),
+        path="/hooks/faxplus", headers=(("content-type", "application/json"),),
+        client="127.0.0.1", content_type="application/json", body=body,
+    )  # fmt: skip
+    for name, value in changes.items():
+        setattr(made, name, value)
+    return made
+
+
+@pytest.fixture(params=["sqlite", "postgres"])
+def inbox(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Inbox]:
+    box: Inbox
+    if request.param == "sqlite":
+        box = SQLiteInbox(tmp_path / "feed.db")
+    else:
+        dsn = request.getfixturevalue("postgres_dsn")
+        box = PostgresInbox(dsn, table=f"hr_feed_{secrets.token_hex(4)}")
+    yield box
+    if isinstance(box, PostgresInbox):
+        box.drop()
+    box.close()
+
+
+def test_received_after_pages_in_order_through_ties_and_every_state(inbox: Inbox) -> None:
+    assert inbox.last_received() is None
+    assert inbox.received_after(None) == []
+    for n, at in enumerate([10.0, 10.0, 10.0, 11.5, 12.0]):
+        state = InboxState.DONE if n == 1 else InboxState.PENDING
+        inbox.put(record(f"r{n}", at, state=state))
+    seen: list[str] = []
+    cursor: tuple[float, str] | None = None
+    while page := inbox.received_after(cursor, limit=2):
+        seen += [r.id for r in page]
+        cursor = (page[-1].received_at, page[-1].id)
+    assert seen == ["r0", "r1", "r2", "r3", "r4"]
+    assert inbox.last_received() == (12.0, "r4")
+    inbox.put(record("r5", 12.0))
+    assert [r.id for r in inbox.received_after(inbox.last_received())] == []
+    assert [r.id for r in inbox.received_after((12.0, "r4"))] == ["r5"]
+    assert inbox.received_after((10.0, "r0"), limit=1)[0].body == b'{"id": "r1"}'
+
+
+stored_files = st.builds(
+    StoredFile,
+    st.text(st.characters(codec="utf-8", exclude_characters='\r\n"\\'), min_size=1, max_size=8),
+    st.none() | st.text(st.characters(codec="latin-1", exclude_characters='\r\n"\\'), max_size=8),
+    st.sampled_from(["application/pdf", "image/tiff", "application/octet-stream"]),
+    st.binary(max_size=300),
+)
+field_names = st.text(
+    st.characters(codec="utf-8", exclude_characters='\r\n"\\'), min_size=1, max_size=8
+)
+
+
+@settings(max_examples=150, deadline=None)
+@given(
+    fields=st.dictionaries(field_names, st.text(max_size=50), max_size=3),
+    files=st.lists(stored_files, max_size=3, unique_by=lambda f: f.field),
+)
+def test_a_multipart_body_made_again_parses_into_the_same_parts(
+    fields: dict[str, str], files: list[StoredFile]
+) -> None:
+    files = [f for f in files if f.field not in fields]
+    header = "multipart/form-data; boundary=----hookreceiverabc123"
+    made = record(
+        "m",
+        1.0,
+        content_type="multipart/form-data",
+        body=b"",
+        fields=fields,
+        files=tuple(files),
+        headers=(("content-type", header),),
+    )
+    sink = MultipartSink(multipart_boundary(header), limit=1 << 20, max_files=8)
+    sink.feed(made.wire_body())
+    body = sink.finish()
+    try:
+        assert body.fields == fields
+        assert [(a.field, a.filename or None, a.read()) for a in body.files] == [
+            (f.field, f.filename or None, f.data) for f in files
+        ]
+    finally:
+        body.close()
+
+
+@settings(max_examples=100, deadline=None)
+@given(
+    body=st.binary(max_size=200),
+    fields=st.dictionaries(st.text(max_size=5), st.text(max_size=20), max_size=2),
+    files=st.lists(stored_files, max_size=2),
+    signed=st.none() | st.dictionaries(st.text(max_size=5), st.integers() | st.text(max_size=5)),
+    at=st.floats(min_value=0, max_value=4e9, allow_nan=False),
+    record_id=st.text(st.characters(codec="ascii", categories=["L", "N"]), min_size=1),
+)
+def test_records_cross_the_feed_as_json_unchanged(
+    body: bytes,
+    fields: dict[str, str],
+    files: list[StoredFile],
+    signed: dict[str, object] | None,
+    at: float,
+    record_id: str,
+) -> None:
+    original = record(record_id, at, body=body, fields=fields, files=tuple(files), signed=signed)
+    assert record_from_json(json.loads(json.dumps(record_to_json(original)))) == original
+    assert decode_cursor(encode_cursor((at, record_id))) == (at, record_id)
+
+
+@given(st.text(max_size=40))
+def test_a_cursor_is_decoded_or_refused_with_value_error(text: str) -> None:
+    try:
+        decoded = decode_cursor(text)
+    except ValueError:
+        return
+    assert decoded is None or (isinstance(decoded[0], float) and decoded[1])
+
+
+json_values = st.recursive(
+    st.none() | st.booleans() | st.integers() | st.text(max_size=5),
+    lambda inner: (
+        st.lists(inner, max_size=3) | st.dictionaries(st.text(max_size=8), inner, max_size=4)
+    ),
+    max_leaves=12,
+)
+
+
+@given(st.dictionaries(st.sampled_from(list(record_to_json(record("x", 1.0)))), json_values))
+def test_anything_else_than_a_record_is_refused_with_value_error(data: dict[str, object]) -> None:
+    whole = {**record_to_json(record("x", 1.0)), **data}
+    try:
+        record_from_json(whole)
+    except ValueError:
+        pass
+
+
+def test_the_feed_as_a_wsgi_app_over_a_real_server(tmp_path: Path) -> None:
+    box = SQLiteInbox(tmp_path / "w.db")
+    box.put(record("w1", 5.0))
+    feed = InboxFeed(box, auth=["n" * 20, TOKEN])  # a second token while rotating
+    with serve_wsgi(feed.wsgi) as base:
+        assert httpx.get(base + "/deliveries").status_code == 401
+        auth = {"authorization": f"Bearer {TOKEN}"}
+        page = httpx.get(base + "/deliveries", headers=auth)
+        assert page.headers["cache-control"] == "no-store"
+        assert [d["id"] for d in page.json()["deliveries"]] == ["w1"]
+        assert httpx.get(base + "/cursor", headers=auth).json() == {
+            "cursor": encode_cursor((5.0, "w1"))
+        }
+    box.close()
+
+
+def test_the_feed_needs_an_inbox_and_long_tokens(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="inbox"):
+        Receiver().inbox_feed_app(auth=TOKEN)
+    hooks = Receiver(inbox=SQLiteInbox(tmp_path / "x.db"), worker=False)
+    with pytest.raises(ConfigurationError, match="16"):
+        hooks.inbox_feed_app(auth="short")
+    with pytest.raises(ConfigurationError):
+        hooks.inbox_feed_app(auth=[])
+    assert "t" * 32 not in repr(hooks.inbox_feed_app(auth=TOKEN))
+
+
+def test_stored_headers_for_one_hop_are_not_sent_again_and_a_query_token_is_resigned() -> None:
+    from hookreceiver import URLSigner
+
+    signer = URLSigner(["k" * 20], expires_in=None)
+    stored = StoredDelivery(
+        id="q1", provider="updox", event="updox.inbound_fax", endpoint="/hooks/updox/{event}",
+        method="POST", path="/hooks/updox/inbound_fax", query="a=1&token=***",
+        headers=(("host", "hooks.example.com"), ("x-forwarded-for", "203.0.113.1"),
+                 ("content-length", "2"), ("content-type", "application/json")),
+        params={"event": "inbound_fax"}, signed={"job": 1}, body=b"{}",
+    )  # fmt: skip
+    sent = stored.simulated(LocalGuards(url_signer=signer, basic_auth=("u", "p")))
+    names = [name for name, _ in sent.headers]
+    assert names == ["content-type", "authorization"]
+    name, _, token = sent.query.partition("&")[2].partition("=")
+    assert sent.query.startswith("a=1&") and name == "token"
+    assert signer.verify("/hooks/updox/{event}", {"event": "inbound_fax"}, token) == {"job": 1}
+
+
+def test_a_standard_webhooks_signature_is_made_again_for_the_local_secret() -> None:
+    from hookreceiver import NotVerified, Receiver, StandardWebhooks, providers
+    from hookreceiver.testing import faxplus
+
+    local = StandardWebhooks(["whsec_" + "bG9jYWwtc2VjcmV0LWtleS0xMjM0NTY="])
+    hooks = Receiver(log_events=False)
+    hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"], guards=[local]))
+    original = faxplus.fax_received()
+    stored = StoredDelivery(
+        id="s1", provider="faxplus", event=original.event, endpoint="/hooks/faxplus",
+        method="POST", path="/hooks/faxplus", client="127.0.0.1", body=original.body,
+        headers=(*original.headers, ("webhook-id", "msg_1"), ("webhook-timestamp", "1"),
+                 ("webhook-signature", "v1,cHJvZHVjdGlvbi1zaWduYXR1cmUtMzItYnl0ZXMhISE=")),
+    )  # fmt: skip
+    as_stored = stored.simulated()
+    with pytest.raises(NotVerified):
+        hooks.verify("POST", "/hooks/faxplus", as_stored.headers, original.body, client="127.0.0.1")
+    sent = stored.simulated(LocalGuards(webhook_signer=local))
+    assert sent.body == original.body and sent.header("webhook-id") == "msg_1"
+    verified = hooks.verify("POST", "/hooks/faxplus", sent.headers, sent.body, client="127.0.0.1")
+    assert verified.name == "faxplus.fax_received"
