@@ -12,7 +12,7 @@ says how a block is used; without one, a block runs:
   serve or import); it also runs as the module it is, through the commands that use it.
 - ``<!-- docs-test: server -->``: a bash block that starts a server; it is started in the
   background and the page's later blocks run once it accepts connections on its port. Pages
-  write port 8000; each page gets a free port in its place.
+  write ports 8000, 8001...; each page gets free ports in their place.
 - ``<!-- docs-test: pytest -->``: a test module; the page's pytest blocks run in one pytest
   subprocess (the bundled plugin loaded as for a user) and must all pass.
 - ``<!-- docs-test: not-run REASON -->``: a block that cannot run here (``pip install`` of a
@@ -124,7 +124,7 @@ def check_pip(words: list[str], block: Block) -> None:
 
 
 def check_server(words: list[str], block: Block, directory: Path) -> None:
-    targets = [w for w in words[1:] if re.fullmatch(r"[\w.]+:[\w.]+(\(\))?", w)]
+    targets = [w for w in words[1:] if re.fullmatch(r"[A-Za-z_][\w.]*:[A-Za-z_][\w.]*(\(\))?", w)]
     assert targets, f"{block.where()}: no module:attribute in {' '.join(words)}"
     for target in targets:
         module, _, attribute = target.partition(":")
@@ -280,8 +280,11 @@ def run_pytest(blocks: list[Block], directory: Path) -> None:
     assert passed and int(passed[1]) >= len(blocks), f"{where}: {ran.stdout[-1000:]}"
 
 
-def with_port(block: Block, port: int) -> Block:
-    code = re.sub(r"(?<![\d.])8000(?!\d)", str(port), block.code)
+PORT = re.compile(r"(?<![\d.])(800\d)(?!\d)")
+
+
+def with_ports(block: Block, ports: dict[str, int]) -> Block:
+    code = PORT.sub(lambda m: str(ports.setdefault(m[1], free_port())), block.code)
     return Block(block.page, block.line, block.lang, block.mark, code)
 
 
@@ -293,8 +296,9 @@ def test_every_block_of_the_page_runs(
     monkeypatch: pytest.MonkeyPatch,
     servers: list[subprocess.Popen[bytes]],
 ) -> None:
-    port = free_port()
-    blocks = [with_port(b, port) for b in blocks_of(page)]
+    ports: dict[str, int] = {}  # the page's 8000, 8001... each a free port
+    originals = blocks_of(page)
+    blocks = [with_ports(b, ports) for b in originals]
     for block in blocks:
         assert MARKS.match(block.mark), f"{block.where()}: unknown docs-test mark"
         if block.mark.startswith("file "):
@@ -307,14 +311,16 @@ def test_every_block_of_the_page_runs(
     before = set(sys.modules)
     namespace: dict[str, Any] = {"__name__": "docs_" + re.sub(r"\W", "_", page)}
     try:
-        for block in blocks:
+        for original, block in zip(originals, blocks, strict=True):
             if block.mark.startswith("not-run"):
                 check_not_run(block, tmp_path)
             elif block.mark.startswith("file ") or block.mark == "pytest":
                 continue
             elif block.mark == "server":
                 assert block.lang == "bash", f"{block.where()}: a server is a bash block"
-                servers.append(start_server(block, tmp_path, port))
+                named = PORT.search(original.code)
+                assert named, f"{block.where()}: a server listens on 8000 (or 8001...)"
+                servers.append(start_server(block, tmp_path, ports[named[1]]))
             elif block.lang == "python":
                 run_python(block, namespace)
             elif block.lang == "bash":
