@@ -36,6 +36,7 @@ import socket
 import subprocess
 import sys
 import time
+import types
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -309,7 +310,10 @@ def test_every_block_of_the_page_runs(
         if name in ("PATH",):
             monkeypatch.setenv(name, value)
     before = set(sys.modules)
-    namespace: dict[str, Any] = {"__name__": "docs_" + re.sub(r"\W", "_", page)}
+    # A module of its own (frameworks look their handlers' annotations up in sys.modules).
+    module = types.ModuleType("docs_" + re.sub(r"\W", "_", page))
+    monkeypatch.setitem(sys.modules, module.__name__, module)
+    namespace = module.__dict__
     try:
         for original, block in zip(originals, blocks, strict=True):
             if block.mark.startswith("not-run"):
