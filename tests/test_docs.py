@@ -217,7 +217,7 @@ def servers() -> Iterator[list[subprocess.Popen[bytes]]]:
 def start_server(block: Block, directory: Path, port: int) -> subprocess.Popen[bytes]:
     with open(directory / f"server-{block.line}.log", "wb") as log:  # the child keeps it
         process = subprocess.Popen(
-            ["bash", "-c", "exec " + " ".join(logical_lines(block.code))],
+            ["bash", "-euo", "pipefail", "-c", block.code],  # stopped by its process group
             cwd=directory,
             env=page_env(directory),
             stdout=log,
