@@ -5,7 +5,7 @@ a reader would run them. An HTML comment on the line just above a fence (invisib
 says how a block is used; without one, a block runs:
 
 - ```` ```python ````: executed in-process, all the page's python blocks in one namespace.
-- ```` ```bash ````: run with ``bash -euo pipefail`` (the venv's ``hookreceiver``, ``uvicorn``,
+- ```` ```bash ````: run with ``bash -eu`` (the venv's ``hookreceiver``, ``uvicorn``,
   ``gunicorn`` first on ``PATH``); it must exit 0 (``hookreceiver send`` exits 1 when the
   provider would not count the delivery as delivered, ``curl -f`` on a 4xx/5xx).
 - ``<!-- docs-test: file NAME -->``: the block is written to NAME (a module the page's commands
@@ -248,7 +248,7 @@ def run_python(block: Block, namespace: dict[str, Any]) -> None:
 
 def run_bash(block: Block, directory: Path) -> None:
     ran = subprocess.run(
-        ["bash", "-euo", "pipefail", "-c", block.code],
+        ["bash", "-eu", "-c", block.code],
         cwd=directory,
         env=page_env(directory),
         capture_output=True,
