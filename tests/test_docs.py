@@ -423,3 +423,38 @@ def test_readme_says_how_to_serve_the_docs() -> None:
     readme = (ROOT / "README.md").read_text()
     section = readme.split("## Documentation", 1)[1].split("\n## ", 1)[0]
     assert ".venv/bin/mkdocs serve" in section
+
+
+@pytest.mark.parametrize(
+    ("lang", "code", "complaint"),
+    [
+        ("bash", "pip install 'hookreceiver[nope]'\n", "no extra"),
+        ("bash", "pip install -e . --group nope\n", "no dependency group"),
+        ("bash", "uvicorn --no-proxy-headers missing_module:app\n", "missing_module:app"),
+        ("bash", "uvicorn --no-such-flag hookreceiver:Receiver\n", "uvicorn has no --no-such-flag"),
+        (
+            "bash",
+            "hookreceiver send faxplus fax_sent --url x --nope\n",
+            "hookreceiver has no --nope",
+        ),
+        ("python", "def broken(:\n", "invalid syntax"),
+        ("json", "{not json}\n", "Expecting property name"),
+        ("text", "anything\n", "no check for 'text' blocks"),
+    ],
+)
+def test_blocks_that_do_not_run_are_still_checked(
+    lang: str, code: str, complaint: str, tmp_path: Path
+) -> None:
+    block = Block("example.md", 1, lang, "not-run an example", code)
+    with pytest.raises((AssertionError, SyntaxError, ValueError, pytest.fail.Exception)) as caught:
+        check_not_run(block, tmp_path)
+    assert complaint in str(caught.value)
+
+
+def test_a_server_command_resolves_against_the_pages_own_files(tmp_path: Path) -> None:
+    (tmp_path / "myapp.py").write_text("app = object()\n")
+    good = Block("example.md", 1, "bash", "not-run", "gunicorn --workers 2 myapp:app\n")
+    check_not_run(good, tmp_path)
+    bad = Block("example.md", 1, "bash", "not-run", "gunicorn --workers 2 myapp:nothing\n")
+    with pytest.raises(AssertionError, match="myapp:nothing"):
+        check_not_run(bad, tmp_path)
