@@ -458,3 +458,13 @@ def test_a_server_command_resolves_against_the_pages_own_files(tmp_path: Path) -
     bad = Block("example.md", 1, "bash", "not-run", "gunicorn --workers 2 myapp:nothing\n")
     with pytest.raises(AssertionError, match="myapp:nothing"):
         check_not_run(bad, tmp_path)
+
+
+def test_every_built_in_provider_and_framework_has_its_page() -> None:
+    from hookreceiver.providers import provider_names
+
+    providers = {p.removeprefix("providers/") for p in PAGES if p.startswith("providers/")}
+    assert providers == {f"{name}.md" for name in provider_names()}
+    frameworks = {p.removeprefix("frameworks/") for p in PAGES if p.startswith("frameworks/")}
+    expected = "starlette fastapi litestar quart blacksheep falcon django flask prefix"
+    assert frameworks == {f"{name}.md" for name in expected.split()}
