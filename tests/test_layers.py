@@ -27,7 +27,7 @@ def lint_imports(cwd: Path, *, pythonpath: Path | None = None) -> subprocess.Com
     """Run ``lint-imports`` (from this interpreter's environment) on ``cwd/pyproject.toml``."""
     command = Path(sys.executable).with_name("lint-imports")
     if not command.exists():
-        pytest.fail("lint-imports is missing: install the test extra (pip install -e '.[test]')")
+        pytest.fail("lint-imports is missing: pip install -e . --group test")
     env = dict(os.environ)
     if pythonpath is not None:
         env["PYTHONPATH"] = str(pythonpath)
