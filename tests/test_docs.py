@@ -158,21 +158,25 @@ def check_server(words: list[str], block: Block, directory: Path) -> None:
 
 
 def check_hookreceiver(words: list[str], block: Block) -> None:
-    path = [w for w in words[1:] if not w.startswith("-")][:2]
-    for depth in range(len(path), 0, -1):
-        helped = subprocess.run(
-            [str(BIN / "hookreceiver"), *path[:depth], "--help"],
-            capture_output=True,
-            text=True,
-            timeout=60,
-        )
-        if helped.returncode == 0:
-            break
-    assert helped.returncode == 0, f"{block.where()}: {' '.join(words)}: {helped.stderr}"
+    # Walk the command line down click's own command tree: a group's options (``inbox --inbox
+    # URL``) come before its subcommand, so the options are checked at the level they are given.
+    import click
+
+    from hookreceiver.cli import main
+
+    command: click.Command = main
+    context = click.Context(main, info_name="hookreceiver")
     for word in words[1:]:
         option = word.split("=", 1)[0]
-        if option.startswith("--") and option not in ("--app", "--inbox"):
-            assert option in helped.stdout, f"{block.where()}: hookreceiver has no {option}"
+        if option.startswith("-"):
+            known = {o for p in command.params for o in (*p.opts, *p.secondary_opts)}
+            assert option in known | {"--help", "-h"}, (
+                f"{block.where()}: hookreceiver has no {option} (at `{context.command_path}`)"
+            )
+        elif isinstance(command, click.Group):
+            sub = command.get_command(context, word)
+            if sub is not None:
+                command, context = sub, click.Context(sub, info_name=word, parent=context)
 
 
 def check_not_run(block: Block, directory: Path) -> None:
