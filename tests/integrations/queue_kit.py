@@ -384,8 +384,16 @@ class Fleet:
         found.sort(key=lambda line: float(line["t"]))
         return [line for line in found if phase is None or line["phase"] == phase]
 
-    def wait_done(self, keys: set[str], timeout: float) -> bool:
-        return wait_until(lambda: keys <= {x["idempotency_key"] for x in self.lines("done")}, timeout, 0.25)
+    def wait_done(self, keys: set[str], timeout: float, *, supervise: bool = False) -> bool:
+        """Wait until every key's handler is done; ``supervise``: meanwhile start again the
+        workers that exit (arq's does when Redis goes away)."""
+
+        def done() -> bool:
+            if supervise:
+                self.restart_dead_workers()
+            return keys <= {x["idempotency_key"] for x in self.lines("done")}
+
+        return wait_until(done, timeout, 0.25)
 
     def logs(self, tail: int = 4000) -> str:
         return "\n".join(
