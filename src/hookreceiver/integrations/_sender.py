@@ -147,8 +147,13 @@ class BrokerQueue(TaskQueue):
     Subclasses implement :meth:`send` for their tool.
     """
 
+    #: Seconds between purges of handled deliveries older than the inbox's ``keep_done``
+    #: (done by the sweep, as the in-process worker would).
+    purge_interval = 600.0
+
     def __init__(self, receiver: InboxReceiver, *, grace: float = 60.0) -> None:
         self.sender = BackgroundSender(self.send)
+        self._last_purge: float | None = None
         super().__init__(receiver, grace=grace)
 
     def _accepted(self, record_id: str, record: InboxRecord | None) -> None:
@@ -170,10 +175,17 @@ class BrokerQueue(TaskQueue):
             return await self.aprocess_one(record_id)
 
     def sweep(self, limit: int = 1000) -> int:
-        """Re-send deliveries whose message was lost (see :meth:`TaskQueue.sweep`)."""
+        """Re-send deliveries whose message was lost (see :meth:`TaskQueue.sweep`), and purge
+        handled ones past the inbox's ``keep_done`` every :attr:`purge_interval` seconds."""
         sent = super().sweep(limit)
         if sent:
             logger.info("sweep: sent %d overdue inbox deliveries to the task queue again", sent)
+        now = self.inbox.clock()
+        if self._last_purge is None or now - self._last_purge >= self.purge_interval:
+            self._last_purge = now
+            removed = self.inbox.purge(older_than=max(0.0, self.inbox.keep_done))
+            if removed:
+                logger.info("purged %d handled deliveries from the inbox", removed)
         return sent
 
     def close(self) -> None:

@@ -110,9 +110,7 @@ class ArqQueue(BrokerQueue):
         # Retries are hookreceiver's: max_tries=1. The timeout only bounds a handler that hangs
         # (its lease is renewed while it runs).
         self.functions: list[Function] = [
-            func(
-                process, name=function_name, max_tries=1, timeout=timeout, keep_result=0
-            )
+            func(process, name=function_name, max_tries=1, timeout=timeout, keep_result=0)
         ]
         self.cron_jobs: list[CronJob] = [
             cron(
