@@ -201,12 +201,13 @@ class Proc:
     env: dict[str, str]
     out: Path
     process: subprocess.Popen[bytes] | None = None
+    cwd: Path = HERE
 
     def start(self) -> None:
         with open(self.out, "ab") as sink:
             self.process = subprocess.Popen(
                 self.command,
-                cwd=HERE,
+                cwd=self.cwd,
                 env=self.env,
                 stdout=sink,
                 stderr=subprocess.STDOUT,
