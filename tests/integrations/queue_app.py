@@ -129,7 +129,7 @@ elif TOOL == "arq":
         cron_jobs = queue.cron_jobs
         redis_settings = queue.redis_settings
         queue_name = queue.queue_name
-        max_jobs = 8
+        max_jobs = 16
         poll_delay = 0.1
 
 

@@ -247,3 +247,15 @@ def test_a_slow_broker_never_holds_up_the_answer(tmp_path: Path) -> None:
     release.set()
     assert queue.sender.flush(10) and len(queue.sent) == 3
     queue.close()
+
+
+def test_the_scaling_pages_code_runs() -> None:
+    """docs/scaling.md's snippet as written (nothing connects until a delivery comes)."""
+    import re
+
+    page = (Path(__file__).resolve().parents[2] / "docs" / "scaling.md").read_text()
+    (code,) = re.findall(r"```python\n(.*?)```", page, flags=re.S)
+    namespace: dict[str, Any] = {}
+    exec(compile(code, "docs/scaling.md", "exec"), namespace)
+    assert "hookreceiver.process_delivery" in namespace["celery_app"].tasks
+    namespace["queue"].close()

@@ -9,6 +9,7 @@ inbox, and the periodic sweep sends them once the broker is back.
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import queue
@@ -76,6 +77,9 @@ class BackgroundSender:
                 target=self._run, name="hookreceiver-queue-sender", daemon=True
             )
             self._thread.start()
+            # A short-lived process (``hookreceiver inbox replay``) sends what it queued
+            # before it exits; what it could not is left to the sweep.
+            atexit.register(self.flush, 5.0)
 
     def _run(self) -> None:
         while True:
