@@ -70,7 +70,14 @@ from .records import InboxRecord, InboxState
 if TYPE_CHECKING:
     from .protocols import InboxReceiver
 
-__all__ = ["Enqueue", "TRACE_HEADERS", "TaskQueue", "current_headers", "message_headers"]
+__all__ = [
+    "Enqueue",
+    "TRACE_HEADERS",
+    "TaskQueue",
+    "current_headers",
+    "message_headers",
+    "processing_headers",
+]
 
 logger = logging.getLogger("hookreceiver")
 
