@@ -12,6 +12,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from queue_kit import faxplus_body, wait_until
 
 from hookreceiver import Delivery, DeliveryContext, Headers, Receiver, providers
@@ -259,3 +261,48 @@ def test_the_scaling_pages_code_runs() -> None:
     exec(compile(code, "docs/scaling.md", "exec"), namespace)
     assert "hookreceiver.process_delivery" in namespace["celery_app"].tasks
     namespace["queue"].close()
+
+
+@given(
+    meta=st.dictionaries(
+        st.sampled_from(["traceparent", "tracestate", "baggage", "other", "delivery_id"]),
+        st.text(max_size=20),
+    )
+)
+def test_headers_hold_the_delivery_id_and_nothing_but_non_empty_trace_fields(
+    meta: dict[str, str],
+) -> None:
+    record = TracedRecord(
+        id="rid",
+        state=InboxState.PENDING,
+        endpoint="/x",
+        provider="p",
+        event_name=None,
+        key=None,
+        received_at=0,
+        updated_at=0,
+        attempts=0,
+        next_attempt_at=0,
+        last_error=None,
+        size=0,
+        meta=meta,
+    )
+    headers = message_headers("rid", record)
+    assert headers["delivery_id"] == "rid"
+    assert set(headers) - {"delivery_id"} == {
+        k for k in ("traceparent", "tracestate") if meta.get(k)
+    }
+    assert all(headers[k] == meta[k] for k in headers if k != "delivery_id")
+
+
+@given(every=st.integers(min_value=1, max_value=3600))
+def test_arq_sweeps_come_at_most_every_so_often_and_at_least_hourly(every: int) -> None:
+    pytest.importorskip("arq")
+    from hookreceiver.integrations.arq import _cron_times
+
+    times = _cron_times(every)
+    if every < 60:
+        assert times["second"] == set(range(0, 60, every))
+    else:
+        assert times["second"] == {0} and 0 in times["minute"]
+        assert times["minute"] == set(range(0, 60, every // 60))
