@@ -63,7 +63,7 @@ def _dramatiq() -> Any:
 
 class Sweeper:
     """A Dramatiq middleware: a thread in each worker process calling ``queue.sweep()`` every
-    ``every`` seconds (the first sweep right after the worker boots)."""
+    ``every`` seconds, from the worker's boot to its shutdown."""
 
     def __init__(self, queue: DramatiqQueue, every: float) -> None:
         self.queue = queue
