@@ -43,6 +43,7 @@ sys.path.insert(0, str(ROOT / "tests" / "integrations"))
 from queue_kit import (  # noqa: E402
     Fleet,
     Schema,
+    delete_arq_queue,
     delete_rabbitmq_queues,
     faxplus_body,
     rabbitmq_names,
@@ -159,11 +160,7 @@ def run_target(target: str, args: argparse.Namespace, workdir: Path) -> dict[str
         if target in ("celery", "dramatiq"):
             delete_rabbitmq_queues(AMQP, rabbitmq_names(tool, queue))
         elif target == "arq":
-            import redis
-
-            client = redis.Redis.from_url(REDIS)
-            client.delete(queue, f"{queue}:health-check")
-            client.close()
+            delete_arq_queue(REDIS, queue)
         schema.drop()
 
 

@@ -110,6 +110,23 @@ def delete_rabbitmq_queues(amqp_url: str, names: Iterable[str]) -> None:
         connection.close()
 
 
+def delete_arq_queue(redis_url: str, queue: str) -> None:
+    """Delete the test's own arq queue and the jobs still in it (a killed worker's job keeps
+    its keys for a day), never another queue's."""
+    import redis
+
+    client = redis.Redis.from_url(redis_url)
+    try:
+        for raw in client.zrange(queue, 0, -1):
+            job = raw.decode()
+            client.delete(
+                *(f"arq:{kind}:{job}" for kind in ("job", "in-progress", "retry", "result"))
+            )
+        client.delete(queue, f"{queue}:health-check")
+    finally:
+        client.close()
+
+
 def rabbitmq_names(tool: str, queue: str) -> list[str]:
     if tool == "dramatiq":
         return [queue, f"{queue}.DQ", f"{queue}.XQ"]

@@ -15,6 +15,7 @@ import pytest
 from queue_kit import (
     Proc,
     Schema,
+    delete_arq_queue,
     delete_rabbitmq_queues,
     pika_url,
     rabbitmq_names,
@@ -110,10 +111,6 @@ def test_the_example_runs_as_its_tools_users_run_it(
         server.stop()
         worker.kill()
         if tool == "arq":
-            import redis
-
-            client = redis.Redis.from_url(redis_url)
-            client.delete(queue, f"{queue}:health-check")
-            client.close()
+            delete_arq_queue(redis_url, queue)
         else:
             delete_rabbitmq_queues(str(AMQP_URL), rabbitmq_names(tool, queue))

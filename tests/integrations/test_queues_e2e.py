@@ -23,6 +23,7 @@ from queue_kit import (
     TOOLS,
     Fleet,
     Schema,
+    delete_arq_queue,
     delete_rabbitmq_queues,
     faxplus_body,
     rabbitmq_names,
@@ -73,11 +74,7 @@ def fleets(queue_name: str, redis_url: str) -> Iterator[list[Fleet]]:
         if broker.startswith("amqp://") and AMQP_URL:
             delete_rabbitmq_queues(AMQP_URL, rabbitmq_names(fleet.tool, queue_name))
         elif broker == redis_url:
-            import redis
-
-            client = redis.Redis.from_url(redis_url)
-            client.delete(queue_name, f"{queue_name}:health-check")
-            client.close()
+            delete_arq_queue(redis_url, queue_name)
 
 
 def start(

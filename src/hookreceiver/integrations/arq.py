@@ -191,7 +191,8 @@ def install(
             delivery again.
         sweep_every: seconds between sweeps (a divisor of 60, or whole minutes).
         queue_name: the arq queue (``None``: arq's default); the worker must use the same.
-        function_name: the job's name (the sweep's is this with ``_sweep``).
+        function_name: the job's name (the sweep's is this with ``_sweep``). arq's job and
+            cron ids are global in a Redis database: apps sharing one give each its own.
         timeout: seconds after which arq cancels a job whose handler hangs.
     """
     return ArqQueue(
