@@ -67,11 +67,16 @@ def _json_lines_to_stdout() -> None:
     logging.basicConfig(level=logging.WARNING, format="%(levelname)s %(name)s: %(message)s")
 
 
-def build_receiver() -> Receiver:
-    """Build the receiver from the environment, with all five providers mounted."""
+def build_receiver(*, worker: bool = True, ack: str | None = None) -> Receiver:
+    """Build the receiver from the environment, with all five providers mounted.
+
+    ``worker=False`` and ``ack="inbox"``: every delivery goes to the inbox and is handled by
+    task-queue workers (``examples/queued.py``).
+    """
     _json_lines_to_stdout()
     proxies = _list("HOOKRECEIVER_TRUSTED_PROXIES")
     hooks = Receiver(
+        worker=worker,
         store=_store(os.environ.get("HOOKRECEIVER_STORE", "hookreceiver-dedup.db")),
         inbox=open_inbox(os.environ.get("HOOKRECEIVER_INBOX", "sqlite:///hookreceiver-inbox.db")),
         proxies=TrustedProxies(proxies) if proxies else None,
@@ -80,26 +85,31 @@ def build_receiver() -> Receiver:
         journal_dir=os.environ.get("HOOKRECEIVER_JOURNAL", "hookreceiver-journal"),
     )
     extra_ips = _list("HOOKRECEIVER_ALLOW_IPS")
-    hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=extra_ips))
-    hooks.endpoint("/hooks/zipwhip/{event}", providers.Zipwhip(allow_ips=extra_ips))
+    hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=extra_ips), ack=ack)
+    hooks.endpoint("/hooks/zipwhip/{event}", providers.Zipwhip(allow_ips=extra_ips), ack=ack)
     documo_auth = BasicAuth.from_env("DOCUMO_BASIC_AUTH", realm="documo")
-    hooks.endpoint("/hooks/documo", providers.Documo(allow_ips=extra_ips, guards=[documo_auth]))
+    documo = providers.Documo(allow_ips=extra_ips, guards=[documo_auth])
+    hooks.endpoint("/hooks/documo", documo, ack=ack)
     # Documo's account events (user.create, number.add, ...) carry no event name: register
     # their webhooks at /hooks/documo/<event>, and the URL names the event.
     hooks.endpoint(
-        "/hooks/documo/{event}", providers.Documo(allow_ips=extra_ips, guards=[documo_auth])
+        "/hooks/documo/{event}",
+        providers.Documo(allow_ips=extra_ips, guards=[documo_auth]),
+        ack=ack,
     )
     # The URLs are registered once with Updox and Kazoo, so they do not expire (expires_in=None
     # says so knowingly): rotate the keys to retire them.
     hooks.endpoint(
         UPDOX_PATH,
         providers.Updox(signed_urls=URLSigner.from_env("UPDOX_URL_KEYS", expires_in=None)),
+        ack=ack,
     )
     hooks.endpoint(
         WIRECLOUD_PATH,
         providers.Wirecloud(
             signed_urls=URLSigner.from_env("WIRECLOUD_URL_KEYS", expires_in=None)
         ),
+        ack=ack,
     )
     _handlers(hooks)
     return hooks

@@ -71,7 +71,7 @@ class Inbox(Keeper):
         self.lease = lease
         self.keep_done = keep_done
         self.clock = clock
-        self._listeners: list[Callable[[str], None]] = []
+        self._listeners: list[Callable[[str, InboxRecord | None], None]] = []
         self._listeners_lock = threading.Lock()
 
     # Writing ---------------------------------------------------------------------------------
@@ -80,7 +80,7 @@ class Inbox(Keeper):
         """Write ``record`` durably, then tell the listeners (in-process workers, queues)."""
         self._insert(record)
         if record.state is InboxState.PENDING:
-            self._notify(record.id)
+            self._notify(record.id, record)
 
     async def aput(self, record: InboxRecord) -> None:
         """Async :meth:`put`."""
@@ -91,7 +91,7 @@ class Inbox(Keeper):
         state): whether it was written. Idempotent: the fallback journal drains with it."""
         written = self._insert_new(record)
         if written and record.state is InboxState.PENDING:
-            self._notify(record.id)
+            self._notify(record.id, record)
         return written
 
     # Processing ------------------------------------------------------------------------------
@@ -244,6 +244,13 @@ class Inbox(Keeper):
         Listeners must be quick and must not raise (errors are logged). Returns a function
         that removes the listener.
         """
+        return self.subscribe_records(lambda record_id, _record: listener(record_id))
+
+    def subscribe_records(
+        self, listener: Callable[[str, InboxRecord | None], None]
+    ) -> Callable[[], None]:
+        """:meth:`subscribe`, with the record as it was written (``None`` for a requeue, which
+        knows only ids): task queues read its trace context without reading the inbox."""
         with self._listeners_lock:
             self._listeners = [*self._listeners, listener]
 
@@ -253,10 +260,10 @@ class Inbox(Keeper):
 
         return unsubscribe
 
-    def _notify(self, record_id: str) -> None:
+    def _notify(self, record_id: str, record: InboxRecord | None = None) -> None:
         for listener in self._listeners:
             try:
-                listener(record_id)
+                listener(record_id, record)
             except Exception:
                 logger.exception("inbox listener failed for delivery %s", record_id)
 

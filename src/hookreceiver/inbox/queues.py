@@ -49,27 +49,70 @@ arq (async: the enqueue is scheduled on the app's loop, captured at start-up)::
 A message can still be lost between the inbox and the queue (the broker was down when the
 delivery arrived). Call :meth:`TaskQueue.sweep` periodically (a beat or cron task), or keep one
 ``hookreceiver worker`` running, to pick up deliveries overdue by more than ``grace`` seconds.
+
+:mod:`hookreceiver.integrations` does all of this in one call per tool, and sends each message
+with a few headers (:func:`message_headers`: the delivery id and the trace context), which the
+task sets as :data:`current_headers` while it processes the delivery.
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterator, Mapping
+from contextlib import contextmanager
+from contextvars import ContextVar
 from typing import TYPE_CHECKING
 
 from .process import inbox_of, new_token, process_async, process_sync
-from .records import InboxState
+from .records import InboxRecord, InboxState
 
 if TYPE_CHECKING:
     from .protocols import InboxReceiver
 
-__all__ = ["Enqueue", "TaskQueue"]
+__all__ = [
+    "Enqueue",
+    "TRACE_HEADERS",
+    "TaskQueue",
+    "current_headers",
+    "message_headers",
+    "processing_headers",
+]
 
 logger = logging.getLogger("hookreceiver")
 
 #: ``enqueue(record_id, delay_seconds)``: schedule the task that processes the delivery.
 Enqueue = Callable[[str, float], object]
+
+#: The W3C trace-context fields copied from a record's ``meta`` into its messages' headers.
+TRACE_HEADERS = ("traceparent", "tracestate")
+
+#: The headers of the message whose delivery this task is processing (set by the integrations'
+#: tasks): ``delivery_id``, and the trace context the receiving side kept with the record.
+current_headers: ContextVar[Mapping[str, str] | None] = ContextVar(
+    "hookreceiver_message_headers", default=None
+)
+
+
+def message_headers(record_id: str, record: InboxRecord | None = None) -> dict[str, str]:
+    """The headers a message for ``record_id`` carries: ``delivery_id``, and ``traceparent`` /
+    ``tracestate`` when the record's ``meta`` holds them (the observability layer keeps the
+    receiving span's context there). Small on purpose: the inbox holds the delivery."""
+    headers = {"delivery_id": record_id}
+    meta = getattr(record, "meta", None)
+    if isinstance(meta, Mapping):
+        headers.update({k: str(meta[k]) for k in TRACE_HEADERS if meta.get(k)})
+    return headers
+
+
+@contextmanager
+def processing_headers(headers: Mapping[str, str] | None) -> Iterator[None]:
+    """Set :data:`current_headers` while a task processes its delivery."""
+    reset = current_headers.set(headers)
+    try:
+        yield
+    finally:
+        current_headers.reset(reset)
 
 
 class TaskQueue:
@@ -78,28 +121,42 @@ class TaskQueue:
     Args:
         receiver: the receiver whose inbox, endpoints and handlers are used (create it with
             ``worker=False``: the queue replaces the in-process worker).
-        enqueue: ``enqueue(record_id, delay)`` schedules your task (see the module's recipes).
+        enqueue: ``enqueue(record_id, delay)`` schedules your task (see the module's recipes);
+            subclasses that override :meth:`send` pass none.
         grace: seconds past its due time after which :meth:`sweep` re-sends a delivery.
     """
 
-    def __init__(self, receiver: InboxReceiver, enqueue: Enqueue, *, grace: float = 60.0) -> None:
+    def __init__(
+        self, receiver: InboxReceiver, enqueue: Enqueue | None = None, *, grace: float = 60.0
+    ) -> None:
         self.receiver = receiver
         self.inbox = inbox_of(receiver)
         self.enqueue = enqueue
         self.grace = grace
-        self._unsubscribe = self.inbox.subscribe(self._accepted)
+        self._unsubscribe = self.inbox.subscribe_records(self._accepted)
 
-    def _accepted(self, record_id: str) -> None:
-        self._send(record_id, 0.0)
+    def _accepted(self, record_id: str, record: InboxRecord | None) -> None:
+        self._send(record_id, 0.0, record)
 
-    def _send(self, record_id: str, delay: float) -> bool:
+    def send(self, record_id: str, delay: float, headers: Mapping[str, str]) -> None:
+        """Schedule the task for ``record_id`` in ``delay`` seconds (``enqueue`` by default;
+        the integrations send ``headers`` with it). Raise when the broker cannot take it."""
+        if self.enqueue is None:
+            raise NotImplementedError("pass enqueue=, or override send()")
+        self.enqueue(record_id, delay)
+
+    def _send(self, record_id: str, delay: float, record: InboxRecord | None = None) -> bool:
         try:
-            self.enqueue(record_id, delay)
-        except Exception:
+            self.send(record_id, delay, message_headers(record_id, record))
+        except Exception as exc:
             # The delivery is safe in the inbox; sweep() or a worker picks it up later.
-            logger.exception("could not enqueue inbox delivery %s", record_id)
+            self.send_failed(record_id, exc)
             return False
         return True
+
+    def send_failed(self, record_id: str, exc: Exception) -> None:
+        """Log a message the broker did not take (its delivery waits for :meth:`sweep`)."""
+        logger.error("could not enqueue inbox delivery %s", record_id, exc_info=exc)
 
     def process_one(self, record_id: str) -> InboxState | None:
         """Process one delivery if it is due (the task's body); its new state, or ``None``
@@ -132,7 +189,7 @@ class TaskQueue:
     def _resend(self, record_id: str) -> None:
         entry = self.inbox.get(record_id)
         if entry is not None and entry.state is InboxState.PENDING:
-            self._send(record_id, max(0.0, entry.next_attempt_at - self.inbox.clock()))
+            self._send(record_id, max(0.0, entry.next_attempt_at - self.inbox.clock()), entry)
 
     def sweep(self, limit: int = 1000) -> int:
         """Re-send deliveries overdue by more than ``grace`` seconds (lost messages); how many.
