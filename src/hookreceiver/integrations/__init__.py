@@ -5,9 +5,9 @@ router, :mod:`.fastapi`, and a Django app, :mod:`.django`, see ``docs/frameworks
 Each types the receiver it is handed with a protocol, never the ``Receiver`` facade, and
 imports its tool only inside its own module: the core never needs them.
 
-Each task-queue module wires a receiver's inbox to one tool in one call (``install``): it registers the
-task, actor or function that processes one delivery, sends a message for every delivery the
-receivers accept, and sweeps for lost messages::
+Each task-queue module wires a receiver's inbox to one tool in one call (``install``): it
+registers the task, actor or function that processes one delivery, sends a message for every
+delivery the receivers accept, and sweeps for lost messages::
 
     hookreceiver.integrations.celery.install(celery_app, hooks)        # [celery]
     hookreceiver.integrations.dramatiq.install(broker, hooks)          # [dramatiq]
