@@ -190,7 +190,7 @@ def _record_json(record: InboxRecord) -> dict[str, Any]:
                 "field": f.field,
                 "filename": f.filename,
                 "content_type": f.content_type,
-                "size": len(f.data),
+                "size": f.size,
             }
             for f in record.files
         ],

@@ -12,8 +12,9 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
+from functools import partial
 from enum import Enum
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
@@ -30,6 +31,7 @@ if TYPE_CHECKING:
 
 __all__ = [
     "CREDENTIAL_HEADERS",
+    "FILE_CHUNK",
     "InboxEntry",
     "InboxRecord",
     "InboxState",
@@ -47,6 +49,8 @@ __all__ = [
 #: the credentials are of no use afterwards.
 #: What a credential found in a stored delivery's URL is replaced with.
 REDACTED = "***"
+#: Bytes of a stored file read or written at a time (and the size of an inbox's file chunk).
+FILE_CHUNK = 1024 * 1024
 
 
 class InboxState(str, Enum):
@@ -98,20 +102,94 @@ class Retry:
         return float(min(self.max_delay, self.first_delay * self.factor**exponent))
 
 
-@dataclass(frozen=True, slots=True)
 class StoredFile:
-    """A multipart file part kept in the inbox (a fax document)."""
+    """A multipart file part kept in the inbox (a fax document).
 
-    field: str
-    filename: str | None
-    content_type: str
-    data: bytes
+    Its content is given as bytes (``data``), or as ``chunks``: a function that yields it a
+    piece at a time each time it is called (the request's spooled file while a delivery is
+    captured, the inbox's rows when it is read back), so a large fax is never held whole in
+    memory on its way in or out of the inbox.
+
+    Attributes:
+        field: the multipart field name.
+        filename: the file name the sender gave, or ``None``.
+        content_type: the part's content type.
+        size: the number of bytes.
+    """
+
+    __slots__ = ("field", "filename", "content_type", "size", "_data", "_chunks")
+
+    def __init__(
+        self,
+        field: str,
+        filename: str | None,
+        content_type: str,
+        data: bytes = b"",
+        *,
+        size: int | None = None,
+        chunks: Callable[[], Iterator[bytes]] | None = None,
+    ) -> None:
+        self.field = field
+        self.filename = filename
+        self.content_type = content_type
+        self.size = len(data) if size is None else size
+        self._data = data
+        self._chunks = chunks
+
+    def chunks(self) -> Iterator[bytes]:
+        """The content, a piece (of at most about 1 MiB) at a time."""
+        if self._chunks is None:
+            for start in range(0, len(self._data), FILE_CHUNK):
+                yield self._data[start : start + FILE_CHUNK]
+            return
+        received = 0
+        for chunk in self._chunks():
+            received += len(chunk)
+            yield chunk
+        if received != self.size:
+            raise ValueError(
+                f"stored file {self.field!r} has {received} of its {self.size} bytes: "
+                "the delivery was deleted (purged) while it was read"
+            )
+
+    @property
+    def data(self) -> bytes:
+        """The whole content in memory. Prefer :meth:`chunks` or :meth:`attachment`."""
+        return self._data if self._chunks is None else b"".join(self.chunks())
 
     def attachment(self) -> Attachment:
-        """A fresh :class:`~hookreceiver.Attachment` over the stored bytes."""
-        return Attachment.from_bytes(
-            self.data, field=self.field, filename=self.filename, content_type=self.content_type
+        """A fresh :class:`~hookreceiver.Attachment` over the stored content, written to it a
+        chunk at a time (on disk past 1 MiB)."""
+        attachment = Attachment(self.field, self.filename, self.content_type)
+        try:
+            for chunk in self.chunks():
+                attachment.write(chunk)
+        except BaseException:
+            attachment.close()
+            raise
+        attachment.finish()
+        return attachment
+
+    def __eq__(self, other: object) -> bool:
+        if not isinstance(other, StoredFile):
+            return NotImplemented
+        mine = (self.field, self.filename, self.content_type, self.size)
+        theirs = (other.field, other.filename, other.content_type, other.size)
+        return mine == theirs and self.data == other.data
+
+    __hash__ = None  # type: ignore[assignment]
+
+    def __repr__(self) -> str:
+        return (
+            f"StoredFile(field={self.field!r}, filename={self.filename!r}, "
+            f"content_type={self.content_type!r}, size={self.size})"
         )
+
+
+def _spooled_chunks(attachment: Attachment) -> Iterator[bytes]:
+    file = attachment.open()
+    while chunk := file.read(FILE_CHUNK):
+        yield chunk
 
 
 @dataclass(slots=True)
@@ -211,8 +289,12 @@ class InboxRecord(InboxEntry):
 
     # Storage encoding: the small parts in a JSON text, the bytes in one blob -----------------
 
-    def encode(self) -> tuple[str, bytes]:
-        """``(meta, payload)``: request details as JSON text; body and file bytes in one blob."""
+    def encode(self, *, files_apart: bool = False) -> tuple[str, bytes]:
+        """``(meta, payload)``: request details as JSON text; body and file bytes in one blob.
+
+        With ``files_apart`` the payload holds the body alone: the inbox stores the files'
+        bytes a chunk at a time beside the row (:meth:`StoredFile.chunks`).
+        """
         meta = {
             "method": self.method,
             "path": self.path,
@@ -228,28 +310,49 @@ class InboxRecord(InboxEntry):
                     "field": f.field,
                     "filename": f.filename,
                     "content_type": f.content_type,
-                    "size": len(f.data),
+                    "size": f.size,
                 }
                 for f in self.files
             ],
             "signed": self.signed,
         }
-        payload = self.body + b"".join(f.data for f in self.files) if self.files else self.body
+        if files_apart and self.files:
+            meta["files_apart"] = True
+            payload = self.body
+        elif self.files:
+            payload = self.body + b"".join(f.data for f in self.files)
+        else:
+            payload = self.body
         return json.dumps(meta, separators=(",", ":"), default=str), payload
 
     @classmethod
-    def decode(cls, entry: InboxEntry, meta_text: str, payload: bytes) -> InboxRecord:
-        """Rebuild a record from an entry's columns and :meth:`encode`'s output."""
+    def decode(
+        cls,
+        entry: InboxEntry,
+        meta_text: str,
+        payload: bytes,
+        parts: Callable[[int], Iterator[bytes]] | None = None,
+    ) -> InboxRecord:
+        """Rebuild a record from an entry's columns and :meth:`encode`'s output.
+
+        ``parts(index)`` yields the chunks of file ``index`` of a record encoded with
+        ``files_apart`` (read only when the file is).
+        """
         meta = json.loads(meta_text)
         position = int(meta["body_size"])
+        apart = bool(meta.get("files_apart"))
+        if apart and parts is None:
+            raise ValueError("the record's files are stored apart: pass parts")
         files = []
-        for part in meta["files"]:
-            end = position + int(part["size"])
-            files.append(
-                StoredFile(
-                    part["field"], part["filename"], part["content_type"], payload[position:end]
-                )
-            )
+        for index, part in enumerate(meta["files"]):
+            kind = (part["field"], part["filename"], part["content_type"])
+            size = int(part["size"])
+            if apart:
+                assert parts is not None
+                files.append(StoredFile(*kind, size=size, chunks=partial(parts, index)))
+                continue
+            end = position + size
+            files.append(StoredFile(*kind, payload[position:end]))
             position = end
         return cls(
             **{f.name: getattr(entry, f.name) for f in dataclasses.fields(InboxEntry)},
@@ -282,8 +385,14 @@ def capture(
     path, query, params = without_url_secrets(
         endpoint, delivery.path, delivery.query, request.params
     )
-    files = tuple(StoredFile(a.field, a.filename, a.content_type, a.read()) for a in body.files)
-    size = len(body.raw) + sum(len(f.data) for f in files)
+    # The files stay in the request's spooled files: the keeper reads them a chunk at a time.
+    files = tuple(
+        StoredFile(
+            a.field, a.filename, a.content_type, size=a.size, chunks=partial(_spooled_chunks, a)
+        )
+        for a in body.files
+    )
+    size = len(body.raw) + sum(f.size for f in files)
     return InboxRecord(
         id=delivery_id,
         state=InboxState.PENDING if error is None else InboxState.QUARANTINED,
