@@ -155,7 +155,9 @@ class Statements:
             f"DELETE FROM {t} WHERE id = {p} AND lock_token = {p} AND state = 'processing'"
         )
         self.get = f"SELECT {_ALL_COLUMNS} FROM {t} WHERE id = {p}"
-        self.insert_part = f"INSERT INTO {t}_parts (id, file, seq, data) VALUES ({p}, {p}, {p}, {p})"
+        self.insert_part = (
+            f"INSERT INTO {t}_parts (id, file, seq, data) VALUES ({p}, {p}, {p}, {p})"
+        )
         self.read_part = f"SELECT data FROM {t}_parts WHERE id = {p} AND file = {p} AND seq = {p}"
         self.delete_parts = f"DELETE FROM {t}_parts WHERE id = {p}"
         self._lock = lock

@@ -14,8 +14,8 @@ import dataclasses
 import json
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass, field
-from functools import partial
 from enum import Enum
+from functools import partial
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_plus
 
