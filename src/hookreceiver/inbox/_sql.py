@@ -122,10 +122,13 @@ class Statements:
         # The lease's end is kept in next_attempt_at, so "due" is one condition on one index
         # for both a pending delivery and one whose worker died.
         lock = " FOR UPDATE SKIP LOCKED" if skip_locked else ""
+        # SQLite, without statistics (nobody runs ANALYZE), prefers the (state, updated_at)
+        # index for the IN and then sorts every due row: name the index it must use.
+        due_at = f" INDEXED BY {t}_due_at" if p == "?" else ""
         self.take_next = (
             f"UPDATE {t} SET state = 'processing', attempts = attempts + 1, lock_token = {p},"
             f" next_attempt_at = {p}, updated_at = {p} WHERE id = ("
-            f"SELECT id FROM {t} WHERE {_TAKEABLE}"
+            f"SELECT id FROM {t}{due_at} WHERE {_TAKEABLE}"
             f" AND next_attempt_at <= {p} ORDER BY next_attempt_at LIMIT 1{lock})"
             f" RETURNING {_ALL_COLUMNS}"
         )
