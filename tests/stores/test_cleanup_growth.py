@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
+from hypothesis import given
+from hypothesis import strategies as st
 from store_kit import FakeClock
 
 from hookreceiver.cli import main
@@ -192,3 +194,32 @@ def test_memory_store_makes_room_a_hundredth_at_a_time() -> None:
     store.claim("one-more", 60)
     # One claim dropped 100 keys, not 1,000: the eviction a claim pays for is small.
     assert len(store) == 10_000 - 100 + 1
+
+
+# Store URLs --------------------------------------------------------------------------------------
+
+_NAMES = st.from_regex(r"[A-Za-z_][A-Za-z0-9_]{0,40}", fullmatch=True)
+
+
+@given(_NAMES)
+def test_open_store_reads_the_postgres_table_from_the_url(table: str) -> None:
+    pytest.importorskip("psycopg")
+    store = open_store(f"postgresql://u@db.example/hooks?table={table}&sslmode=disable")
+    assert (type(store).__name__, store.table) == ("PostgresStore", table)  # type: ignore[attr-defined]
+    assert "table=" not in store._dsn  # type: ignore[attr-defined]
+
+
+@given(st.from_regex(r"[A-Za-z0-9_][A-Za-z0-9_./-]{0,30}", fullmatch=True))
+def test_open_store_reads_sqlite_paths_as_sqlalchemy_writes_them(path: str) -> None:
+    assert isinstance(open_store(f"sqlite:///{path}"), SQLiteStore)
+    assert open_store(f"sqlite:///{path}").path == path  # type: ignore[attr-defined]
+    assert open_store(f"sqlite:////abs/{path}").path == f"/abs/{path}"  # type: ignore[attr-defined]
+    if "://" not in path:
+        assert open_store(path).path == path  # type: ignore[attr-defined]
+
+
+def test_open_store_names_memory_and_refuses_nonsense() -> None:
+    assert isinstance(open_store("memory"), MemoryStore)
+    for bad in ("", "sqlite://host/x", "sqlite:///", "mongodb://x"):
+        with pytest.raises(ValueError):
+            open_store(bad)
