@@ -112,7 +112,11 @@ def update_docs(table: str) -> None:
     # Section 6 (growth) is written by harness/growth.py, run on its own: keep its block.
     old = results.read_text() if results.exists() else ""
     kept = re.search(r"<!-- growth:start -->.*?<!-- growth:end -->", old, re.S)
-    results.write_text(table.rstrip("\n") + ("\n\n" + kept.group(0) + "\n" if kept else "\n"))
+    if kept and "## Targets" in table:
+        at = table.index("## Targets")
+        results.write_text(table[:at] + kept.group(0) + "\n\n" + table[at:])
+    else:
+        results.write_text(table)
     body = table.split("\n", 1)[1].lstrip("\n")  # the README has its own title
     body = "\n".join("#" + line if line.startswith("## ") else line for line in body.split("\n"))
     _between_markers(BENCH_DIR / "README.md", body)

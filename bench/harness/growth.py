@@ -498,12 +498,16 @@ START, END = "<!-- growth:start -->", "<!-- growth:end -->"
 
 
 def write_results(block: str, path: Path = BENCH_DIR / "RESULTS.md") -> None:
-    """Put ``block`` between the growth markers of ``RESULTS.md`` (appended the first time)."""
+    """Put ``block`` between the growth markers of ``RESULTS.md`` (the first time: before its
+    ``## Targets``, which stays the file's last section, as the README shows it)."""
     text = path.read_text()
     section = f"{START}\n## 6. Growth: 10k / 100k / 1M rows\n\n{block}\n{END}"
     if START in text:
         pattern = re.escape(START) + ".*?" + re.escape(END)
         text = re.sub(pattern, lambda m: section, text, flags=re.S)
+    elif "## Targets" in text:
+        at = text.index("## Targets")
+        text = text[:at] + section + "\n\n" + text[at:]
     else:
         text = text.rstrip("\n") + "\n\n" + section + "\n"
     path.write_text(text)
