@@ -316,8 +316,57 @@ def _inbox(
         raise ValueError(f"unknown inbox {backend!r}")
 
 
-def inbox_curve(backend: str, levels: list[int], workdir: Path) -> dict[str, dict[int, float]]:
-    """Per operation, per level: p50 µs (purge: µs per 1,000 rows)."""
+def purge_while_putting(box: Any, backend: str) -> dict[str, Any]:
+    """Purge every row handled 60 days ago (half the inbox) while a second inbox object (its
+    own connections, as another process's) puts deliveries one after another: how long the
+    purge took, and how long the slowest put waited."""
+    from hookreceiver.inbox import PostgresInbox, SQLiteInbox
+
+    if backend == "sqlite":
+        other: Any = SQLiteInbox(box.path, table=box._sql.table, synchronous="NORMAL")
+    else:
+        other = PostgresInbox(PG_DSN, table=box._sql.table)
+    waits: list[float] = []
+    outcome: dict[str, Any] = {}
+
+    def purge() -> None:
+        started = time.perf_counter()
+        try:
+            outcome["rows"] = box.purge(older_than=30 * 86400)
+        except Exception as exc:  # the old single DELETE could pass the statement timeout
+            outcome["error"] = f"{type(exc).__name__}: {str(exc).splitlines()[0][:120]}"
+        outcome["seconds"] = time.perf_counter() - started
+
+    import threading
+
+    thread = threading.Thread(target=purge)
+    thread.start()
+    count, failed = 0, 0
+    while thread.is_alive():
+        started = time.perf_counter()
+        try:
+            other.put(_record(f"during{count}", time.time(), InboxState.PENDING))
+        except Exception:
+            failed += 1
+        waits.append(time.perf_counter() - started)
+        count += 1
+    thread.join()
+    other.close()
+    waits.sort()
+    return {
+        **outcome,
+        "puts": count,
+        "failed_puts": failed,
+        "max_put_ms": waits[-1] * 1000 if waits else None,
+        "p99_put_ms": waits[int(len(waits) * 0.99)] * 1000 if waits else None,
+    }
+
+
+def inbox_curve(
+    backend: str, levels: list[int], workdir: Path, under_load: dict[str, Any]
+) -> dict[str, dict[int, float]]:
+    """Per operation, per level: p50 µs (purge: µs per 1,000 rows). At the largest level,
+    :func:`purge_while_putting` fills ``under_load``."""
     names = ["put", "take", "finish", "get", "list 100", "list --state failed", "purge"]
     curve: dict[str, dict[int, float]] = {name: {} for name in names}
     with _inbox(backend, workdir) as (box, fill):
@@ -364,6 +413,8 @@ def inbox_curve(backend: str, levels: list[int], workdir: Path) -> dict[str, dic
             if removed != PURGED:
                 raise RuntimeError(f"purge removed {removed} rows, not {PURGED}")
             curve["purge"][level] = seconds * 1e6 / PURGED * 1000
+        _say(f"  {backend} inbox: purging half of {levels[-1]:,} rows while putting")
+        under_load.update(purge_while_putting(box, backend))
     return curve
 
 
@@ -475,6 +526,22 @@ def report(results: dict[str, Any], command: str) -> str:
         parts.append(_curve_table("Stores: p50 µs per operation", results["stores"], "µs"))
     if results["inbox"]:
         parts.append(_curve_table("Inbox: p50 µs per operation", results["inbox"], "µs"))
+    if results.get("purge_under_load"):
+        lines = [
+            f"### Purging half of {_level(results['levels'][-1])} rows while another connection"
+            " puts",
+            "",
+            "| backend | rows purged | seconds | puts meanwhile | slowest put ms | p99 put ms |",
+            "|---|---:|---:|---:|---:|---:|",
+        ]
+        for backend, found in results["purge_under_load"].items():
+            rows = f"{found['rows']:,}" if "rows" in found else f"failed: {found['error']}"
+            lines.append(
+                f"| {backend} | {rows} | {found['seconds']:.1f} | {found['puts']:,}"
+                f" ({found['failed_puts']} failed) | {found['max_put_ms']:.1f}"
+                f" | {found['p99_put_ms']:.1f} |"
+            )
+        parts.append("\n".join(lines))
     if results["attachments"]:
         lines = [
             "### A Documo fax through uvicorn: the server's peak RSS growth",
@@ -533,6 +600,7 @@ def main(argv: list[str] | None = None) -> int:
         "levels": levels,
         "stores": {},
         "inbox": {},
+        "purge_under_load": {},
         "attachments": {},
         "attachment_sizes": sizes,
     }
@@ -543,7 +611,9 @@ def main(argv: list[str] | None = None) -> int:
             results["stores"][backend] = store_curve(backend, levels, workdir)
         for backend in [b for b in args.inboxes.split(",") if b]:
             _say(f"inbox {backend}")
-            results["inbox"][backend] = inbox_curve(backend, levels, workdir)
+            load: dict[str, Any] = {}
+            results["inbox"][backend] = inbox_curve(backend, levels, workdir, load)
+            results["purge_under_load"][backend] = load
         if sizes:
             modes = {
                 "sync": ("sync (no inbox)", None),

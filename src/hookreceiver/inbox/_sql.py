@@ -42,6 +42,8 @@ ALL_COLUMNS = tuple(name.strip() for name in _ALL_COLUMNS.split(","))
 # The rows a worker may take; written the same in the partial index and in the query, as SQLite
 # uses a partial index only for a query whose WHERE holds the index's condition as written.
 _TAKEABLE = "state IN ('pending', 'processing')"
+# Ids per statement: SQLite before 3.32 takes 999 parameters at most.
+_IDS_PER_STATEMENT = 500
 
 
 def check_table_name(table: str) -> str:
@@ -230,13 +232,28 @@ class Statements:
             f" AND updated_at < {p} LIMIT {p}{self._lock}"
         )
 
-    def delete_ids(self, count: int) -> tuple[str, str]:
-        """Delete ``count`` deliveries by id: their attachments' chunks, then their rows."""
-        ids = ", ".join([self._p] * count)
-        return (
-            f"DELETE FROM {self.table}_parts WHERE id IN ({ids})",
-            f"DELETE FROM {self.table} WHERE id IN ({ids})",
-        )
+    def delete_ids(self, ids: Sequence[str]) -> Iterator[tuple[str, str, Sequence[Any]]]:
+        """Statements that delete deliveries by id: ``(attachments' chunks, rows, params)``.
+
+        PostgreSQL takes the ids as one array (one plan whatever their number); SQLite as
+        placeholders, 500 a statement (it took 999 parameters at most before 3.32).
+        """
+        t = self.table
+        if self._p == "%s":
+            yield (
+                f"DELETE FROM {t}_parts WHERE id = ANY(%s)",
+                f"DELETE FROM {t} WHERE id = ANY(%s)",
+                (list(ids),),
+            )
+            return
+        for start in range(0, len(ids), _IDS_PER_STATEMENT):
+            chunk = ids[start : start + _IDS_PER_STATEMENT]
+            marks = ", ".join("?" * len(chunk))
+            yield (
+                f"DELETE FROM {t}_parts WHERE id IN ({marks})",
+                f"DELETE FROM {t} WHERE id IN ({marks})",
+                chunk,
+            )
 
 
 class Cursor(Protocol):
@@ -418,18 +435,12 @@ class SQLInbox(Inbox):
             with self._transaction() as conn:
                 rows = conn.execute(select, (*states, before, self.purge_batch)).fetchall()
                 ids = [row["id"] for row in rows]
-                for start in range(0, len(ids), _IDS_PER_STATEMENT):
-                    chunk = ids[start : start + _IDS_PER_STATEMENT]
-                    parts, deliveries = self._sql.delete_ids(len(chunk))
-                    conn.execute(parts, chunk)
-                    removed += conn.execute(deliveries, chunk).rowcount
+                for parts, deliveries, params in self._sql.delete_ids(ids):
+                    conn.execute(parts, params)
+                    removed += conn.execute(deliveries, params).rowcount
             if len(ids) < self.purge_batch:
                 return removed
             self._between_batches(time.perf_counter() - started)
-
-
-# Ids per statement: SQLite before 3.32 takes 999 parameters at most.
-_IDS_PER_STATEMENT = 500
 
 
 def _rechunked(chunks: Iterable[bytes]) -> Iterator[bytes]:
