@@ -13,6 +13,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import re
 import sys
 from collections.abc import Callable
 from dataclasses import replace
@@ -107,7 +108,15 @@ START, END = "<!-- results:start -->", "<!-- results:end -->"
 def update_docs(table: str) -> None:
     """Put the table in ``RESULTS.md`` and between the markers of ``bench/README.md``, and the
     run's machine, date and targets between the markers of the project's ``README.md``."""
-    (BENCH_DIR / "RESULTS.md").write_text(table)
+    results = BENCH_DIR / "RESULTS.md"
+    # Section 6 (growth) is written by harness/growth.py, run on its own: keep its block.
+    old = results.read_text() if results.exists() else ""
+    kept = re.search(r"<!-- growth:start -->.*?<!-- growth:end -->", old, re.S)
+    if kept and "## Targets" in table:
+        at = table.index("## Targets")
+        results.write_text(table[:at] + kept.group(0) + "\n\n" + table[at:])
+    else:
+        results.write_text(table)
     body = table.split("\n", 1)[1].lstrip("\n")  # the README has its own title
     body = "\n".join("#" + line if line.startswith("## ") else line for line in body.split("\n"))
     _between_markers(BENCH_DIR / "README.md", body)

@@ -1,5 +1,5 @@
 """The ``hookreceiver`` command: ``demo``, ``send``, ``events``, ``forward``; the inbox's
-``inbox``, ``worker``.
+``inbox``, ``worker``; ``store cleanup``.
 
 Exit codes: 0 success; 1 a delivery did not go as expected (``demo``) or the provider would not
 count it delivered (``send``); 2 a usage error (unknown provider or event, bad option); 3 no HTTP
@@ -38,6 +38,7 @@ EXIT_APP_FAILED = 4
 # Commands defined elsewhere, imported only when used (the inbox's need its storage modules).
 _LAZY = {
     "inbox": "hookreceiver.inbox.cli:inbox",
+    "store": "hookreceiver.stores.cli:store",
     "worker": "hookreceiver.inbox.cli:worker",
 }
 

@@ -230,7 +230,11 @@ class Inbox(Keeper):
         return count
 
     def purge(self, *, older_than: float, states: Iterable[InboxState] = (InboxState.DONE,)) -> int:
-        """Delete deliveries in ``states`` not updated for ``older_than`` seconds."""
+        """Delete deliveries in ``states`` not updated for ``older_than`` seconds; how many.
+
+        The SQL inboxes delete a batch (about 1,000 deliveries and their attachments) per
+        transaction, so deliveries keep being written while a large purge runs.
+        """
         return self._purge([s.value for s in states], self.clock() - older_than)
 
     def close(self) -> None:

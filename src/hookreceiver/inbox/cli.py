@@ -1,10 +1,10 @@
-"""``hookreceiver inbox list|show|replay|export`` and ``hookreceiver worker``.
+"""``hookreceiver inbox list|show|replay|export|purge`` and ``hookreceiver worker``.
 
 Every command finds the receiver with ``--app module:attribute`` (or ``HOOKRECEIVER_APP``): the
 attribute is your :class:`~hookreceiver.Receiver` (or an object whose ``receiver`` is one).
-``inbox list``, ``inbox show`` and ``inbox replay --requeue`` also work with ``--inbox URL``
-(``sqlite:///hooks.db``, ``postgresql://user@host/db``; add ``?table=name`` for another table),
-which needs no handlers. ``HOOKRECEIVER_INBOX`` is the same URL, read by
+``inbox list``, ``inbox show``, ``inbox purge`` and ``inbox replay --requeue`` also work with
+``--inbox URL`` (``sqlite:///hooks.db``, ``postgresql://user@host/db``; add ``?table=name`` for
+another table), which needs no handlers. ``HOOKRECEIVER_INBOX`` is the same URL, read by
 :func:`hookreceiver.inbox.open_inbox` (the example apps use it too).
 """
 
@@ -30,7 +30,7 @@ from .replay import NEEDS_ATTENTION, ReplayResult, replay, replay_many
 from .urls import open_inbox as _open_inbox
 from .worker import InboxWorker
 
-__all__ = ["inbox", "load_receiver", "open_inbox", "worker"]
+__all__ = ["inbox", "load_receiver", "open_inbox", "parse_duration", "worker"]
 
 STATES = [state.value for state in InboxState]
 
@@ -190,7 +190,7 @@ def _record_json(record: InboxRecord) -> dict[str, Any]:
                 "field": f.field,
                 "filename": f.filename,
                 "content_type": f.content_type,
-                "size": len(f.data),
+                "size": f.size,
             }
             for f in record.files
         ],
@@ -314,6 +314,56 @@ def replay_command(
     _report(results)
     if any(result.state is not InboxState.DONE for result in results):
         sys.exit(1)
+
+
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+_PURGEABLE = [InboxState.DONE.value, InboxState.FAILED.value, InboxState.QUARANTINED.value]
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``30d``, ``12h``, ``15m``, ``90s``, ``2w`` or a plain number of seconds."""
+    value = text.strip().lower()
+    number, unit = (value[:-1], _UNITS[value[-1]]) if value[-1:] in _UNITS else (value, 1.0)
+    try:
+        seconds = float(number) * unit
+    except ValueError:
+        raise ValueError(f"{text!r} is not a duration such as 30d, 12h, 15m or 90s") from None
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ValueError(f"{text!r} is not a duration such as 30d, 12h, 15m or 90s")
+    return seconds
+
+
+def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:
+    try:
+        return parse_duration(value)
+    except ValueError as exc:
+        raise click.BadParameter(str(exc)) from None
+
+
+@inbox.command("purge")
+@click.option(
+    "--older-than",
+    required=True,
+    callback=_duration,
+    help="Not updated for this long: 30d, 12h, 15m, 90s.",
+)
+@click.option(
+    "--state",
+    "states",
+    multiple=True,
+    type=click.Choice(_PURGEABLE),
+    help="Repeatable; done by default.",
+)
+@click.pass_obj
+def purge_command(target: _Target, older_than: float, states: tuple[str, ...]) -> None:
+    """Delete old handled (or failed, quarantined) deliveries, a batch at a time.
+
+    Each batch of about 1,000 is its own short transaction, so deliveries keep being
+    accepted while a large purge runs. Pending and processing deliveries are never purged.
+    """
+    chosen = [InboxState(s) for s in states] or [InboxState.DONE]
+    removed = target.inbox().purge(older_than=older_than, states=chosen)
+    click.echo(f"purged {removed} deliver{'y' if removed == 1 else 'ies'}")
 
 
 @click.command()

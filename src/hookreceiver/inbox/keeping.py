@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Callable, Mapping
+from functools import partial
 from typing import TYPE_CHECKING
 from urllib.parse import unquote_plus
 
 from ..delivery import CREDENTIAL_HEADERS
 from ..parsing.body import Body
-from .records import InboxRecord, InboxState, StoredFile
+from .records import InboxRecord, InboxState
+from .stored import StoredFile, spooled_chunks
 
 if TYPE_CHECKING:
     from ..core.events import ParsedEvent
@@ -44,8 +46,14 @@ def capture(
     path, query, params = without_url_secrets(
         endpoint, delivery.path, delivery.query, request.params
     )
-    files = tuple(StoredFile(a.field, a.filename, a.content_type, a.read()) for a in body.files)
-    size = len(body.raw) + sum(len(f.data) for f in files)
+    # The files stay in the request's spooled files: the keeper reads them a chunk at a time.
+    files = tuple(
+        StoredFile(
+            a.field, a.filename, a.content_type, size=a.size, chunks=partial(spooled_chunks, a)
+        )
+        for a in body.files
+    )
+    size = len(body.raw) + sum(f.size for f in files)
     return InboxRecord(
         id=delivery_id,
         state=InboxState.PENDING if error is None else InboxState.QUARANTINED,

@@ -127,9 +127,14 @@ class PostgresInbox(SQLInbox):
         except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
             raise StoreUnavailable(f"PostgreSQL inbox: {exc}") from exc
 
+    @contextmanager
+    def _transaction(self) -> Iterator[psycopg.Connection[Any]]:
+        with self._connection() as conn, conn.transaction():
+            yield conn
+
     def drop(self) -> None:
-        """Drop the table (tests, and removing the inbox for good)."""
-        self._execute(f"DROP TABLE IF EXISTS {self.table}", ())
+        """Drop the table and its attachments' (tests, and removing the inbox for good)."""
+        self._execute(f"DROP TABLE IF EXISTS {self.table}, {self.table}_parts", ())
         self._schema_ready = False
 
     def close(self) -> None:

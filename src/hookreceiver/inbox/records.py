@@ -13,18 +13,20 @@ from __future__ import annotations
 
 import dataclasses
 import json
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
+from functools import partial
 from typing import Any
 
 from ..delivery import CREDENTIAL_HEADERS
-from ..parsing.attachment import Attachment
 from ..parsing.body import Body
 from .retry import Retry
+from .stored import FILE_CHUNK, StoredFile
 
 __all__ = [
     "CREDENTIAL_HEADERS",
+    "FILE_CHUNK",
     "InboxEntry",
     "InboxRecord",
     "InboxState",
@@ -48,22 +50,6 @@ class InboxState(str, Enum):
     FAILED = "failed"
     #: It does not parse or validate; kept raw with the error until replayed.
     QUARANTINED = "quarantined"
-
-
-@dataclass(frozen=True, slots=True)
-class StoredFile:
-    """A multipart file part kept in the inbox (a fax document)."""
-
-    field: str
-    filename: str | None
-    content_type: str
-    data: bytes
-
-    def attachment(self) -> Attachment:
-        """A fresh :class:`~hookreceiver.Attachment` over the stored bytes."""
-        return Attachment.from_bytes(
-            self.data, field=self.field, filename=self.filename, content_type=self.content_type
-        )
 
 
 @dataclass(slots=True)
@@ -168,8 +154,12 @@ class InboxRecord(InboxEntry):
 
     # Storage encoding: the small parts in a JSON text, the bytes in one blob -----------------
 
-    def encode(self) -> tuple[str, bytes]:
-        """``(meta, payload)``: request details as JSON text; body and file bytes in one blob."""
+    def encode(self, *, files_apart: bool = False) -> tuple[str, bytes]:
+        """``(meta, payload)``: request details as JSON text; body and file bytes in one blob.
+
+        With ``files_apart`` the payload holds the body alone: the inbox stores the files'
+        bytes a chunk at a time beside the row (:meth:`StoredFile.chunks`).
+        """
         meta = {
             "method": self.method,
             "path": self.path,
@@ -185,28 +175,49 @@ class InboxRecord(InboxEntry):
                     "field": f.field,
                     "filename": f.filename,
                     "content_type": f.content_type,
-                    "size": len(f.data),
+                    "size": f.size,
                 }
                 for f in self.files
             ],
             "signed": self.signed,
         }
-        payload = self.body + b"".join(f.data for f in self.files) if self.files else self.body
+        if files_apart and self.files:
+            meta["files_apart"] = True
+            payload = self.body
+        elif self.files:
+            payload = self.body + b"".join(f.data for f in self.files)
+        else:
+            payload = self.body
         return json.dumps(meta, separators=(",", ":"), default=str), payload
 
     @classmethod
-    def decode(cls, entry: InboxEntry, meta_text: str, payload: bytes) -> InboxRecord:
-        """Rebuild a record from an entry's columns and :meth:`encode`'s output."""
+    def decode(
+        cls,
+        entry: InboxEntry,
+        meta_text: str,
+        payload: bytes,
+        parts: Callable[[int], Iterator[bytes]] | None = None,
+    ) -> InboxRecord:
+        """Rebuild a record from an entry's columns and :meth:`encode`'s output.
+
+        ``parts(index)`` yields the chunks of file ``index`` of a record encoded with
+        ``files_apart`` (read only when the file is).
+        """
         meta = json.loads(meta_text)
         position = int(meta["body_size"])
+        apart = bool(meta.get("files_apart"))
+        if apart and parts is None:
+            raise ValueError("the record's files are stored apart: pass parts")
         files = []
-        for part in meta["files"]:
-            end = position + int(part["size"])
-            files.append(
-                StoredFile(
-                    part["field"], part["filename"], part["content_type"], payload[position:end]
-                )
-            )
+        for index, part in enumerate(meta["files"]):
+            kind = (part["field"], part["filename"], part["content_type"])
+            size = int(part["size"])
+            if apart:
+                assert parts is not None
+                files.append(StoredFile(*kind, size=size, chunks=partial(parts, index)))
+                continue
+            end = position + size
+            files.append(StoredFile(*kind, payload[position:end]))
             position = end
         return cls(
             **{f.name: getattr(entry, f.name) for f in dataclasses.fields(InboxEntry)},

@@ -1,4 +1,5 @@
-"""Dedup stores: memory (tests, one process), SQLite (embedded default), Redis and PostgreSQL.
+"""Dedup stores: memory (tests, one process), SQLite (embedded default), Redis and PostgreSQL;
+:func:`open_store` opens one named by a URL (``HOOKRECEIVER_STORE``).
 
 Redis and PostgreSQL stores need the ``[redis]`` and ``[postgres]`` extras; they are imported
 lazily so ``import hookreceiver.stores`` never needs them.
@@ -10,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 from .base import Claim, ClaimState, Store
 from .memory import MemoryStore
+from .urls import open_store
 
 if TYPE_CHECKING:
     from .postgres import PostgresStore
@@ -24,6 +26,7 @@ __all__ = [
     "RedisStore",
     "SQLiteStore",
     "Store",
+    "open_store",
 ]
 
 _LAZY = {"PostgresStore": ".postgres", "RedisStore": ".redis", "SQLiteStore": ".sqlite"}

@@ -1,12 +1,15 @@
 """An in-process dedup store: for tests and single-process apps.
 
 Bounded: once ``max_keys`` keys are held, the oldest keys that are finished or expired are
-dropped, a tenth of the room at a time (a claim in flight is never dropped while its lease runs).
+dropped, a hundredth of the room at a time (a claim in flight is never dropped while its lease
+runs). A handled key dropped that way is forgotten before its ``retain_for`` ends, so a late
+duplicate of it would run again: the store logs a warning the first time it happens.
 """
 
 from __future__ import annotations
 
 import itertools
+import logging
 import secrets
 import threading
 import time
@@ -16,6 +19,8 @@ from typing import ClassVar
 from .base import Claim, ClaimState, Store
 
 __all__ = ["MemoryStore"]
+
+logger = logging.getLogger("hookreceiver")
 
 _NEW = ClaimState.NEW
 # Entries hold a state as plain text, not the enum member: a tuple of only str and float is
@@ -28,6 +33,14 @@ _ANSWERS = {_DONE: Claim(ClaimState.DONE), _IN_FLIGHT: Claim(ClaimState.IN_FLIGH
 
 class MemoryStore(Store):
     """Dedup in a dict guarded by a lock.
+
+    It holds at most ``max_keys`` keys: past that it drops the oldest handled ones, even before
+    their ``retain_for`` (the receiver's default is 7 days) is over, and logs a WARNING the
+    first time it does. ``max_keys`` thus bounds how long duplicates are recognized: at 10
+    events a second the default 100,000 keys hold under three hours of them. Raise it (about
+    150 bytes a key) to cover your senders' retry windows, or use a persistent store
+    (:class:`~hookreceiver.stores.SQLiteStore` and the others keep every key ``retain_for``).
+    Room is made a hundredth of ``max_keys`` at a time, so no claim waits long for it.
 
     Args:
         max_keys: how many keys are held at most.
@@ -46,6 +59,7 @@ class MemoryStore(Store):
         # cheaper than random bytes on every claim.
         self._token_prefix = secrets.token_hex(4) + "-"
         self._tokens = itertools.count(1)
+        self._warned = False
 
     def claim(self, key: str, lease: float) -> Claim:
         """Claim ``key``: new, done or in flight."""
@@ -115,14 +129,28 @@ class MemoryStore(Store):
         return len(self._entries)
 
     def _make_room(self, now: float) -> None:
-        # One pass from the oldest claim, dropping finished or expired keys until a tenth of
-        # the room is free: paid once per max_keys/10 new keys, and it stops early.
-        excess = len(self._entries) - (self.max_keys - max(1, self.max_keys // 10))
+        # One pass from the oldest claim, dropping finished or expired keys until a hundredth
+        # of the room is free: paid once per max_keys/100 new keys (a tenth at a time stalled
+        # that one claim for milliseconds), and it stops early.
+        excess = len(self._entries) - (self.max_keys - max(1, self.max_keys // 100))
         victims: list[str] = []
+        undercut = 0.0
         for key, (state, _, expires) in self._entries.items():
             if len(victims) >= excess:
                 break
-            if state == _DONE or expires <= now:
+            if expires <= now:
                 victims.append(key)
+            elif state == _DONE:
+                victims.append(key)
+                undercut = max(undercut, expires - now)
         for key in victims:
             del self._entries[key]
+        if undercut and not self._warned:
+            self._warned = True
+            logger.warning(
+                "MemoryStore is full (max_keys=%d): it forgot handled keys %.0f s before their "
+                "retain_for ended, so a duplicate arriving later would be handled again; raise "
+                "max_keys or use a persistent store (SQLiteStore, RedisStore, PostgresStore)",
+                self.max_keys,
+                undercut,
+            )

@@ -3,8 +3,11 @@
 One table, created on first use. Each call is one statement, so one round trip: a claim is an
 ``INSERT ... ON CONFLICT DO UPDATE ... WHERE expired`` (only an expired row is taken over) with
 the current state read in the same statement. Times are the server's (``now()``), so the clocks
-of the worker hosts never matter. Every ``cleanup_every`` claims a process deletes a bounded batch
-of expired rows (``FOR UPDATE SKIP LOCKED``: concurrent clean-ups never wait on each other).
+of the worker hosts never matter. Every ``cleanup_every`` claims a process deletes expired rows
+a batch at a time (``FOR UPDATE SKIP LOCKED``: concurrent clean-ups never wait on each other),
+again while a batch comes back full, up to ``cleanup_rounds`` batches: deletions outpace
+arrivals (10 rows a claim at most by default, against one new one) and no claim waits long.
+:meth:`PostgresStore.cleanup_all` (``hookreceiver store cleanup``) empties a backlog.
 Every statement has a time limit (``statement_timeout``, 5 s by default): a locked table or a
 stuck server gives the sender its retry status in bounded time instead of holding it.
 
@@ -98,7 +101,8 @@ class PostgresStore(Store):
         connect_timeout: seconds to connect before the store reports itself unavailable.
         max_connections: connections open at most per process (per kind, sync and async).
         cleanup_every: every this many claims (per process), expired rows are deleted.
-        cleanup_batch: how many expired rows one clean-up deletes at most.
+        cleanup_batch: how many expired rows one statement deletes at most.
+        cleanup_rounds: how many full batches one claim's clean-up deletes at most.
         connect_options: further keyword arguments for ``psycopg.connect`` (such as
             ``prepare_threshold=None`` behind PgBouncer in transaction mode).
         statement_timeout: seconds a statement may run (or wait for a lock) before the store
@@ -112,8 +116,9 @@ class PostgresStore(Store):
         table: str = "hookreceiver_claims",
         connect_timeout: float = 2.0,
         max_connections: int = 10,
-        cleanup_every: int = 1000,
+        cleanup_every: int = 100,
         cleanup_batch: int = 500,
+        cleanup_rounds: int = 2,
         connect_options: Mapping[str, Any] | None = None,
         statement_timeout: float | None = 5.0,
     ) -> None:
@@ -122,7 +127,8 @@ class PostgresStore(Store):
         self.table = table
         self._ident = ident
         self.cleanup_every = max(1, cleanup_every)
-        self.cleanup_batch = cleanup_batch
+        self.cleanup_batch = max(1, cleanup_batch)
+        self.cleanup_rounds = max(1, cleanup_rounds)
         self._dsn = dsn
         self._options: dict[str, Any] = {
             "connect_timeout": max(1, round(connect_timeout)),
@@ -221,7 +227,7 @@ class PostgresStore(Store):
             with self._pool.connection() as conn:
                 row = self._execute(conn, self._claim_sql, params).fetchone()
                 if next(self._claims) % self.cleanup_every == 0:
-                    conn.execute(self._cleanup_sql, (self.cleanup_batch,))
+                    self._delete_expired(conn, self.cleanup_rounds)
         except psycopg.Error as exc:
             raise self._failed(exc) from exc
         return _claim(row, token)
@@ -239,8 +245,39 @@ class PostgresStore(Store):
         return self._write(self._release_sql, (key, token)) > 0
 
     def cleanup(self) -> int:
-        """Delete up to ``cleanup_batch`` expired rows now; returns how many went."""
-        return self._write(self._cleanup_sql, (self.cleanup_batch,))
+        """Delete expired rows now, as a claim does (at most ``cleanup_rounds`` batches);
+        returns how many went."""
+        return self._cleanup(self.cleanup_rounds)
+
+    def cleanup_all(self) -> int:
+        """Delete every expired row, a batch (one short statement) at a time; returns how many."""
+        return self._cleanup(None)
+
+    def _cleanup(self, rounds: int | None) -> int:
+        try:
+            with self._pool.connection() as conn:
+                return self._delete_expired(conn, rounds)
+        except psycopg.Error as exc:
+            raise self._failed(exc) from exc
+
+    def _delete_expired(self, conn: psycopg.Connection[Any], rounds: int | None) -> int:
+        # Again while a batch comes back full: the backlog shrinks faster than keys arrive.
+        removed, done = 0, 0
+        while rounds is None or done < rounds:
+            count = self._execute(conn, self._cleanup_sql, (self.cleanup_batch,)).rowcount
+            removed, done = removed + count, done + 1
+            if count < self.cleanup_batch:
+                break
+        return removed
+
+    async def _adelete_expired(self, conn: psycopg.AsyncConnection[Any], rounds: int) -> int:
+        removed = 0
+        for _ in range(rounds):
+            cursor = await self._aexecute(conn, self._cleanup_sql, (self.cleanup_batch,))
+            removed += cursor.rowcount
+            if cursor.rowcount < self.cleanup_batch:
+                break
+        return removed
 
     def _write(self, statement: sql.Composed, params: tuple[object, ...]) -> int:
         try:
@@ -259,7 +296,7 @@ class PostgresStore(Store):
             async with self._apool.connection() as conn:
                 row = await (await self._aexecute(conn, self._claim_sql, params)).fetchone()
                 if next(self._claims) % self.cleanup_every == 0:
-                    await conn.execute(self._cleanup_sql, (self.cleanup_batch,))
+                    await self._adelete_expired(conn, self.cleanup_rounds)
         except psycopg.Error as exc:
             raise self._failed(exc) from exc
         return _claim(row, token)

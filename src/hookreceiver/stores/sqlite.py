@@ -7,7 +7,11 @@ nothing (the key is live) does a second statement read whether it is done or in 
 keys, the common case, thus cost one statement to claim and one to complete.
 
 Expired keys are deleted by the claims themselves: every ``cleanup_every`` claims a process
-deletes up to ``cleanup_batch`` expired rows, so no separate job is needed.
+deletes expired rows a batch (``cleanup_batch``) at a time, again while a batch comes back full,
+up to ``cleanup_rounds`` batches, so deletions outpace arrivals (up to
+``cleanup_rounds * cleanup_batch / cleanup_every`` rows a claim, 10 by default, against one new
+row a claim) while no claim waits for more than a few batches. No separate job is needed;
+:meth:`SQLiteStore.cleanup_all` (``hookreceiver store cleanup``) empties a backlog at once.
 
 Times are wall-clock seconds (``time.time``): the file outlives processes and reboots, and
 every process must read the same clock.
@@ -71,7 +75,8 @@ class SQLiteStore(Store):
         synchronous: SQLite's ``synchronous`` pragma. ``NORMAL`` (the default) survives any
             process crash; ``FULL`` also survives power loss, at the cost of an fsync per write.
         cleanup_every: every this many claims (per process), expired rows are deleted.
-        cleanup_batch: how many expired rows one clean-up deletes at most.
+        cleanup_batch: how many expired rows one statement deletes at most.
+        cleanup_rounds: how many full batches one claim's clean-up deletes at most.
         max_connections: connections open at most in this process.
         clock: wall-clock seconds; pass a fake clock in tests.
     """
@@ -82,8 +87,9 @@ class SQLiteStore(Store):
         *,
         busy_timeout: float = 5.0,
         synchronous: str = "NORMAL",
-        cleanup_every: int = 1000,
+        cleanup_every: int = 100,
         cleanup_batch: int = 500,
+        cleanup_rounds: int = 2,
         max_connections: int = 16,
         clock: Callable[[], float] = time.time,
     ) -> None:
@@ -95,7 +101,8 @@ class SQLiteStore(Store):
         self.busy_timeout = busy_timeout
         self.synchronous = synchronous.upper()
         self.cleanup_every = max(1, cleanup_every)
-        self.cleanup_batch = cleanup_batch
+        self.cleanup_batch = max(1, cleanup_batch)
+        self.cleanup_rounds = max(1, cleanup_rounds)
         self._clock = clock
         self._claims = itertools.count(1)
         self._pool: SyncPool[sqlite3.Connection] = SyncPool(
@@ -124,7 +131,7 @@ class SQLiteStore(Store):
                     row = conn.execute(_READ, (key,)).fetchone()
                     claim = _live(row, now) or Claim(ClaimState.IN_FLIGHT)
                 if next(self._claims) % self.cleanup_every == 0:
-                    conn.execute(_CLEANUP, (now, self.cleanup_batch))
+                    self._delete_expired(conn, now, self.cleanup_rounds)
                 return claim
         except sqlite3.Error as exc:
             raise _unavailable(exc) from exc
@@ -142,8 +149,30 @@ class SQLiteStore(Store):
         return self._write(_RELEASE, (key, token))
 
     def cleanup(self) -> int:
-        """Delete up to ``cleanup_batch`` expired rows now; returns how many went."""
-        return self._write_count(_CLEANUP, (self._clock(), self.cleanup_batch))
+        """Delete expired rows now, as a claim does (at most ``cleanup_rounds`` batches);
+        returns how many went."""
+        return self._cleanup(self.cleanup_rounds)
+
+    def cleanup_all(self) -> int:
+        """Delete every expired row, a batch (one short write) at a time; returns how many."""
+        return self._cleanup(None)
+
+    def _cleanup(self, rounds: int | None) -> int:
+        try:
+            with self._pool.connection() as conn:
+                return self._delete_expired(conn, self._clock(), rounds)
+        except sqlite3.Error as exc:
+            raise _unavailable(exc) from exc
+
+    def _delete_expired(self, conn: sqlite3.Connection, now: float, rounds: int | None) -> int:
+        # Again while a batch comes back full: the backlog shrinks faster than keys arrive.
+        removed, done = 0, 0
+        while rounds is None or done < rounds:
+            count = conn.execute(_CLEANUP, (now, self.cleanup_batch)).rowcount
+            removed, done = removed + count, done + 1
+            if count < self.cleanup_batch:
+                break
+        return removed
 
     def _write(self, sql: str, params: tuple[object, ...]) -> bool:
         return self._write_count(sql, params) > 0
