@@ -245,3 +245,19 @@ def test_a_standard_webhooks_signature_is_made_again_for_the_local_secret() -> N
     assert sent.body == original.body and sent.header("webhook-id") == "msg_1"
     verified = hooks.verify("POST", "/hooks/faxplus", sent.headers, sent.body, client="127.0.0.1")
     assert verified.name == "faxplus.fax_received"
+
+
+def test_a_delivery_without_a_signed_url_is_sent_without_a_token() -> None:
+    # --url-keys applies to every forwarded delivery: one that came without a signed URL
+    # (Documo, basic auth) keeps its path and query as they were.
+    from hookreceiver import URLSigner
+
+    signer = URLSigner(["k" * 20], expires_in=None)
+    stored = StoredDelivery(
+        id="d1", provider="documo", event="documo.fax.inbound", endpoint="/hooks/documo",
+        method="POST", path="/hooks/documo", query="a=1",
+        headers=(("content-type", "application/json"),), body=b"{}",
+    )  # fmt: skip
+    sent = stored.simulated(LocalGuards(url_signer=signer))
+    assert (sent.path, sent.query) == ("/hooks/documo", "a=1")
+

@@ -150,7 +150,7 @@ class StoredDelivery:
         if guards.webhook_signer is not None:
             headers = _signed_headers(headers, guards.webhook_signer, body, int(clock()))
         path, query = self.path, self.query
-        if guards.url_signer is not None:
+        if guards.url_signer is not None and self.signed is not None:  # it came signed
             path, query = self._signed_url(guards.url_signer)
         return SimulatedDelivery(
             provider=self.provider,
