@@ -19,6 +19,7 @@ import pytest
 
 from hookreceiver import URLSigner
 from hookreceiver.testing import documo, faxplus, send_http, updox
+from hookreceiver.testing.forward import FeedSource
 from support.servers import free_port
 
 pytestmark = pytest.mark.slow
@@ -295,3 +296,22 @@ def test_the_feed_wants_its_token_and_serves_no_secret(
         == 400
     )
     assert httpx.post(feed + "/deliveries", headers=auth).status_code == 405
+
+
+def test_a_feed_url_with_credentials_is_refused_without_echoing_them() -> None:
+    # http.client cannot send a URL's user:password; printing the URL would show them.
+    with pytest.raises(ValueError) as refused:
+        FeedSource("https://ops:S3CRET-pw@hooks.example.com/_feed", "t" * 32)
+    assert "S3CRET-pw" not in str(refused.value)
+    with pytest.raises(ValueError) as refused:
+        FeedSource("ftp://ops:S3CRET-pw@hooks.example.com/_feed", "t" * 32)
+    assert "S3CRET-pw" not in str(refused.value)
+    from click.testing import CliRunner
+
+    from hookreceiver.cli import main
+
+    url = "http://ops:S3CRET-pw@127.0.0.1:9/_feed"
+    result = CliRunner().invoke(
+        main, ["forward", "--from", url, "--to", "http://127.0.0.1:9", "--token", "t" * 32]
+    )
+    assert result.exit_code == 2 and "S3CRET-pw" not in result.output

@@ -291,6 +291,8 @@ class FeedSource:
 
     def __init__(self, url: str, token: str, *, timeout: float = 10.0) -> None:
         parts = urlsplit(url)
+        if "@" in parts.netloc:  # never echoed: printing the URL would show them
+            raise ValueError("the feed URL carries no user:password; its token is --token")
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"the feed URL is http(s)://host/path, not {url!r}")
         self._parts = parts
