@@ -315,3 +315,27 @@ def test_a_feed_url_with_credentials_is_refused_without_echoing_them() -> None:
         main, ["forward", "--from", url, "--to", "http://127.0.0.1:9", "--token", "t" * 32]
     )
     assert result.exit_code == 2 and "S3CRET-pw" not in result.output
+
+
+@pytest.mark.slow
+def test_a_wrong_feed_token_exits_3_instead_of_retrying_forever(tmp_path: Path) -> None:
+    # A refused token is not an outage: `--from-start --once` looped on 401s and never exited.
+    from hookreceiver.inbox import SQLiteInbox
+    from hookreceiver.inbox.feed import InboxFeed
+    from support.servers import serve_wsgi
+
+    box = SQLiteInbox(tmp_path / "deployed.db")
+    feed = InboxFeed(box, auth=FEED_TOKEN)
+    wrong = "w" * 32
+    with serve_wsgi(feed.wsgi) as base:
+        args = ["forward", "--from", base, "--to", "http://127.0.0.1:9", "--from-start"]
+        done = subprocess.run(
+            hookreceiver(*args, "--once", "--poll-interval", "0.1"),
+            env={**os.environ, "HOOKRECEIVER_FEED_TOKEN": wrong},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    box.close()
+    assert done.returncode == 3, done.stderr
+    assert "401" in done.stderr and wrong not in done.stdout + done.stderr

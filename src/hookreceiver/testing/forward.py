@@ -280,6 +280,10 @@ class FeedError(Exception):
     """The feed refused or could not be reached (its token never in the message)."""
 
 
+class FeedRefused(FeedError):
+    """The feed refused the token (401, 403): trying again will not help."""
+
+
 class FeedSource:
     """Reads a deployed receiver's :class:`~hookreceiver.inbox.feed.InboxFeed` over HTTP(S).
 
@@ -316,6 +320,8 @@ class FeedSource:
             connection.close()
         if response.status == 404 and route.startswith("/deliveries/"):
             return None
+        if response.status in (401, 403):
+            raise FeedRefused(f"feed {parts.netloc}{parts.path}: {response.status} {data[:200]!r}")
         if response.status != 200:
             raise FeedError(f"feed {parts.netloc}{parts.path}: {response.status} {data[:200]!r}")
         return json.loads(data)
@@ -431,7 +437,7 @@ class Forwarder:
             try:
                 records, position = self.source.after(position, batch)
             except (FeedError, StoreUnavailable) as exc:
-                if on_unavailable is None:
+                if on_unavailable is None or isinstance(exc, FeedRefused):
                     raise
                 on_unavailable(exc)
                 stop.wait(poll_interval)
