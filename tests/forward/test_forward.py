@@ -339,3 +339,33 @@ def test_a_wrong_feed_token_exits_3_instead_of_retrying_forever(tmp_path: Path) 
     box.close()
     assert done.returncode == 3, done.stderr
     assert "401" in done.stderr and wrong not in done.stdout + done.stderr
+
+
+def _html_login_page(environ: dict[str, object], start_response: object) -> list[bytes]:
+    start_response("200 OK", [("content-type", "text/html")])  # type: ignore[operator]
+    return [b"<html>sign in</html>"]
+
+
+def _redirect(environ: dict[str, object], start_response: object) -> list[bytes]:
+    start_response("301 Moved", [("location", "https://sso.example.com/")])  # type: ignore[operator]
+    return [b""]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("app", [_html_login_page, _redirect], ids=["html", "redirect"])
+def test_a_url_that_is_no_feed_exits_3_with_a_message(app: object, tmp_path: Path) -> None:
+    # A sign-in page answered 200 made a JSONDecodeError traceback; a redirect was retried
+    # forever as if the feed were down.
+    from support.servers import serve_wsgi
+
+    with serve_wsgi(app) as base:
+        for follow in ([], ["--from-start", "--once"]):
+            done = subprocess.run(
+                hookreceiver("forward", "--from", base, "--to", "http://127.0.0.1:9", *follow),
+                env={**os.environ, "HOOKRECEIVER_FEED_TOKEN": FEED_TOKEN},
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert done.returncode == 3, done.stderr
+            assert "Traceback" not in done.stderr and FEED_TOKEN not in done.stderr
