@@ -478,3 +478,40 @@ def test_every_built_in_provider_and_framework_has_its_page() -> None:
     frameworks = {p.removeprefix("frameworks/") for p in PAGES if p.startswith("frameworks/")}
     expected = "starlette fastapi litestar quart blacksheep falcon django flask prefix"
     assert frameworks == {f"{name}.md" for name in expected.split()}
+
+
+def test_the_api_reference_shows_the_public_names() -> None:
+    """Each public name of the package, and of the forward, feed, verify and framework
+    modules, is rendered by a ``:::`` directive of an API reference page (its own or its
+    module's)."""
+    import importlib
+
+    directives = {
+        line[4:].strip()
+        for page in (DOCS / "reference").glob("*.md")
+        for line in page.read_text().splitlines()
+        if line.startswith("::: ")
+    }
+
+    def shown(dotted: str) -> bool:
+        return any(dotted == d or dotted.startswith(d + ".") for d in directives)
+
+    wanted = {
+        "hookreceiver": None,
+        "hookreceiver.testing.forward": None,
+        "hookreceiver.inbox.feed": ["InboxFeed"],
+        "hookreceiver.integrations.fastapi": ["webhook_router"],
+        "hookreceiver.integrations.django.signals": None,
+    }
+    missing = []
+    for module_name, names in wanted.items():
+        module = importlib.import_module(module_name)
+        for name in names or module.__all__:
+            obj = getattr(module, name)
+            if isinstance(obj, types.ModuleType):
+                continue
+            home = getattr(obj, "__module__", None) or module_name
+            qualname = getattr(obj, "__qualname__", name)
+            if not (shown(f"{home}.{qualname}") or shown(f"{module_name}.{name}")):
+                missing.append(f"{module_name}.{name}")
+    assert not missing, f"not in the API reference: {missing}"

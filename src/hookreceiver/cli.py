@@ -648,7 +648,10 @@ def _source(source: str, token: str | None, timeout: float) -> Any:
     if scheme in ("http", "https"):
         if not token:
             raise click.UsageError("a feed needs its token: --token or HOOKRECEIVER_FEED_TOKEN")
-        return FeedSource(source, token, timeout=timeout)
+        try:
+            return FeedSource(source, token, timeout=timeout)
+        except ValueError as exc:
+            raise click.BadParameter(str(exc), param_hint="--from") from None
     from .inbox.cli import open_inbox
 
     return InboxSource(open_inbox(source))

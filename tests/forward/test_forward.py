@@ -19,6 +19,7 @@ import pytest
 
 from hookreceiver import URLSigner
 from hookreceiver.testing import documo, faxplus, send_http, updox
+from hookreceiver.testing.forward import FeedSource
 from support.servers import free_port
 
 pytestmark = pytest.mark.slow
@@ -295,3 +296,76 @@ def test_the_feed_wants_its_token_and_serves_no_secret(
         == 400
     )
     assert httpx.post(feed + "/deliveries", headers=auth).status_code == 405
+
+
+def test_a_feed_url_with_credentials_is_refused_without_echoing_them() -> None:
+    # http.client cannot send a URL's user:password; printing the URL would show them.
+    with pytest.raises(ValueError) as refused:
+        FeedSource("https://ops:S3CRET-pw@hooks.example.com/_feed", "t" * 32)
+    assert "S3CRET-pw" not in str(refused.value)
+    with pytest.raises(ValueError) as refused:
+        FeedSource("ftp://ops:S3CRET-pw@hooks.example.com/_feed", "t" * 32)
+    assert "S3CRET-pw" not in str(refused.value)
+    from click.testing import CliRunner
+
+    from hookreceiver.cli import main
+
+    url = "http://ops:S3CRET-pw@127.0.0.1:9/_feed"
+    result = CliRunner().invoke(
+        main, ["forward", "--from", url, "--to", "http://127.0.0.1:9", "--token", "t" * 32]
+    )
+    assert result.exit_code == 2 and "S3CRET-pw" not in result.output
+
+
+@pytest.mark.slow
+def test_a_wrong_feed_token_exits_3_instead_of_retrying_forever(tmp_path: Path) -> None:
+    # A refused token is not an outage: `--from-start --once` looped on 401s and never exited.
+    from hookreceiver.inbox import SQLiteInbox
+    from hookreceiver.inbox.feed import InboxFeed
+    from support.servers import serve_wsgi
+
+    box = SQLiteInbox(tmp_path / "deployed.db")
+    feed = InboxFeed(box, auth=FEED_TOKEN)
+    wrong = "w" * 32
+    with serve_wsgi(feed.wsgi) as base:
+        args = ["forward", "--from", base, "--to", "http://127.0.0.1:9", "--from-start"]
+        done = subprocess.run(
+            hookreceiver(*args, "--once", "--poll-interval", "0.1"),
+            env={**os.environ, "HOOKRECEIVER_FEED_TOKEN": wrong},
+            capture_output=True,
+            text=True,
+            timeout=30,
+        )
+    box.close()
+    assert done.returncode == 3, done.stderr
+    assert "401" in done.stderr and wrong not in done.stdout + done.stderr
+
+
+def _html_login_page(environ: dict[str, object], start_response: object) -> list[bytes]:
+    start_response("200 OK", [("content-type", "text/html")])  # type: ignore[operator]
+    return [b"<html>sign in</html>"]
+
+
+def _redirect(environ: dict[str, object], start_response: object) -> list[bytes]:
+    start_response("301 Moved", [("location", "https://sso.example.com/")])  # type: ignore[operator]
+    return [b""]
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("app", [_html_login_page, _redirect], ids=["html", "redirect"])
+def test_a_url_that_is_no_feed_exits_3_with_a_message(app: object, tmp_path: Path) -> None:
+    # A sign-in page answered 200 made a JSONDecodeError traceback; a redirect was retried
+    # forever as if the feed were down.
+    from support.servers import serve_wsgi
+
+    with serve_wsgi(app) as base:
+        for follow in ([], ["--from-start", "--once"]):
+            done = subprocess.run(
+                hookreceiver("forward", "--from", base, "--to", "http://127.0.0.1:9", *follow),
+                env={**os.environ, "HOOKRECEIVER_FEED_TOKEN": FEED_TOKEN},
+                capture_output=True,
+                text=True,
+                timeout=30,
+            )
+            assert done.returncode == 3, done.stderr
+            assert "Traceback" not in done.stderr and FEED_TOKEN not in done.stderr

@@ -154,3 +154,33 @@ def test_export_to_stdout_and_of_a_missing_delivery(tmp_path: Path) -> None:
         tmp_path,
     )
     assert missing.returncode == 1 and "no delivery nope" in missing.stderr
+
+
+def test_text_of_the_delivery_cannot_break_out_of_the_exported_docstring(tmp_path: Path) -> None:
+    # A form key comes back in the quarantine's error: it closed the module's docstring and
+    # became code of the exported test (here a SyntaxError; code in general).
+    import ast
+    import dataclasses
+    from urllib.parse import quote
+
+    from hookreceiver.inbox.export import pytest_source
+    from hookreceiver.testing import wirecloud
+
+    inbox = SQLiteInbox(tmp_path / "q.db")
+    hooks = Receiver(inbox=inbox, worker=False, log_events=False)
+    hooks.endpoint("/hooks/kazoo", providers.Kazoo(allow_ips=["127.0.0.1"]))
+    key = quote('x\'"""+print(1)+"""')
+    form = wirecloud.channel_create(sender="127.0.0.1")
+    body = form.body + f"&{key}[]=1&{key}=2".encode()
+    sent = WebhookClient(hooks).send(dataclasses.replace(form, body=body))
+    assert sent.outcome == "quarantined", sent
+    assert sent.report is not None
+    record = inbox.get(sent.report.delivery_id)
+    assert record is not None and '"""' in (record.last_error or "")
+    source = pytest_source(record)
+    compile(source, "exported.py", "exec")
+    module = ast.parse(source)
+    docstring = ast.get_docstring(module) or ""
+    assert "form key" in docstring
+    assert [type(node).__name__ for node in module.body[:2]] == ["Expr", "ImportFrom"]
+    inbox.close()

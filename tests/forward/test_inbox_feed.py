@@ -245,3 +245,38 @@ def test_a_standard_webhooks_signature_is_made_again_for_the_local_secret() -> N
     assert sent.body == original.body and sent.header("webhook-id") == "msg_1"
     verified = hooks.verify("POST", "/hooks/faxplus", sent.headers, sent.body, client="127.0.0.1")
     assert verified.name == "faxplus.fax_received"
+
+
+def test_a_delivery_without_a_signed_url_is_sent_without_a_token() -> None:
+    # --url-keys applies to every forwarded delivery: one that came without a signed URL
+    # (Documo, basic auth) keeps its path and query as they were.
+    from hookreceiver import URLSigner
+
+    signer = URLSigner(["k" * 20], expires_in=None)
+    stored = StoredDelivery(
+        id="d1", provider="documo", event="documo.fax.inbound", endpoint="/hooks/documo",
+        method="POST", path="/hooks/documo", query="a=1",
+        headers=(("content-type", "application/json"),), body=b"{}",
+    )  # fmt: skip
+    sent = stored.simulated(LocalGuards(url_signer=signer))
+    assert (sent.path, sent.query) == ("/hooks/documo", "a=1")
+
+
+@pytest.mark.parametrize(
+    ("path", "query", "status"),
+    [
+        ("/feed/deliveries/\x00", "", 404),
+        ("/feed/deliveries/a\x00b", "", 404),
+        ("/feed/deliveries", "after=1.0~%00", 400),
+        ("/feed/deliveries", "after=1.0~a%00b", 400),
+    ],
+)
+def test_ids_no_inbox_can_store_are_a_clear_4xx(
+    inbox: Inbox, path: str, query: str, status: int
+) -> None:
+    # A NUL byte in an id (%00 in the URL) made PostgreSQL's driver raise: a 500.
+    inbox.put(record("n1", 5.0))
+    feed = InboxFeed(inbox, auth=TOKEN)
+    answer = feed.respond("GET", path, query, f"Bearer {TOKEN}")
+    assert answer.status == status
+    assert json.loads(answer.body)["error"] in ("not_found", "bad_request")

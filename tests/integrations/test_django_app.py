@@ -275,3 +275,27 @@ def test_the_settings_builder(tmp_path: Path) -> None:
     ):
         with pytest.raises(ConfigurationError):
             receiver_from_config(bad)
+
+
+def test_the_url_patterns_pass_djangos_system_checks(tmp_path: Path) -> None:
+    # Names with a ':' (urls.W003) warned on every manage.py command, and failed
+    # `check --fail-level WARNING` in a project's CI.
+    package = tmp_path / "testproj"
+    package.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "settings.py").write_text(SETTINGS)
+    (package / "apps.py").write_text(APPS)
+    (package / "urls.py").write_text(URLS)
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "testproj.settings",
+        "PYTHONPATH": os.pathsep.join([str(tmp_path), os.environ.get("PYTHONPATH", "")]),
+        "DB": str(tmp_path / "site.db"),
+        "STORE_DB": str(tmp_path / "dedup.db"),
+        "KAZOO_KEY": KEY,
+    }
+    done = subprocess.run(
+        [sys.executable, "-m", "django", "check", "--fail-level", "WARNING"],
+        env=env, capture_output=True, text=True, cwd=tmp_path, timeout=120,
+    )  # fmt: skip
+    assert done.returncode == 0, done.stderr

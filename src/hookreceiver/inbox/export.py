@@ -50,10 +50,11 @@ def pytest_source(record: InboxRecord, *, app: str | None = None) -> str:
     ``app`` (``module:attribute``, as ``--app`` takes it) defines the ``webhook_app`` fixture;
     without it the test uses the ``webhook_app`` of your ``conftest.py``.
     """
+    event = _safe(record.event_name or "unparsed")
     lines = [
-        f'"""Regression test: delivery {record.id} ({record.event_name or "unparsed"}) as the',
+        f'"""Regression test: delivery {record.id} ({event}) as the',
         f"inbox kept it on {_iso(record.received_at)}, state {record.state.value}"
-        + (f": {record.last_error}" if record.last_error else "")[:60]
+        + _safe((f": {record.last_error}" if record.last_error else "")[:60])
         + ".",
         "",
         f"Written by `hookreceiver inbox export {record.id} --as-test`. The inbox keeps no",
@@ -128,6 +129,13 @@ def pytest_source(record: InboxRecord, *, app: str | None = None) -> str:
         "",
     ]
     return "\n".join(lines)
+
+
+def _safe(text: str) -> str:
+    """Text of the delivery (an error naming a form key) as docstring text: it can neither
+    close the docstring nor hold an escape or control character."""
+    text = "".join(c if c.isprintable() else "?" for c in text)
+    return text.replace("\\", "\\\\").replace('"', '\\"')
 
 
 def _iso(timestamp: float) -> str:

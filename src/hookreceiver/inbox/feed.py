@@ -72,7 +72,7 @@ def decode_cursor(text: str) -> tuple[float, str] | None:
     if not text:
         return None
     at, sep, record_id = text.partition("~")
-    if not sep or not record_id:
+    if not sep or not record_id or not record_id.isprintable():
         raise ValueError("malformed cursor")
     value = float(at)
     if value != value or value in (float("inf"), float("-inf")):
@@ -203,7 +203,8 @@ class InboxFeed:
             if segments[-1:] == ["deliveries"]:
                 return self._page(query)
             if segments[-2:-1] == ["deliveries"]:
-                record = self.inbox.get(segments[-1])
+                # Ids are printable: a NUL byte would make PostgreSQL's driver raise.
+                record = self.inbox.get(segments[-1]) if segments[-1].isprintable() else None
                 if record is None:
                     return error_response(404, "not_found", "no such delivery")
                 return Response.json(200, record_to_json(record))

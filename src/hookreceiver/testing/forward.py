@@ -150,7 +150,7 @@ class StoredDelivery:
         if guards.webhook_signer is not None:
             headers = _signed_headers(headers, guards.webhook_signer, body, int(clock()))
         path, query = self.path, self.query
-        if guards.url_signer is not None:
+        if guards.url_signer is not None and self.signed is not None:  # it came signed
             path, query = self._signed_url(guards.url_signer)
         return SimulatedDelivery(
             provider=self.provider,
@@ -280,6 +280,11 @@ class FeedError(Exception):
     """The feed refused or could not be reached (its token never in the message)."""
 
 
+class FeedRefused(FeedError):
+    """The feed refused the token (401, 403), or the URL is no feed (a redirect, an answer
+    that is not the feed's JSON): trying again will not help."""
+
+
 class FeedSource:
     """Reads a deployed receiver's :class:`~hookreceiver.inbox.feed.InboxFeed` over HTTP(S).
 
@@ -291,6 +296,8 @@ class FeedSource:
 
     def __init__(self, url: str, token: str, *, timeout: float = 10.0) -> None:
         parts = urlsplit(url)
+        if "@" in parts.netloc:  # never echoed: printing the URL would show them
+            raise ValueError("the feed URL carries no user:password; its token is --token")
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"the feed URL is http(s)://host/path, not {url!r}")
         self._parts = parts
@@ -314,21 +321,40 @@ class FeedSource:
             connection.close()
         if response.status == 404 and route.startswith("/deliveries/"):
             return None
+        if response.status in (401, 403) or 300 <= response.status < 400:
+            raise FeedRefused(f"feed {parts.netloc}{parts.path}: {response.status} {data[:200]!r}")
         if response.status != 200:
             raise FeedError(f"feed {parts.netloc}{parts.path}: {response.status} {data[:200]!r}")
-        return json.loads(data)
+        try:
+            return json.loads(data)
+        except ValueError:
+            raise self._not_a_feed(data) from None
+
+    def _not_a_feed(self, data: bytes) -> FeedRefused:
+        parts = self._parts
+        return FeedRefused(f"feed {parts.netloc}{parts.path}: not an inbox feed {data[:200]!r}")
 
     def last(self) -> str:
-        return str(self._get("/cursor")["cursor"])
+        answer = self._get("/cursor")
+        try:
+            return str(answer["cursor"])
+        except (KeyError, TypeError):
+            raise self._not_a_feed(json.dumps(answer).encode()) from None
 
     def after(self, cursor: str, limit: int) -> tuple[list[InboxRecord], str]:
         query = f"after={quote(cursor, safe='')}&limit={limit}"
         page = self._get("/deliveries", query)
-        return [record_from_json(d) for d in page["deliveries"]], str(page["cursor"])
+        try:
+            return [record_from_json(d) for d in page["deliveries"]], str(page["cursor"])
+        except (KeyError, TypeError, ValueError):
+            raise self._not_a_feed(json.dumps(page).encode()) from None
 
     def get(self, record_id: str) -> InboxRecord | None:
         found = self._get(f"/deliveries/{quote(record_id, safe='')}")
-        return None if found is None else record_from_json(found)
+        try:
+            return None if found is None else record_from_json(found)
+        except ValueError:
+            raise self._not_a_feed(json.dumps(found).encode()) from None
 
     def __repr__(self) -> str:
         return f"FeedSource({self._parts.netloc}{self._parts.path})"
@@ -429,7 +455,7 @@ class Forwarder:
             try:
                 records, position = self.source.after(position, batch)
             except (FeedError, StoreUnavailable) as exc:
-                if on_unavailable is None:
+                if on_unavailable is None or isinstance(exc, FeedRefused):
                     raise
                 on_unavailable(exc)
                 stop.wait(poll_interval)

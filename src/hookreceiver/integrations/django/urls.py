@@ -30,7 +30,7 @@ urlpatterns: list[Any] = [
         _pattern(endpoint.path),
         webhook,
         {"hookreceiver_endpoint": endpoint.path},
-        name=f"webhook:{endpoint.path}",
+        name=f"webhook {endpoint.path}",
     )
     for endpoint in get_receiver().router.endpoints
 ]
