@@ -29,6 +29,7 @@ __all__ = [
     "InboxKeeper",
     "ReceiverState",
     "ReportObserver",
+    "StepTracer",
     "WorkerControl",
 ]
 
@@ -51,6 +52,8 @@ class InboxKeeper(Protocol):
         delivery_id: str,
         event: ParsedEvent | None = None,
         error: DeliveryRejected | None = None,
+        *,
+        traceparent: str | None = None,
     ) -> object:
         """Store the delivery: pending with its event, or quarantined with its error."""
 
@@ -62,6 +65,8 @@ class InboxKeeper(Protocol):
         delivery_id: str,
         event: ParsedEvent | None = None,
         error: DeliveryRejected | None = None,
+        *,
+        traceparent: str | None = None,
     ) -> object:
         """Async :meth:`keep`."""
 
@@ -90,6 +95,19 @@ class ReportObserver(Protocol):
 
     def on_report(self, report: Any) -> None:
         """Called once per delivery with its ``DeliveryReport``."""
+
+
+class StepTracer(Protocol):
+    """What the receiver keeps in ``tracer``: told of each delivery's steps.
+
+    The engine's ``Tracer`` names its types (``engine.DeliveryTrace``, effects); they live in
+    the layer above this one, so the receiver's state holds it under this name.
+    """
+
+    def start(
+        self, delivery: Any, endpoint: Any, *, source: str = "http", link: str | None = None
+    ) -> Any:
+        """A delivery begins: returns its ``engine.DeliveryTrace``."""
 
 
 class WorkerControl(Protocol):
@@ -168,6 +186,10 @@ class ReceiverState(Protocol):
     @property
     def observers(self) -> Sequence[ReportObserver]:
         """Told of every delivery's report, in order (the event log first)."""
+
+    @property
+    def tracer(self) -> StepTracer | None:
+        """Told of each delivery's phases and effects (spans, handler timings), if set."""
 
     def add_observer(self, observer: ReportObserver) -> ReportObserver:
         """Append ``observer`` to :attr:`observers`; returns it."""

@@ -31,7 +31,7 @@ from .base import Inbox
 from .journal import Journal
 from .postgres import PostgresInbox
 from .queues import TaskQueue
-from .records import InboxEntry, InboxRecord, InboxState, Retry, StoredFile
+from .records import InboxCounts, InboxEntry, InboxRecord, InboxState, Retry, StoredFile
 from .replay import ReplayResult, areplay, replay, replay_many
 from .sqlite import SQLiteInbox
 from .urls import open_inbox
@@ -39,6 +39,7 @@ from .worker import InboxWorker
 
 __all__ = [
     "Inbox",
+    "InboxCounts",
     "InboxEntry",
     "InboxRecord",
     "InboxState",

@@ -14,7 +14,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from .base import Inbox
-from .records import InboxEntry, InboxRecord, InboxState, entry_from_row
+from .records import InboxCounts, InboxEntry, InboxRecord, InboxState, entry_from_row
 
 __all__ = [
     "ALL_COLUMNS",
@@ -136,6 +136,10 @@ class Statements:
             f"DELETE FROM {t} WHERE id = {p} AND lock_token = {p} AND state = 'processing'"
         )
         self.get = f"SELECT {_ALL_COLUMNS} FROM {t} WHERE id = {p}"
+        self.counts = (
+            f"SELECT state, CASE WHEN attempts > 0 THEN 1 ELSE 0 END AS tried,"
+            f" COUNT(*) AS n, MIN(received_at) AS oldest FROM {t} GROUP BY state, tried"
+        )
         self._p = p
 
     def take(
@@ -312,3 +316,24 @@ class SQLInbox(Inbox):
         if not states:
             return 0
         return self._execute(self._sql.purge(len(states)), (*states, before))
+
+    def _counts(self) -> InboxCounts:
+        found: dict[str, int] = {}
+        oldest: float | None = None
+        for row in self._fetch_all(self._sql.counts, ()):
+            state, n = str(row["state"]), int(row["n"])
+            if state == "pending" and row["tried"]:
+                state = "retrying"
+            found[state] = found.get(state, 0) + n
+            if state in ("pending", "retrying", "processing") and row["oldest"] is not None:
+                first = float(row["oldest"])
+                oldest = first if oldest is None else min(oldest, first)
+        return InboxCounts(
+            pending=found.get("pending", 0),
+            retrying=found.get("retrying", 0),
+            processing=found.get("processing", 0),
+            done=found.get("done", 0),
+            failed=found.get("failed", 0),
+            quarantined=found.get("quarantined", 0),
+            oldest_pending_at=oldest,
+        )

@@ -28,7 +28,7 @@ import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 
-from .records import InboxEntry, InboxRecord, InboxState, Keeper, Retry
+from .records import InboxCounts, InboxEntry, InboxRecord, InboxState, Keeper, Retry
 
 __all__ = ["DAY", "Inbox"]
 
@@ -201,6 +201,10 @@ class Inbox(Keeper):
         chosen = None if states is None else [InboxState(s).value for s in states]
         return self._list(chosen, provider, event, limit)
 
+    def counts(self) -> InboxCounts:
+        """How many deliveries are in each state, and the oldest waiting one's arrival."""
+        return self._counts()
+
     def requeue(self, record_ids: Sequence[str]) -> int:
         """Make deliveries pending and due now with a fresh attempt count, for the workers.
 
@@ -293,6 +297,9 @@ class Inbox(Keeper):
         raise NotImplementedError
 
     def _requeue(self, record_ids: builtins.list[str], now: float) -> int:
+        raise NotImplementedError
+
+    def _counts(self) -> InboxCounts:
         raise NotImplementedError
 
     def _purge(self, states: builtins.list[str], before: float) -> int:

@@ -164,6 +164,30 @@ class InboxEntry:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class InboxCounts:
+    """How many deliveries the inbox holds in each state, read in one query (for metrics).
+
+    Attributes:
+        pending: waiting for their first attempt.
+        retrying: pending again after a failed attempt.
+        processing: taken by a worker now.
+        done: handled, not yet purged.
+        failed: dead letters: their last attempt failed.
+        quarantined: kept because they do not parse or validate.
+        oldest_pending_at: when the oldest delivery still waiting to be handled (pending,
+            retrying or processing) was received, or ``None`` when there is none.
+    """
+
+    pending: int = 0
+    retrying: int = 0
+    processing: int = 0
+    done: int = 0
+    failed: int = 0
+    quarantined: int = 0
+    oldest_pending_at: float | None = None
+
+
 @dataclass(slots=True)
 class InboxRecord(InboxEntry):
     """A stored delivery with everything needed to process it again.
@@ -181,6 +205,8 @@ class InboxRecord(InboxEntry):
         files: multipart files.
         signed: the context a signed callback URL carried, when the endpoint uses them.
         lock_token: set on a record a worker has taken: only it may finish the record.
+        traceparent: the W3C trace context of the span that received it, when traces are on
+            (the worker's span links to it).
     """
 
     method: str = "POST"
@@ -195,6 +221,7 @@ class InboxRecord(InboxEntry):
     files: tuple[StoredFile, ...] = ()
     signed: dict[str, Any] | None = None
     lock_token: str | None = None
+    traceparent: str | None = None
 
     def to_body(self) -> Body:
         """The body as the provider's parser expects it (attachments rebuilt from bytes)."""
@@ -234,6 +261,8 @@ class InboxRecord(InboxEntry):
             ],
             "signed": self.signed,
         }
+        if self.traceparent is not None:
+            meta["traceparent"] = self.traceparent
         payload = self.body + b"".join(f.data for f in self.files) if self.files else self.body
         return json.dumps(meta, separators=(",", ":"), default=str), payload
 
@@ -264,6 +293,7 @@ class InboxRecord(InboxEntry):
             fields=dict(meta["fields"]),
             files=tuple(files),
             signed=meta["signed"],
+            traceparent=meta.get("traceparent"),
         )
 
 
@@ -276,6 +306,7 @@ def capture(
     *,
     event: ParsedEvent | None = None,
     error: DeliveryRejected | None = None,
+    traceparent: str | None = None,
 ) -> InboxRecord:
     """A record of a verified delivery: ``pending`` with its event, or ``quarantined``."""
     delivery = request.delivery
@@ -312,6 +343,7 @@ def capture(
         fields=dict(body.fields),
         files=files,
         signed=dict(request.signed) if request.signed is not None else None,
+        traceparent=traceparent,
     )
 
 
@@ -385,10 +417,19 @@ class Keeper:
         delivery_id: str,
         event: ParsedEvent | None = None,
         error: DeliveryRejected | None = None,
+        *,
+        traceparent: str | None = None,
     ) -> InboxRecord:
         """Capture a verified delivery as a record and :meth:`write` it (the flow calls this)."""
         record = capture(
-            request, endpoint, body, delivery_id, self.clock(), event=event, error=error
+            request,
+            endpoint,
+            body,
+            delivery_id,
+            self.clock(),
+            event=event,
+            error=error,
+            traceparent=traceparent,
         )
         self.write(record)
         return record
@@ -401,8 +442,12 @@ class Keeper:
         delivery_id: str,
         event: ParsedEvent | None = None,
         error: DeliveryRejected | None = None,
+        *,
+        traceparent: str | None = None,
     ) -> InboxRecord:
         """Async :meth:`keep`: reading spooled attachments and writing both off the loop."""
         return await asyncio.to_thread(
-            self.keep, request, endpoint, body, delivery_id, event, error
+            lambda: self.keep(
+                request, endpoint, body, delivery_id, event, error, traceparent=traceparent
+            )
         )

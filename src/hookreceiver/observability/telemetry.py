@@ -1,0 +1,150 @@
+"""The receiver's tracer (the engine's step hook), feeding :class:`~.tracing.Tracing` spans
+and the per-step :class:`~.metrics.Metrics` (each handler's duration, store errors).
+
+Set as ``receiver.tracer`` by :meth:`Receiver.enable_metrics
+<hookreceiver.Receiver.enable_metrics>` or :meth:`~hookreceiver.Receiver.enable_tracing`;
+without either, the engine never calls it.
+"""
+
+from __future__ import annotations
+
+import time
+from typing import TYPE_CHECKING, Any
+
+from ..engine.effects import ClaimKey, CompleteKey, Effect, Keep, ReleaseKey, RunHandler
+from ..errors import StoreUnavailable
+from .labels import store_kind
+from .tracing import effect_span_name
+
+if TYPE_CHECKING:
+    from ..core.routing import Endpoint
+    from ..delivery import Delivery
+    from ..engine import DeliveryReport
+    from .metrics import Metrics
+    from .tracing import Tracing
+
+__all__ = ["Telemetry"]
+
+_STORE_EFFECTS = (ClaimKey, CompleteKey, ReleaseKey)
+
+
+class Telemetry:
+    """The engine's :class:`~hookreceiver.engine.Tracer`: spans when ``tracing`` is set,
+    handler durations and store errors when ``metrics`` is."""
+
+    __slots__ = ("metrics", "tracing")
+
+    def __init__(self, *, metrics: Metrics | None = None, tracing: Tracing | None = None) -> None:
+        self.metrics = metrics
+        self.tracing = tracing
+
+    def start(
+        self,
+        delivery: Delivery | None,
+        endpoint: Endpoint | None,
+        *,
+        source: str = "http",
+        link: str | None = None,
+    ) -> _Trace:
+        """A delivery begins (see :meth:`hookreceiver.engine.Tracer.start`)."""
+        return _Trace(self.metrics, self.tracing, delivery, endpoint, source, link)
+
+
+class _Entered:
+    """An effect under way: its span (or ``None``), the token of its context, its start."""
+
+    __slots__ = ("effect", "span", "started", "token")
+
+    def __init__(self, effect: Effect[Any], span: Any, token: object, started: float) -> None:
+        self.effect, self.span, self.token, self.started = effect, span, token, started
+
+
+class _Trace:
+    """One delivery's :class:`~hookreceiver.engine.DeliveryTrace`."""
+
+    __slots__ = ("ctx", "metrics", "phase_ctx", "phase_span", "report", "span", "token", "tracing")
+
+    def __init__(
+        self,
+        metrics: Metrics | None,
+        tracing: Tracing | None,
+        delivery: Delivery | None,
+        endpoint: Endpoint | None,
+        source: str,
+        link: str | None,
+    ) -> None:
+        self.metrics, self.tracing = metrics, tracing
+        self.report: DeliveryReport | None = None
+        self.phase_span: Any = None
+        self.span: Any = None
+        self.ctx: Any = None
+        self.phase_ctx: Any = None
+        self.token: object = None
+        if tracing is not None:
+            self.span, self.ctx, self.token = tracing.start_delivery(
+                delivery, endpoint, source, link
+            )
+
+    def phase(self, name: str | None) -> None:
+        """End the open phase's span; start ``name``'s."""
+        tracing = self.tracing
+        if tracing is None:
+            return
+        if self.phase_span is not None:
+            tracing.end_child(self.phase_span, None)
+            self.phase_span = self.phase_ctx = None
+        if name is not None:
+            self.phase_span = tracing.start_child(f"hookreceiver.{name}", self.ctx)
+            self.phase_ctx = tracing.context_with(self.phase_span, self.ctx)
+
+    def enter(self, effect: Effect[Any]) -> _Entered:
+        """An effect begins: its span (a handler's made current), its start time."""
+        tracing = self.tracing
+        span = token = None
+        if tracing is not None:
+            parent = self.phase_ctx if self.phase_ctx is not None else self.ctx
+            attributes = None
+            if type(effect) is RunHandler:
+                attributes = {"hookreceiver.handler": effect.spec.name}
+            elif type(effect) is Keep:
+                effect.traceparent = tracing.traceparent(self.ctx)
+            span = tracing.start_child(effect_span_name(effect), parent, attributes)
+            if type(effect) is RunHandler:
+                _, token = tracing.current(span, parent)
+        return _Entered(effect, span, token, time.perf_counter())
+
+    def exit(self, entered: object, error: BaseException | None) -> None:
+        """An effect has ended."""
+        assert isinstance(entered, _Entered)
+        effect = entered.effect
+        metrics = self.metrics
+        if metrics is not None:
+            if type(effect) is RunHandler:
+                seconds = time.perf_counter() - entered.started
+                metrics.handler_ran(effect.spec.name, seconds, error is not None)
+            elif isinstance(error, StoreUnavailable) and isinstance(effect, _STORE_EFFECTS):
+                metrics.store_failed(store_kind(effect.store))
+            elif error is not None and type(effect) is Keep:
+                metrics.store_failed(store_kind(effect.keeper))
+        tracing = self.tracing
+        if tracing is not None and entered.span is not None:
+            if entered.token is not None:
+                tracing.restore(entered.token)
+            tracing.end_child(entered.span, error)
+
+    def reported(self, report: DeliveryReport) -> None:
+        """Keep the report for :meth:`end` (an inbox delivery's)."""
+        self.report = report
+
+    def end(self, report: DeliveryReport | None, error: BaseException | None = None) -> None:
+        """End the delivery's spans."""
+        tracing = self.tracing
+        if tracing is None:
+            return
+        if self.phase_span is not None:
+            phase_error = error
+            if phase_error is None and report is not None:
+                phase_error = report.error if report.context is None else None
+            tracing.end_child(self.phase_span, phase_error)
+            self.phase_span = None
+        tracing.end_delivery(self.span, self.token, report or self.report, error)
