@@ -22,7 +22,6 @@ import pytest
 pytest.importorskip("prometheus_client")
 from prometheus_client.parser import text_string_to_metric_families  # noqa: E402
 
-from support.obs_apps import DOCUMO_AUTH  # noqa: E402
 from support.payloads import faxplus_payload  # noqa: E402
 from support.servers import free_port, serve_asgi, serve_wsgi  # noqa: E402
 
@@ -84,8 +83,14 @@ def wait_for_inbox(base_url: str, timeout: float = 30.0) -> Samples:
     while True:
         samples = scrape(base_url)
         settled = value(samples, "hookreceiver_inbox_records", state="dead") == 1 and (
-            value(samples, "hookreceiver_inbox_attempts_total", provider="faxplus",
-                  event=EVENT, outcome="handled") == 1
+            value(
+                samples,
+                "hookreceiver_inbox_attempts_total",
+                provider="faxplus",
+                event=EVENT,
+                outcome="handled",
+            )
+            == 1
         )
         if settled or time.monotonic() > deadline:
             return samples
@@ -108,10 +113,8 @@ def check_mix(samples: Samples, more_handled: int = 0) -> None:
         for d, v in ((dict(labels), v) for labels, v in deliveries.items())
     }
     assert found == expected
-    refusals = {
-        (d["provider"], d["reason"]): v
-        for d, v in ((dict(k), v) for k, v in matching(samples, "hookreceiver_refusals_total").items())
-    }
+    refused = matching(samples, "hookreceiver_refusals_total")
+    refusals = {(dict(k)["provider"], dict(k)["reason"]): v for k, v in refused.items()}
     assert refusals == {("faxplus", "ip"): 1, ("documo", "auth"): 1}
     attempts = {
         dict(k)["outcome"]: v
@@ -119,7 +122,8 @@ def check_mix(samples: Samples, more_handled: int = 0) -> None:
     }
     # retry-1: failed, then handled; dead-1: failed twice, its last attempt.
     assert attempts == {"handler_failed": 3, "handled": 1}
-    states = {dict(k)["state"]: v for k, v in matching(samples, "hookreceiver_inbox_records").items()}
+    records = matching(samples, "hookreceiver_inbox_records")
+    states = {dict(k)["state"]: v for k, v in records.items()}
     # The invalid payload was verified: the receiver keeps it in quarantine (and answers 400).
     assert states == {"pending": 0, "retrying": 0, "processing": 0, "dead": 1, "quarantined": 1}
     assert value(samples, "hookreceiver_inbox_oldest_pending_seconds") == 0
@@ -139,7 +143,7 @@ def check_mix(samples: Samples, more_handled: int = 0) -> None:
     assert sum(durations.values()) == 8 + more_handled
     assert matching(samples, "hookreceiver_store_errors_total") == {}
     # Bounded labels: no delivery id, hook id or token anywhere in a label value.
-    for (_, labels) in samples:
+    for _, labels in samples:
         for _, label in labels:
             assert not re.search(r"ok-1|boom|retry-1|dead-1|not-the-password", label)
 
@@ -241,6 +245,10 @@ def test_two_worker_processes_share_their_counts(
 
 
 def _counters(samples: Samples) -> Samples:
-    names = ("hookreceiver_deliveries_total", "hookreceiver_refusals_total",
-             "hookreceiver_inbox_attempts_total", "hookreceiver_inbox_records")
+    names = (
+        "hookreceiver_deliveries_total",
+        "hookreceiver_refusals_total",
+        "hookreceiver_inbox_attempts_total",
+        "hookreceiver_inbox_records",
+    )
     return {k: v for k, v in samples.items() if k[0] in names}

@@ -96,7 +96,7 @@ class Tracing:
         from opentelemetry.trace import Link, SpanKind, Status, StatusCode
         from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
 
-        self.tracer = trace.get_tracer("hookreceiver", __version__, tracer_provider=tracer_provider)
+        self.tracer = trace.get_tracer("hookreceiver", _version(), tracer_provider=tracer_provider)
         self._trace, self._context, self._propagate = trace, context, propagate
         self._link, self._kind, self._status, self._code = Link, SpanKind, Status, StatusCode
         self._w3c = TraceContextTextMapPropagator()
@@ -177,7 +177,6 @@ class Tracing:
             attributes["hookreceiver.provider"] = report.provider
         if report.delivery_id is not None:
             attributes["hookreceiver.delivery_id"] = report.delivery_id
-        ctx = report.context
         event = report.event_name
         if event:
             attributes["hookreceiver.event"] = event
@@ -214,6 +213,14 @@ class Tracing:
         self._context.detach(cast(Any, token))
 
 
+#: Span names of the inbox's own effects (a sibling package: known by class name).
+_NAMED = {"FinishRecord": "hookreceiver.inbox.finish", "ReadRecord": "hookreceiver.inbox.read"}
+
+
 def effect_span_name(effect: Effect[Any]) -> str:
     """The span name of an effect."""
-    return SPAN_NAMES.get(type(effect)) or f"hookreceiver.{type(effect).__name__}"
+    name = SPAN_NAMES.get(type(effect))
+    if name is None:
+        kind = type(effect).__name__
+        name = _NAMED.get(kind) or f"hookreceiver.{kind}"
+    return name
