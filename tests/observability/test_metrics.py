@@ -140,9 +140,25 @@ def test_nothing_is_imported_or_set_without_it() -> None:
         "hooks.endpoint('/hooks/faxplus', providers.FaxPlus(allow_ips=['127.0.0.1']))\n"
         "assert dispatch(hooks, faxplus_delivery()).response.status == 200\n"
         "assert hooks.tracer is None\n"
-        "loaded = [m for m in sys.modules if m.startswith(('prometheus_client', 'opentelemetry'))]\n"
+        "names = ('prometheus_client', 'opentelemetry')\n"
+        "loaded = [m for m in sys.modules if m.startswith(names)]\n"
         "assert not loaded, loaded\n"
         "assert 'hookreceiver.observability' not in sys.modules\n"
     )
     root = Path(__file__).resolve().parents[2]
     subprocess.run([sys.executable, "-c", code], cwd=root, check=True)
+
+
+def test_two_receivers_share_one_registry() -> None:
+    """An app imported twice in one process (the demo, a worker beside the app) must not fail
+    on prometheus-client's duplicate names: both count into the same families."""
+    registry = CollectorRegistry()
+    counted = []
+    for _ in range(2):
+        hooks = Receiver()
+        hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"]))
+        hooks.enable_metrics(registry=registry)
+        counted.append(dispatch(hooks, faxplus_delivery()).response.status)
+    assert counted == [200, 200]
+    labels = {"provider": "faxplus", "event": "faxplus.fax_received", "outcome": "handled"}
+    assert sample(registry, "hookreceiver_deliveries_total", **labels, status="200") == 2

@@ -109,51 +109,22 @@ class Metrics:
         self.inbox: InboxCounter | None = (
             inbox if inbox is not None else getattr(receiver, "inbox", None)
         )
-        reg = self.registry
-        self.deliveries = prom.Counter(
-            "hookreceiver_deliveries_total",
-            "Deliveries answered, by provider, full event name, outcome and HTTP status.",
-            ["provider", "event", "outcome", "status"],
-            registry=reg,
-        )
-        self.refusals = prom.Counter(
-            "hookreceiver_refusals_total",
-            "Deliveries refused before parsing, by provider and reason.",
-            ["provider", "reason"],
-            registry=reg,
-        )
-        self.delivery_duration = prom.Histogram(
-            "hookreceiver_delivery_duration_seconds",
-            "Seconds from taking a delivery to its answer, by provider and outcome.",
-            ["provider", "outcome"],
-            buckets=DURATION_BUCKETS,
-            registry=reg,
-        )
-        self.handler_duration = prom.Histogram(
-            "hookreceiver_handler_duration_seconds",
-            "Seconds each handler ran, by handler and outcome (ok, error).",
-            ["handler", "outcome"],
-            buckets=DURATION_BUCKETS,
-            registry=reg,
-        )
-        self.store_errors = prom.Counter(
-            "hookreceiver_store_errors_total",
-            "Calls to the dedup store or the inbox that failed (backend unreachable), by store.",
-            ["store"],
-            registry=reg,
-        )
-        self.inbox_attempts = prom.Counter(
-            "hookreceiver_inbox_attempts_total",
-            "Attempts of the inbox worker at a stored delivery, by provider, event and outcome.",
-            ["provider", "event", "outcome"],
-            registry=reg,
-        )
+        families = _families(prom, self.registry)
+        self.deliveries = families["deliveries"]
+        self.refusals = families["refusals"]
+        self.delivery_duration = families["delivery_duration"]
+        self.handler_duration = families["handler_duration"]
+        self.store_errors = families["store_errors"]
+        self.inbox_attempts = families["inbox_attempts"]
         self._children: dict[tuple[Any, ...], Any] = {}
         self.inbox_collector: InboxCollector | None = None
         if self.inbox is not None:
             self.inbox_collector = InboxCollector(self.inbox)
-            if not multiprocess_mode():
-                reg.register(self.inbox_collector)
+            # One inbox per registry: a second receiver in the process shares the first's
+            # families (counted by provider) and its inbox gauges.
+            if not multiprocess_mode() and "inbox" not in families:
+                families["inbox"] = self.inbox_collector
+                self.registry.register(self.inbox_collector)
 
     # The report observer ---------------------------------------------------------------------
 
@@ -223,6 +194,60 @@ class Metrics:
     def wsgi_app(self) -> Callable[..., Any]:
         """A WSGI app answering any GET with the metrics in Prometheus' text format."""
         return _prometheus().make_wsgi_app(self.scrape_registry())  # type: ignore[no-any-return]
+
+
+#: The metric families of each registry, made once: a second receiver in one process (an app
+#: and a worker, an example imported twice) counts into the same ones.
+_FAMILIES: dict[int, tuple[Any, dict[str, Any]]] = {}
+
+
+def _families(prom: Any, registry: Any) -> dict[str, Any]:
+    kept = _FAMILIES.get(id(registry))
+    if kept is not None and kept[0] is registry:
+        return kept[1]
+    buckets = DURATION_BUCKETS
+    families: dict[str, Any] = {
+        "deliveries": prom.Counter(
+            "hookreceiver_deliveries_total",
+            "Deliveries answered, by provider, full event name, outcome and HTTP status.",
+            ["provider", "event", "outcome", "status"],
+            registry=registry,
+        ),
+        "refusals": prom.Counter(
+            "hookreceiver_refusals_total",
+            "Deliveries refused before parsing, by provider and reason.",
+            ["provider", "reason"],
+            registry=registry,
+        ),
+        "delivery_duration": prom.Histogram(
+            "hookreceiver_delivery_duration_seconds",
+            "Seconds from taking a delivery to its answer, by provider and outcome.",
+            ["provider", "outcome"],
+            buckets=buckets,
+            registry=registry,
+        ),
+        "handler_duration": prom.Histogram(
+            "hookreceiver_handler_duration_seconds",
+            "Seconds each handler ran, by handler and outcome (ok, error).",
+            ["handler", "outcome"],
+            buckets=buckets,
+            registry=registry,
+        ),
+        "store_errors": prom.Counter(
+            "hookreceiver_store_errors_total",
+            "Calls to the dedup store or the inbox that failed (backend unreachable), by store.",
+            ["store"],
+            registry=registry,
+        ),
+        "inbox_attempts": prom.Counter(
+            "hookreceiver_inbox_attempts_total",
+            "Attempts of the inbox worker at a stored delivery, by provider, event and outcome.",
+            ["provider", "event", "outcome"],
+            registry=registry,
+        ),
+    }
+    _FAMILIES[id(registry)] = (registry, families)
+    return families
 
 
 class MetricsASGIApp:

@@ -17,6 +17,7 @@ import importlib
 import json
 import os
 import queue
+import re
 import secrets
 import socket
 import subprocess
@@ -429,6 +430,7 @@ def run_demo(
                 echo(f"hookreceiver demo: {spec} on {base}, {len(steps)} deliveries over HTTP\n")
                 _fire(steps, WebhookClient(base, forward_sender="X-Forwarded-For"))
                 _collect(steps, lines, wait=15.0, logged=logged)
+                scraped = scrape_metrics(base)
             _collect([], lines, wait=0, logged=logged)  # what it printed last
         finally:
             for name, value in saved.items():
@@ -439,12 +441,60 @@ def run_demo(
     echo(render(steps))
     good = sum(step.ok for step in steps)
     echo(f"\n{good} of {len(steps)} deliveries went as expected.")
+    echo("\n" + where_to_look(base, scraped))
     leaked = _leaked_tokens(steps, logged)
     if leaked:
         echo(f"\n{leaked} signed URL token(s) reached the server log: redact_access_logs()?")
     if verbose or good != len(steps) or leaked:
         echo("\nserver log:\n" + ("\n".join(logged) or "(empty)"))
     return good == len(steps) and not leaked
+
+
+_DELIVERIES = re.compile(
+    r'^hookreceiver_deliveries_total\{[^}]*outcome="([a-z_]+)"[^}]*\} (\S+)$', re.M
+)
+
+
+def scrape_metrics(base: str) -> dict[str, int] | None:
+    """The app's ``/metrics``, as deliveries counted by outcome; ``None`` when it serves none
+    (prometheus-client is not installed)."""
+    from urllib.error import URLError
+    from urllib.request import urlopen
+
+    try:
+        with urlopen(base + "/metrics", timeout=5) as response:
+            text = response.read().decode()
+    except (URLError, OSError):
+        return None
+    if "hookreceiver_" not in text:
+        return None
+    counted: dict[str, int] = {}
+    for outcome, value in _DELIVERIES.findall(text):
+        counted[outcome] = counted.get(outcome, 0) + int(float(value))
+    return counted
+
+
+def where_to_look(base: str, scraped: dict[str, int] | None) -> str:
+    """Where the demo's deliveries show up: metrics, logs and traces."""
+    if scraped is None:
+        metrics = "pip install 'hookreceiver[prometheus]', and the example app serves /metrics"
+    else:
+        ranked = sorted(scraped.items(), key=lambda item: -item[1])
+        by_outcome = ", ".join(f"{count} {outcome}" for outcome, count in ranked)
+        metrics = (
+            f"{base}/metrics (while the app runs) counted {sum(scraped.values())} deliveries: "
+            f"{by_outcome}"
+        )
+    return "\n".join(
+        [
+            "Where to look (docs/observability.md):",
+            f"  metrics  {metrics}",
+            '  logs     one JSON line per handled event on the "hookreceiver.events" logger '
+            "(the lines above)",
+            "  traces   a hookreceiver.delivery span per delivery with hookreceiver[otel]: run the "
+            "app under opentelemetry-instrument",
+        ]
+    )
 
 
 def _leaked_tokens(steps: list[Step], logged: list[str]) -> int:
