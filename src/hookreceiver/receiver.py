@@ -324,14 +324,15 @@ class Receiver:
         """A WSGI app serving the metrics (mount it at ``/metrics``); enables them if needed."""
         return self.enable_metrics().wsgi_app()
 
-    def enable_tracing(self, tracer_provider: Any | None = None) -> Tracing:
+    def enable_tracing(self, tracer_provider: Any | None = None, *, steps: bool = True) -> Tracing:
         """Trace every delivery with OpenTelemetry (``pip install 'hookreceiver[otel]'``);
         idempotent. ``tracer_provider``: the global one (your SDK set-up, or
-        ``opentelemetry-instrument``'s) if omitted."""
+        ``opentelemetry-instrument``'s) if omitted; ``steps=False``: one span per delivery,
+        without the verify, parse, store and handler spans under it."""
         if self.tracing is None:
             from .observability import Tracing
 
-            self.tracing = Tracing(tracer_provider)
+            self.tracing = Tracing(tracer_provider, steps=steps)
             self._instrument()
         return self.tracing
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
-from ..engine.effects import ClaimKey, CompleteKey, Effect, Keep, ReleaseKey, RunHandler
+from ..engine.effects import ClaimKey, CompleteKey, Effect, Keep, ReadBody, ReleaseKey, RunHandler
 from ..errors import StoreUnavailable
 from .labels import store_kind
 from .tracing import effect_span_name
@@ -60,9 +60,16 @@ class _Entered:
 
 
 class _Trace:
-    """One delivery's :class:`~hookreceiver.engine.DeliveryTrace`."""
+    """One delivery's :class:`~hookreceiver.engine.DeliveryTrace`.
 
-    __slots__ = ("ctx", "metrics", "phase_ctx", "phase_span", "report", "span", "token", "tracing")
+    Child spans are made only when the delivery's span records (a sampler may drop it) and the
+    tracing wants them (``Tracing(steps=True)``); reading the body gets none of its own (it is
+    inside ``verify``). Effects that need nothing are handed back as they are, unwrapped.
+    """
+
+    __slots__ = (
+        "ctx", "metrics", "phase_ctx", "phase_span", "report", "span", "token", "tracing", "tree",
+    )  # fmt: skip
 
     def __init__(
         self,
@@ -80,57 +87,68 @@ class _Trace:
         self.ctx: Any = None
         self.phase_ctx: Any = None
         self.token: object = None
+        self.tree: Tracing | None = None
         if tracing is not None:
             self.span, self.ctx, self.token = tracing.start_delivery(
                 delivery, endpoint, source, link
             )
+            if tracing.steps and self.span.is_recording():
+                self.tree = tracing
 
     def phase(self, name: str | None) -> None:
         """End the open phase's span; start ``name``'s."""
-        tracing = self.tracing
-        if tracing is None:
+        tree = self.tree
+        if tree is None:
             return
         if self.phase_span is not None:
-            tracing.end_child(self.phase_span, None)
+            tree.end_child(self.phase_span, None)
             self.phase_span = self.phase_ctx = None
         if name is not None:
-            self.phase_span = tracing.start_child(f"hookreceiver.{name}", self.ctx)
-            self.phase_ctx = tracing.context_with(self.phase_span, self.ctx)
+            self.phase_span = tree.start_child(f"hookreceiver.{name}", self.ctx)
+            self.phase_ctx = tree.context_with(self.phase_span, self.ctx)
 
-    def enter(self, effect: Effect[Any]) -> _Entered:
-        """An effect begins: its span (a handler's made current), its start time."""
-        tracing = self.tracing
-        span = token = None
-        if tracing is not None:
-            parent = self.phase_ctx if self.phase_ctx is not None else self.ctx
-            attributes = None
-            if type(effect) is RunHandler:
-                attributes = {"hookreceiver.handler": effect.spec.name}
-            elif type(effect) is Keep:
-                effect.traceparent = tracing.traceparent(self.ctx)
-            span = tracing.start_child(effect_span_name(effect), parent, attributes)
-            if type(effect) is RunHandler:
-                _, token = tracing.current(span, parent)
+    def enter(self, effect: Effect[Any]) -> object:
+        """An effect begins: its span (a handler's made current), a handler's start time."""
+        kind = type(effect)
+        tree = self.tree
+        if kind is Keep and self.tracing is not None:
+            assert isinstance(effect, Keep)
+            effect.traceparent = self.tracing.traceparent(self.ctx)
+        if tree is None or kind is ReadBody:
+            if kind is RunHandler and self.metrics is not None:
+                return _Entered(effect, None, None, time.perf_counter())
+            return effect
+        parent = self.phase_ctx if self.phase_ctx is not None else self.ctx
+        token = None
+        if kind is RunHandler:
+            assert isinstance(effect, RunHandler)
+            span = tree.start_child(
+                "hookreceiver.handler", parent, {"hookreceiver.handler": effect.spec.name}
+            )
+            _, token = tree.current(span, parent)
+        else:
+            span = tree.start_child(effect_span_name(effect), parent)
         return _Entered(effect, span, token, time.perf_counter())
 
     def exit(self, entered: object, error: BaseException | None) -> None:
         """An effect has ended."""
-        assert isinstance(entered, _Entered)
-        effect = entered.effect
-        metrics = self.metrics
-        if metrics is not None:
-            if type(effect) is RunHandler:
+        if type(entered) is _Entered:
+            effect: Any = entered.effect
+            if self.metrics is not None and type(effect) is RunHandler:
                 seconds = time.perf_counter() - entered.started
-                metrics.handler_ran(effect.spec.name, seconds, error is not None)
-            elif isinstance(error, StoreUnavailable) and isinstance(effect, _STORE_EFFECTS):
-                metrics.store_failed(store_kind(effect.store))
-            elif error is not None and type(effect) is Keep:
-                metrics.store_failed(store_kind(effect.keeper))
-        tracing = self.tracing
-        if tracing is not None and entered.span is not None:
-            if entered.token is not None:
-                tracing.restore(entered.token)
-            tracing.end_child(entered.span, error)
+                self.metrics.handler_ran(effect.spec.name, seconds, error is not None)
+            if entered.span is not None:
+                assert self.tree is not None
+                if entered.token is not None:
+                    self.tree.restore(entered.token)
+                self.tree.end_child(entered.span, error)
+        else:
+            effect = entered
+        if error is not None and self.metrics is not None:
+            if isinstance(error, StoreUnavailable) and isinstance(effect, _STORE_EFFECTS):
+                self.metrics.store_failed(store_kind(effect.store))
+            elif type(effect) is Keep:
+                self.metrics.store_failed(store_kind(effect.keeper))
 
     def reported(self, report: DeliveryReport) -> None:
         """Keep the report for :meth:`end` (an inbox delivery's)."""
@@ -141,10 +159,10 @@ class _Trace:
         tracing = self.tracing
         if tracing is None:
             return
-        if self.phase_span is not None:
+        if self.phase_span is not None and self.tree is not None:
             phase_error = error
             if phase_error is None and report is not None:
                 phase_error = report.error if report.context is None else None
-            tracing.end_child(self.phase_span, phase_error)
+            self.tree.end_child(self.phase_span, phase_error)
             self.phase_span = None
         tracing.end_delivery(self.span, self.token, report or self.report, error)

@@ -3,8 +3,8 @@
 
 One span per delivery, ``hookreceiver.delivery``: a child of the host app's server span when
 there is one (FastAPI/Starlette/Flask instrumentation), else a server span of its own that
-continues a ``traceparent`` the sender sent. Its children: ``hookreceiver.verify`` (the guards;
-reading the body, ``hookreceiver.read_body``, inside it), ``hookreceiver.parse``,
+continues a ``traceparent`` the sender sent. Its children: ``hookreceiver.verify`` (the guards,
+reading the body included), ``hookreceiver.parse``,
 ``hookreceiver.store.claim`` / ``.complete`` / ``.release``, ``hookreceiver.inbox.keep`` and one
 ``hookreceiver.handler`` per handler, current while the handler runs (its own spans nest under
 it), with a failed handler's exception recorded. The inbox worker's span links to the span that
@@ -23,7 +23,6 @@ from ..engine.effects import (
     ClaimKey,
     CompleteKey,
     Keep,
-    ReadBody,
     ReleaseKey,
     RunCallback,
     RunHandler,
@@ -40,7 +39,6 @@ __all__ = ["SPAN_NAMES", "Tracing"]
 
 #: The span name of each kind of effect; other effects get ``hookreceiver.<class name>``.
 SPAN_NAMES: dict[type, str] = {
-    ReadBody: "hookreceiver.read_body",
     ClaimKey: "hookreceiver.store.claim",
     CompleteKey: "hookreceiver.store.complete",
     ReleaseKey: "hookreceiver.store.release",
@@ -88,9 +86,12 @@ class Tracing:
     Args:
         tracer_provider: the OpenTelemetry ``TracerProvider`` (the global one, as
             ``opentelemetry-instrument`` or your SDK set-up installs it, if omitted).
+        steps: make the child spans (verify, parse, store, handlers, inbox) of each recorded
+            delivery span; ``False``: the delivery's span only, about a sixth of the cost.
     """
 
-    def __init__(self, tracer_provider: Any | None = None) -> None:
+    def __init__(self, tracer_provider: Any | None = None, *, steps: bool = True) -> None:
+        self.steps = steps
         trace = _otel()
         from opentelemetry import context, propagate
         from opentelemetry.trace import Link, SpanKind, Status, StatusCode
