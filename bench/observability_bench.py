@@ -44,7 +44,7 @@ def measure(config: Config) -> dict[str, Any]:
     for kind, targets in (("asgi", ASGI), ("wsgi", WSGI)):
         run = run_http(targets, config)
         off = run["targets"][f"{kind}_off"]
-        for name, target in run["targets"].items():
+        for target in run["targets"].values():
             target["ratio_rps"] = target["rps"] / off["rps"]
             target["ratio_cpu"] = off["cpu_us_per_request"] / target["cpu_us_per_request"]
         results[kind] = run
