@@ -159,7 +159,7 @@ class Tracing:
     ) -> None:
         """Describe the delivery on its span from its report, end it, and detach its context."""
         try:
-            if report is not None:
+            if report is not None and span.is_recording():
                 self.describe(span, report)
             if error is not None:
                 span.record_exception(error)
