@@ -226,6 +226,37 @@ def test_the_host_apps_server_span_is_the_parent(
         assert delivery.body[:40].decode(errors="ignore") not in text
 
 
+@pytest.mark.slow
+def test_a_wsgi_host_apps_server_span_is_the_parent(
+    provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    """Flask under opentelemetry-instrumentation-wsgi, over HTTP."""
+    wsgi = pytest.importorskip("opentelemetry.instrumentation.wsgi")
+    from flask import Flask
+
+    from support.servers import serve_wsgi
+
+    hooks = receiver(provider)
+    app = Flask(__name__)
+    app.wsgi_app = hooks.wsgi_middleware(app.wsgi_app)  # type: ignore[method-assign]
+    instrumented = wsgi.OpenTelemetryMiddleware(app.wsgi_app, tracer_provider=provider)
+    body = json.dumps(faxplus_payload(hook_id="wsgi-host-1")).encode()
+    with serve_wsgi(instrumented) as base_url:
+        import httpx
+
+        answered = httpx.post(
+            base_url + "/hooks/faxplus", content=body, headers={"content-type": "application/json"}
+        )
+        assert answered.status_code == 200
+    spans = exporter.get_finished_spans()
+    ours = next(s for s in spans if s.name == "hookreceiver.delivery")
+    server = next(s for s in spans if s.kind is SpanKind.SERVER)
+    assert ours.kind is SpanKind.INTERNAL
+    assert ours.parent is not None and ours.parent.span_id == server.context.span_id
+    handler = next(s for s in spans if s.name == "hookreceiver.handler")
+    assert handler.context.trace_id == server.context.trace_id
+
+
 def test_the_inbox_workers_span_links_to_the_receiving_span(
     tmp_path: Path, provider: TracerProvider, exporter: InMemorySpanExporter
 ) -> None:
@@ -306,3 +337,24 @@ def test_a_receiver_without_tracing_makes_no_span(exporter: InMemorySpanExporter
     assert hooks.tracer is None
     assert dispatch(hooks, faxplus_delivery()).response.status == 200
     assert exporter.get_finished_spans() == ()
+
+
+def test_the_async_worker_links_too(
+    tmp_path: Path, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    inbox = SQLiteInbox(tmp_path / "inbox.db")
+    hooks = receiver(provider, inbox=inbox, worker=False)
+    hooks.endpoint("/hooks/faxplus-inbox", providers.FaxPlus(allow_ips=["127.0.0.1"]), ack="inbox")
+    queued: list[str] = []
+    queue = TaskQueue(hooks, lambda record_id, delay: queued.append(record_id))
+    from hookreceiver.engine import adispatch
+
+    asyncio.run(adispatch(hooks, faxplus_delivery(path="/hooks/faxplus-inbox")))
+    assert asyncio.run(queue.aprocess_one(queued[0])) is InboxState.DONE
+    received, worked = (
+        s for s in exporter.get_finished_spans() if s.name == "hookreceiver.delivery"
+    )
+    (link,) = worked.links
+    assert link.context.span_id == received.context.span_id
+    assert worked.attributes["hookreceiver.outcome"] == "handled"
+    assert trace.get_current_span() is trace.INVALID_SPAN
