@@ -102,6 +102,8 @@ class Tracing:
         self._link, self._kind, self._status, self._code = Link, SpanKind, Status, StatusCode
         self._w3c = TraceContextTextMapPropagator()
         self._getter = _Getter()
+        self._textmap: Any = None
+        self._fields: frozenset[str] = frozenset()
 
     # The delivery's span ---------------------------------------------------------------------
 
@@ -137,6 +139,12 @@ class Tracing:
         return span, ctx, self._context.attach(ctx)
 
     def _extract(self, delivery: Delivery) -> Any:
+        textmap = self._propagate.get_global_textmap()
+        if textmap is not self._textmap:  # the headers the configured propagators read
+            self._fields = frozenset(name.lower() for name in textmap.fields)
+            self._textmap = textmap
+        if not delivery.headers.has_any(self._fields):  # most senders send none: skip
+            return self._context.get_current()
         getter: Any = self._getter
         return self._propagate.extract(delivery.headers, getter=getter)
 
