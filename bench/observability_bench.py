@@ -26,11 +26,12 @@ from harness.http_bench import run_http
 from harness.load import wrk_available
 from harness.servers import BENCH_DIR, ServerSpec
 
-MODES = ("off", "metrics", "on", "sampled")
+MODES = ("off", "metrics", "on", "delivery_span", "sampled")
 LABELS = {
     "off": "off (neither)",
     "metrics": "metrics",
     "on": "metrics + tracing, every delivery",
+    "delivery_span": "metrics + tracing, delivery span only (`steps=False`)",
     "sampled": "metrics + tracing, 10 % sampled",
 }
 ASGI = tuple(ServerSpec(f"asgi_{m}", "asgi", f"apps.observed:asgi_{m}") for m in MODES)

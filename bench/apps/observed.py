@@ -5,8 +5,9 @@ WSGI (Flask, sync handler), each served alone, with
 - ``metrics``: ``enable_metrics()`` only;
 - ``on``: metrics and ``enable_tracing()`` with the OpenTelemetry SDK (batch span processor, an
   exporter that drops the spans), every delivery traced with its child spans;
-- ``sampled``: the same with the SDK's ``ParentBased(TraceIdRatioBased(0.1))`` sampler, as
-  production set-ups trace a share of the traffic.
+- ``delivery_span``: the same with ``enable_tracing(steps=False)``: the delivery's span only;
+- ``sampled``: metrics and full tracing with the SDK's ``ParentBased(TraceIdRatioBased(0.1))``
+  sampler, as production set-ups trace a share of the traffic.
 """
 
 from __future__ import annotations
@@ -41,7 +42,7 @@ def _receiver(handler: Any, mode: str) -> Receiver:
         from prometheus_client import CollectorRegistry
 
         hooks.enable_metrics(registry=CollectorRegistry())
-    if mode in ("on", "sampled"):
+    if mode in ("on", "delivery_span", "sampled"):
         from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
         from opentelemetry.sdk.trace.export import (
             BatchSpanProcessor,
@@ -59,7 +60,7 @@ def _receiver(handler: Any, mode: str) -> Receiver:
         sampler = ParentBased(TraceIdRatioBased(0.1)) if mode == "sampled" else None
         provider = TracerProvider(sampler=sampler)
         provider.add_span_processor(BatchSpanProcessor(Dropped()))
-        hooks.enable_tracing(provider)
+        hooks.enable_tracing(provider, steps=mode != "delivery_span")
     return hooks
 
 
@@ -83,7 +84,7 @@ def _wsgi(mode: str) -> Flask:
     return app
 
 
-MODES = ("off", "metrics", "on", "sampled")
+MODES = ("off", "metrics", "on", "delivery_span", "sampled")
 _BUILD = {
     **{f"asgi_{mode}": (lambda mode=mode: _asgi(mode)) for mode in MODES},
     **{f"wsgi_{mode}": (lambda mode=mode: _wsgi(mode)) for mode in MODES},
