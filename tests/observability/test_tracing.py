@@ -358,3 +358,27 @@ def test_the_async_worker_links_too(
     assert link.context.span_id == received.context.span_id
     assert worked.attributes["hookreceiver.outcome"] == "handled"
     assert trace.get_current_span() is trace.INVALID_SPAN
+
+
+def test_a_failing_tracer_changes_no_answer(caplog: pytest.LogCaptureFixture) -> None:
+    """Like an observer that raises: logged, and the delivery is answered as ever."""
+
+    class Broken(TracerProvider):
+        def get_tracer(self, *args: Any, **kwargs: Any) -> Any:
+            class Tracer:
+                def start_span(self, *args: Any, **kwargs: Any) -> Any:
+                    raise RuntimeError("exporter misconfigured")
+
+            return Tracer()
+
+    ran: list[str] = []
+    hooks = Receiver()
+    hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"]))
+    hooks.on("*")(lambda event, ctx: ran.append(ctx.event_name))
+    hooks.enable_tracing(Broken())
+    with caplog.at_level(logging.ERROR, logger="hookreceiver"):
+        assert dispatch(hooks, faxplus_delivery()).response.status == 200
+        assert asyncio.run(hooks.ahandle(faxplus_delivery())).status == 200
+    assert ran == ["faxplus.fax_received"] * 2
+    assert "telemetry failed in start" in caplog.text
+    assert trace.get_current_span() is trace.INVALID_SPAN

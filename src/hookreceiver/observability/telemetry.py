@@ -8,6 +8,7 @@ without either, the engine never calls it.
 
 from __future__ import annotations
 
+import logging
 import time
 from typing import TYPE_CHECKING, Any
 
@@ -26,6 +27,12 @@ if TYPE_CHECKING:
 __all__ = ["Telemetry"]
 
 _STORE_EFFECTS = (ClaimKey, CompleteKey, ReleaseKey)
+
+logger = logging.getLogger("hookreceiver")
+
+
+def _failed(step: str) -> None:
+    logger.exception("telemetry failed in %s; the delivery goes on unchanged", step)
 
 
 class Telemetry:
@@ -89,66 +96,80 @@ class _Trace:
         self.token: object = None
         self.tree: Tracing | None = None
         if tracing is not None:
-            self.span, self.ctx, self.token = tracing.start_delivery(
-                delivery, endpoint, source, link
-            )
-            if tracing.steps and self.span.is_recording():
-                self.tree = tracing
+            try:
+                self.span, self.ctx, self.token = tracing.start_delivery(
+                    delivery, endpoint, source, link
+                )
+                if tracing.steps and self.span.is_recording():
+                    self.tree = tracing
+            except Exception:  # telemetry never changes an answer: this one goes untraced
+                _failed("start")
+                self.tracing = None
 
     def phase(self, name: str | None) -> None:
         """End the open phase's span; start ``name``'s."""
-        tree = self.tree
-        if tree is None:
-            return
-        if self.phase_span is not None:
-            tree.end_child(self.phase_span, None)
-            self.phase_span = self.phase_ctx = None
-        if name is not None:
-            self.phase_span = tree.start_child(f"hookreceiver.{name}", self.ctx)
-            self.phase_ctx = tree.context_with(self.phase_span, self.ctx)
+        try:
+            tree = self.tree
+            if tree is None:
+                return
+            if self.phase_span is not None:
+                tree.end_child(self.phase_span, None)
+                self.phase_span = self.phase_ctx = None
+            if name is not None:
+                self.phase_span = tree.start_child(f"hookreceiver.{name}", self.ctx)
+                self.phase_ctx = tree.context_with(self.phase_span, self.ctx)
+        except Exception:  # telemetry never changes an answer
+            _failed("phase")
 
     def enter(self, effect: Effect[Any]) -> object:
         """An effect begins: its span (a handler's made current), a handler's start time."""
-        kind = type(effect)
-        tree = self.tree
-        if kind is Keep and self.tracing is not None:
-            assert isinstance(effect, Keep)
-            effect.traceparent = self.tracing.traceparent(self.ctx)
-        if tree is None or kind is ReadBody:
-            if kind is RunHandler and self.metrics is not None:
-                return _Entered(effect, None, None, time.perf_counter())
+        try:
+            kind = type(effect)
+            tree = self.tree
+            if kind is Keep and self.tracing is not None:
+                assert isinstance(effect, Keep)
+                effect.traceparent = self.tracing.traceparent(self.ctx)
+            if tree is None or kind is ReadBody:
+                if kind is RunHandler and self.metrics is not None:
+                    return _Entered(effect, None, None, time.perf_counter())
+                return effect
+            parent = self.phase_ctx if self.phase_ctx is not None else self.ctx
+            token = None
+            if kind is RunHandler:
+                assert isinstance(effect, RunHandler)
+                span = tree.start_child(
+                    "hookreceiver.handler", parent, {"hookreceiver.handler": effect.spec.name}
+                )
+                _, token = tree.current(span, parent)
+            else:
+                span = tree.start_child(effect_span_name(effect), parent)
+            return _Entered(effect, span, token, time.perf_counter())
+        except Exception:  # telemetry never changes an answer
+            _failed("enter")
             return effect
-        parent = self.phase_ctx if self.phase_ctx is not None else self.ctx
-        token = None
-        if kind is RunHandler:
-            assert isinstance(effect, RunHandler)
-            span = tree.start_child(
-                "hookreceiver.handler", parent, {"hookreceiver.handler": effect.spec.name}
-            )
-            _, token = tree.current(span, parent)
-        else:
-            span = tree.start_child(effect_span_name(effect), parent)
-        return _Entered(effect, span, token, time.perf_counter())
 
     def exit(self, entered: object, error: BaseException | None) -> None:
         """An effect has ended."""
-        if type(entered) is _Entered:
-            effect: Any = entered.effect
-            if self.metrics is not None and type(effect) is RunHandler:
-                seconds = time.perf_counter() - entered.started
-                self.metrics.handler_ran(effect.spec.name, seconds, error is not None)
-            if entered.span is not None:
-                assert self.tree is not None
-                if entered.token is not None:
-                    self.tree.restore(entered.token)
-                self.tree.end_child(entered.span, error)
-        else:
-            effect = entered
-        if error is not None and self.metrics is not None:
-            if isinstance(error, StoreUnavailable) and isinstance(effect, _STORE_EFFECTS):
-                self.metrics.store_failed(store_kind(effect.store))
-            elif type(effect) is Keep:
-                self.metrics.store_failed(store_kind(effect.keeper))
+        try:
+            if type(entered) is _Entered:
+                effect: Any = entered.effect
+                if self.metrics is not None and type(effect) is RunHandler:
+                    seconds = time.perf_counter() - entered.started
+                    self.metrics.handler_ran(effect.spec.name, seconds, error is not None)
+                if entered.span is not None:
+                    assert self.tree is not None
+                    if entered.token is not None:
+                        self.tree.restore(entered.token)
+                    self.tree.end_child(entered.span, error)
+            else:
+                effect = entered
+            if error is not None and self.metrics is not None:
+                if isinstance(error, StoreUnavailable) and isinstance(effect, _STORE_EFFECTS):
+                    self.metrics.store_failed(store_kind(effect.store))
+                elif type(effect) is Keep:
+                    self.metrics.store_failed(store_kind(effect.keeper))
+        except Exception:  # telemetry never changes an answer
+            _failed("exit")
 
     def reported(self, report: DeliveryReport) -> None:
         """Keep the report for :meth:`end` (an inbox delivery's)."""
@@ -156,13 +177,16 @@ class _Trace:
 
     def end(self, report: DeliveryReport | None, error: BaseException | None = None) -> None:
         """End the delivery's spans."""
-        tracing = self.tracing
-        if tracing is None:
-            return
-        if self.phase_span is not None and self.tree is not None:
-            phase_error = error
-            if phase_error is None and report is not None:
-                phase_error = report.error if report.context is None else None
-            self.tree.end_child(self.phase_span, phase_error)
-            self.phase_span = None
-        tracing.end_delivery(self.span, self.token, report or self.report, error)
+        try:
+            tracing = self.tracing
+            if tracing is None:
+                return
+            if self.phase_span is not None and self.tree is not None:
+                phase_error = error
+                if phase_error is None and report is not None:
+                    phase_error = report.error if report.context is None else None
+                self.tree.end_child(self.phase_span, phase_error)
+                self.phase_span = None
+            tracing.end_delivery(self.span, self.token, report or self.report, error)
+        except Exception:  # telemetry never changes an answer
+            _failed("end")
