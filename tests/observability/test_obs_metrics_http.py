@@ -167,8 +167,9 @@ def test_wsgi_metrics_after_a_known_mix(tmp_path: Path, monkeypatch: pytest.Monk
 
 
 @contextmanager
-def gunicorn(app: str, tmp_path: Path, *options: str) -> Iterator[tuple[str, Path]]:
-    """``app`` under gunicorn with 2 worker processes and PROMETHEUS_MULTIPROC_DIR set."""
+def two_workers(server: str, app: str, tmp_path: Path, *options: str) -> Iterator[tuple[str, Path]]:
+    """``app`` under gunicorn or uvicorn with 2 worker processes and PROMETHEUS_MULTIPROC_DIR
+    set."""
     multiproc = tmp_path / "prometheus"
     multiproc.mkdir()
     port = free_port()
@@ -178,10 +179,13 @@ def gunicorn(app: str, tmp_path: Path, *options: str) -> Iterator[tuple[str, Pat
         "HOOKRECEIVER_OBS_DIR": str(tmp_path),
         "PROMETHEUS_MULTIPROC_DIR": str(multiproc),
     }
-    command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}", "--workers", "2"]
-    process = subprocess.Popen(
-        [*command, "--log-level", "warning", *options, app], cwd=TESTS, env=env
-    )
+    if server == "gunicorn":
+        command = [sys.executable, "-m", "gunicorn", "--bind", f"127.0.0.1:{port}"]
+        command += ["--workers", "2", "--log-level", "warning", *options, app]
+    else:  # uvicorn's own process manager: an app factory, 2 workers
+        command = [sys.executable, "-m", "uvicorn", "--factory", app, "--port", str(port)]
+        command += ["--workers", "2", "--log-level", "warning", *options]
+    process = subprocess.Popen(command, cwd=TESTS, env=env)
     base_url = f"http://127.0.0.1:{port}"
     try:
         deadline = time.monotonic() + 40
@@ -224,17 +228,18 @@ def until_both_processes_counted(base_url: str, multiproc: Path) -> int:
 
 
 @pytest.mark.parametrize(
-    ("app", "options"),
+    ("server", "app", "options"),
     [
-        ("support.obs_apps:asgi_app()", ("-k", "uvicorn.workers.UvicornWorker")),
-        ("support.obs_apps:wsgi_app()", ("-k", "gthread", "--threads", "4")),
+        ("gunicorn", "support.obs_apps:asgi_app()", ("-k", "uvicorn.workers.UvicornWorker")),
+        ("gunicorn", "support.obs_apps:wsgi_app()", ("-k", "gthread", "--threads", "4")),
+        ("uvicorn", "support.obs_apps:asgi_app", ()),
     ],
-    ids=["asgi-uvicorn-workers", "wsgi-gthread"],
+    ids=["gunicorn-uvicorn-workers", "gunicorn-wsgi-gthread", "uvicorn-workers"],
 )
 def test_two_worker_processes_share_their_counts(
-    tmp_path: Path, app: str, options: tuple[str, ...]
+    tmp_path: Path, server: str, app: str, options: tuple[str, ...]
 ) -> None:
-    with gunicorn(app, tmp_path, *options) as (base_url, multiproc):
+    with two_workers(server, app, tmp_path, *options) as (base_url, multiproc):
         send_mix(base_url)
         more = until_both_processes_counted(base_url, multiproc)
         assert len(_pids(multiproc)) == 2, sorted(p.name for p in multiproc.iterdir())
