@@ -111,7 +111,7 @@ def test_the_span_tree_of_a_handled_delivery(
         "http.route": "/hooks/faxplus",
         "http.request.method": "POST",
         "http.response.status_code": 200,
-        "client.address": "127.0.0.1",
+        "network.peer.address": "127.0.0.1",
         "user_agent.original": "ua",
     }
     assert {s.context.trace_id for s in spans} == {root.context.trace_id}

@@ -125,7 +125,7 @@ class Tracing:
             if delivery is not None:
                 attributes["http.request.method"] = delivery.method
                 if delivery.peer:
-                    attributes["client.address"] = delivery.peer
+                    attributes["network.peer.address"] = delivery.peer
                 agent = delivery.headers.get("user-agent")
                 if agent:
                     attributes["user_agent.original"] = agent[:256]
