@@ -17,14 +17,15 @@ Environment variables: the same as ``examples/starlette_app.py`` (``DOCUMO_BASIC
 ``HOOKRECEIVER_INBOX``, ``HOOKRECEIVER_ALLOW_IPS``, ``HOOKRECEIVER_TRUSTED_PROXIES`` and
 ``HOOKRECEIVER_PUBLIC_URL`` optional). Under WSGI the inbox worker runs in a background thread.
 
-Each handled event is logged as one JSON line on stdout.
+Each handled event is logged as one JSON line on stdout. With ``hookreceiver[prometheus]``
+installed the app serves its metrics at ``/metrics`` (see ``examples/starlette_app.py``).
 """
 
 from __future__ import annotations
 
 from flask import Flask
 
-from examples.webhooks import build_receiver
+from examples.webhooks import build_receiver, observe
 
 hooks = build_receiver()
 app = Flask(__name__)
@@ -36,4 +37,10 @@ def health() -> dict[str, bool]:
     return {"ok": True}
 
 
+if observe(hooks):
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    app.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
+        app.wsgi_app, {"/metrics": hooks.metrics_wsgi_app()}
+    )
 app.wsgi_app = hooks.wsgi_middleware(app.wsgi_app)  # type: ignore[method-assign]

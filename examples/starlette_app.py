@@ -33,7 +33,11 @@ Environment variables:
 ``HOOKRECEIVER_JOURNAL``    a local directory keeping Kazoo deliveries while the inbox is
                             unreachable (default ``hookreceiver-journal``).
 
-Each handled event is logged as one JSON line on stdout.
+Each handled event is logged as one JSON line on stdout. With ``hookreceiver[prometheus]``
+installed the app serves its metrics at ``/metrics`` (on its own port, without auth: see
+``docs/observability.md`` to protect it or serve it on another port in production); with
+``hookreceiver[otel]``, every delivery is traced (run it under ``opentelemetry-instrument``).
+Several worker processes: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory.
 """
 
 from __future__ import annotations
@@ -44,7 +48,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 from starlette.routing import Route
 
-from examples.webhooks import build_receiver
+from examples.webhooks import build_receiver, observe
 
 hooks = build_receiver()
 
@@ -54,7 +58,8 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
-app = Starlette(
-    routes=[Route("/health", health)],
-    middleware=[Middleware(hooks.asgi_middleware)],
-)
+routes = [Route("/health", health)]
+if observe(hooks):
+    routes.append(Route("/metrics", hooks.metrics_asgi_app()))
+
+app = Starlette(routes=routes, middleware=[Middleware(hooks.asgi_middleware)])

@@ -14,6 +14,7 @@ Settings come from environment variables (the apps' docstrings list them):
 
 from __future__ import annotations
 
+import importlib.util
 import json
 import logging
 import os
@@ -26,7 +27,7 @@ from hookreceiver.providers import CallEvent, FaxEvent, MessageEvent
 from hookreceiver.security import BasicAuth, TrustedProxies, URLSigner, redact_access_logs
 from hookreceiver.stores import MemoryStore, SQLiteStore, Store
 
-__all__ = ["build_receiver", "registration_urls"]
+__all__ = ["build_receiver", "observe", "registration_urls"]
 
 UPDOX_PATH = "/hooks/updox/{event}/{token}"
 WIRECLOUD_PATH = "/hooks/wirecloud/{event}/{token}"  # Kazoo appends ?fields to GET URLs
@@ -113,6 +114,18 @@ def build_receiver(*, worker: bool = True, ack: str | None = None) -> Receiver:
     )
     _handlers(hooks)
     return hooks
+
+
+def observe(hooks: Receiver) -> bool:
+    """Turn on what is installed: Prometheus metrics (``hookreceiver[prometheus]``; whether
+    the app should serve ``/metrics``) and OpenTelemetry spans (``hookreceiver[otel]``: they go
+    wherever your SDK set-up or ``opentelemetry-instrument`` sends them)."""
+    if importlib.util.find_spec("opentelemetry") is not None:
+        hooks.enable_tracing()
+    if importlib.util.find_spec("prometheus_client") is None:
+        return False
+    hooks.enable_metrics()
+    return True
 
 
 def registration_urls(hooks: Receiver) -> dict[str, str]:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -206,6 +207,12 @@ def test_demo_runs_end_to_end_and_every_delivery_goes_as_expected() -> None:
     ]
     for row in rows:
         assert re.search(row, out), row
+    # Where to look: the app's /metrics, scraped while it ran, counted every delivery.
+    if importlib.util.find_spec("prometheus_client") is not None:
+        counted = re.search(r"/metrics \(while the app runs\) counted (\d+) deliveries", out)
+        assert counted is not None, out[-2000:]
+        assert int(counted.group(1)) == every + 6
+    assert "opentelemetry-instrument" in out
 
 
 def test_demo_with_an_app_that_does_not_import_exits_4(tmp_path: Path) -> None:

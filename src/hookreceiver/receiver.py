@@ -21,7 +21,7 @@ from .core.outcome import Response
 from .core.protocols import ClientResolver
 from .core.routing import Endpoint, Route, Router
 from .delivery import Delivery
-from .engine import EventLog, Observer
+from .engine import EventLog, Observer, Tracer
 from .engine import adispatch as _adispatch
 from .engine import dispatch as _dispatch
 from .engine.flow import never_retries
@@ -40,6 +40,7 @@ if TYPE_CHECKING:
     from .inbox.feed import InboxFeed
     from .inbox.journal import Journal
     from .inbox.worker import InboxWorker
+    from .observability import DeliveryLog, Metrics, Tracing
     from .providers.base import Provider
     from .security.signed_urls import SignedURLGuard
 
@@ -122,6 +123,11 @@ class Receiver:
         self._event_log = EventLog()
         #: Told of every delivery's report (see :meth:`add_observer`); the event log first.
         self.observers: list[Observer] = [self._event_log] if log_events else []
+        #: Told of each delivery's steps (spans, handler timings): set by
+        #: :meth:`enable_metrics` and :meth:`enable_tracing`; ``None`` costs nothing.
+        self.tracer: Tracer | None = None
+        self.metrics: Metrics | None = None
+        self.tracing: Tracing | None = None
         self.inbox = inbox
         self.worker_options: Mapping[str, Any] | None = (
             None if worker is False else ({} if worker is True else dict(worker))
@@ -341,6 +347,58 @@ class Receiver:
         """Log one JSON line for a handled event (what the event log observer does)."""
         if self.log_events:
             self._event_log.write(ctx)
+
+    # Observability (hookreceiver.observability) ------------------------------------------------
+
+    def enable_metrics(self, *, registry: Any | None = None) -> Metrics:
+        """Count every delivery in Prometheus metrics (``pip install 'hookreceiver[prometheus]'``);
+        idempotent. ``registry``: a prometheus-client ``CollectorRegistry`` (its default
+        ``REGISTRY`` if omitted). Serve them with :meth:`metrics_asgi_app` or
+        :meth:`metrics_wsgi_app`; several worker processes: set ``PROMETHEUS_MULTIPROC_DIR``
+        (see ``docs/observability.md``)."""
+        if self.metrics is None:
+            from .observability import Metrics
+
+            self.metrics = Metrics(self, registry=registry)
+            self.add_observer(self.metrics)
+            self._instrument()
+        return self.metrics
+
+    def metrics_asgi_app(self) -> Callable[..., Any]:
+        """An ASGI app serving the metrics (mount it at ``/metrics``); enables them if needed."""
+        return self.enable_metrics().asgi_app()
+
+    def metrics_wsgi_app(self) -> Callable[..., Any]:
+        """A WSGI app serving the metrics (mount it at ``/metrics``); enables them if needed."""
+        return self.enable_metrics().wsgi_app()
+
+    def enable_tracing(self, tracer_provider: Any | None = None, *, steps: bool = True) -> Tracing:
+        """Trace every delivery with OpenTelemetry (``pip install 'hookreceiver[otel]'``);
+        idempotent. ``tracer_provider``: the global one (your SDK set-up, or
+        ``opentelemetry-instrument``'s) if omitted; ``steps=False``: one span per delivery,
+        without the verify, parse, store and handler spans under it."""
+        if self.tracing is None:
+            from .observability import Tracing
+
+            self.tracing = Tracing(tracer_provider, steps=steps)
+            self._instrument()
+        return self.tracing
+
+    def enable_delivery_log(self, logger: logging.Logger | None = None) -> DeliveryLog:
+        """Log one JSON line per delivery, handled or refused, with its outcome, status and
+        trace id, on ``hookreceiver.events``, instead of the line per handled event."""
+        from .observability import DeliveryLog
+
+        log = DeliveryLog(logger)
+        self.log_events = False
+        self.observers[:] = [o for o in self.observers if o is not self._event_log]
+        self.observers.insert(0, log)
+        return log
+
+    def _instrument(self) -> None:
+        from .observability import Telemetry
+
+        self.tracer = Telemetry(metrics=self.metrics, tracing=self.tracing)
 
     # The in-process inbox worker --------------------------------------------------------------
 

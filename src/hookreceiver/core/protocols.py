@@ -9,7 +9,7 @@ inbox and journal the flow writes to as :class:`InboxKeeper` and :class:`Fallbac
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol, runtime_checkable
+from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 if TYPE_CHECKING:
     from ..delivery import Delivery
@@ -29,6 +29,7 @@ __all__ = [
     "FallbackJournal",
     "InboxKeeper",
     "ReceiverState",
+    "StepTracer",
     "WorkerControl",
 ]
 
@@ -51,6 +52,8 @@ class InboxKeeper(Protocol):
         delivery_id: str,
         event: ParsedEvent | None = None,
         error: DeliveryRejected | None = None,
+        *,
+        traceparent: str | None = None,
     ) -> object:
         """Store the delivery: pending with its event, or quarantined with its error."""
 
@@ -62,6 +65,8 @@ class InboxKeeper(Protocol):
         delivery_id: str,
         event: ParsedEvent | None = None,
         error: DeliveryRejected | None = None,
+        *,
+        traceparent: str | None = None,
     ) -> object:
         """Async :meth:`keep`."""
 
@@ -79,6 +84,19 @@ class FallbackJournal(InboxKeeper, Protocol):
 
     def bypass_inbox(self) -> bool:
         """Whether deliveries should come straight here (the inbox failed moments ago)."""
+
+
+class StepTracer(Protocol):
+    """What the receiver keeps in ``tracer``: told of each delivery's steps.
+
+    The engine's ``Tracer`` names its types (``engine.DeliveryTrace``, effects); they live in
+    the layer above this one, so the receiver's state holds it under this name.
+    """
+
+    def start(
+        self, delivery: Any, endpoint: Any, *, source: str = "http", link: str | None = None
+    ) -> Any:
+        """A delivery begins: returns its ``engine.DeliveryTrace``."""
 
 
 class WorkerControl(Protocol):
@@ -157,6 +175,10 @@ class ReceiverState(Protocol):
     @property
     def observers(self) -> Sequence[Observer]:
         """Told of every delivery's report, in order (the event log first)."""
+
+    @property
+    def tracer(self) -> StepTracer | None:
+        """Told of each delivery's phases and effects (spans, handler timings), if set."""
 
     def add_observer(self, observer: Observer) -> Observer:
         """Append ``observer`` to :attr:`observers`; returns it."""

@@ -36,6 +36,8 @@ class DeliveryReport:
         started: ``time.perf_counter()`` when the engine took the delivery.
         duration: seconds the engine spent on it.
         source: ``"http"`` for a live delivery, ``"inbox"`` for one the worker processed.
+        event: the full event name of a delivery accepted into the inbox (which has no
+            ``context`` yet); else ``None`` (see :attr:`event_name`).
     """
 
     outcome: Outcome
@@ -48,6 +50,18 @@ class DeliveryReport:
     started: float = 0.0
     duration: float = 0.0
     source: str = "http"
+    event: str | None = None
+
+    @property
+    def event_name(self) -> str | None:
+        """The full event name, when the delivery got as far as one (from its context, its
+        refusal, or the accepted event)."""
+        if self.context is not None:
+            return self.context.event_name
+        if self.event is not None:
+            return self.event
+        name = getattr(self.error, "event", None)
+        return name if isinstance(name, str) else None
 
     @property
     def code(self) -> str:

@@ -13,15 +13,18 @@ from .dispatch import INTERNAL_ERROR, NOT_FOUND, DeliveryAbandoned, adispatch, d
 from .drivers import drive_async, drive_sync
 from .effects import Effect, perform
 from .report import DeliveryReport, EventLog, Observer, notify
+from .tracing import DeliveryTrace, Tracer
 
 __all__ = [
     "INTERNAL_ERROR",
     "NOT_FOUND",
     "DeliveryAbandoned",
     "DeliveryReport",
+    "DeliveryTrace",
     "Effect",
     "EventLog",
     "Observer",
+    "Tracer",
     "adispatch",
     "dispatch",
     "drive_async",

@@ -16,10 +16,12 @@ from ..delivery import Delivery
 from .drivers import drive_async, drive_sync
 from .flow import delivery_flow
 from .report import DeliveryReport, notify, observer_failed
+from .tracing import drive_async_traced, drive_sync_traced
 
 if TYPE_CHECKING:
     from ..core.protocols import ReceiverState
     from ..core.routing import Route
+    from .tracing import Tracer
 
 __all__ = ["INTERNAL_ERROR", "NOT_FOUND", "DeliveryAbandoned", "adispatch", "dispatch"]
 
@@ -45,6 +47,8 @@ def dispatch(
         route = receiver.match(delivery.path)
         if route is None:
             return _notified(receiver, _not_found(started))
+    if receiver.tracer is not None:  # the one test an app without telemetry pays
+        return _traced(receiver, receiver.tracer, delivery, route, started)
     try:
         report = drive_sync(delivery_flow(receiver, route, delivery, started))
     except DeliveryAbandoned:
@@ -68,6 +72,8 @@ async def adispatch(
         route = receiver.match(delivery.path)
         if route is None:
             return _notified(receiver, _not_found(started))
+    if receiver.tracer is not None:  # the one test an app without telemetry pays
+        return await _atraced(receiver, receiver.tracer, delivery, route, started)
     try:
         report = await drive_async(delivery_flow(receiver, route, delivery, started))
     except DeliveryAbandoned:
@@ -79,6 +85,50 @@ async def adispatch(
             observer.on_report(report)
         except Exception:
             observer_failed(observer, report)
+    return report
+
+
+def _traced(
+    receiver: ReceiverState, tracer: Tracer, delivery: Delivery, route: Route, started: float
+) -> DeliveryReport:
+    """:func:`dispatch` told to ``tracer``: the same steps, through the traced driver."""
+    trace = tracer.start(delivery, route.endpoint)
+    try:
+        trace.phase("verify")
+        try:
+            flow = delivery_flow(receiver, route, delivery, started, trace)
+            report = drive_sync_traced(flow, trace)
+        except DeliveryAbandoned:
+            raise
+        except Exception as exc:
+            report = _failed(delivery, route, exc, started)
+        notify(receiver.observers, report)
+    except BaseException as exc:
+        trace.end(None, exc)
+        raise
+    trace.end(report)
+    return report
+
+
+async def _atraced(
+    receiver: ReceiverState, tracer: Tracer, delivery: Delivery, route: Route, started: float
+) -> DeliveryReport:
+    """:func:`adispatch` told to ``tracer``."""
+    trace = tracer.start(delivery, route.endpoint)
+    try:
+        trace.phase("verify")
+        try:
+            flow = delivery_flow(receiver, route, delivery, started, trace)
+            report = await drive_async_traced(flow, trace)
+        except DeliveryAbandoned:
+            raise
+        except Exception as exc:
+            report = _failed(delivery, route, exc, started)
+        notify(receiver.observers, report)
+    except BaseException as exc:
+        trace.end(None, exc)
+        raise
+    trace.end(report)
     return report
 
 

@@ -202,7 +202,8 @@ class DeferCompletion(Effect[None]):
 @dataclass(slots=True)
 class Keep(Effect[object]):
     """Write a verified delivery to ``keeper`` (the inbox or the journal): pending with its
-    event, or quarantined with ``error``."""
+    event, or quarantined with ``error``. ``traceparent``, set by a tracer, is kept with it,
+    so the worker's span links to the receiving one."""
 
     keeper: Any  # Inbox | Journal: both have keep/akeep with this signature
     request: GuardRequest
@@ -211,14 +212,19 @@ class Keep(Effect[object]):
     delivery_id: str
     event: ParsedEvent | None
     error: DeliveryRejected | None
+    traceparent: str | None = None
 
     def _args(self) -> tuple[Any, ...]:
         return (self.request, self.endpoint, self.body, self.delivery_id, self.event, self.error)
 
     def run(self) -> object:
+        if self.traceparent is not None:
+            return self.keeper.keep(*self._args(), traceparent=self.traceparent)
         return self.keeper.keep(*self._args())
 
     async def arun(self) -> object:
+        if self.traceparent is not None:
+            return await self.keeper.akeep(*self._args(), traceparent=self.traceparent)
         return await self.keeper.akeep(*self._args())
 
 

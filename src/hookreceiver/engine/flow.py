@@ -36,6 +36,7 @@ if TYPE_CHECKING:
     from ..core.protocols import ReceiverState
     from ..core.provider import ProviderProtocol
     from ..core.routing import Endpoint, Route
+    from .tracing import DeliveryTrace
 
 __all__ = [
     "Flow",
@@ -73,9 +74,14 @@ def new_delivery_id() -> str:
 
 
 def delivery_flow(
-    receiver: ReceiverState, route: Route, delivery: Delivery, started: float | None = None
+    receiver: ReceiverState,
+    route: Route,
+    delivery: Delivery,
+    started: float | None = None,
+    trace: DeliveryTrace | None = None,
 ) -> Flow:
-    """The steps of one delivery to a known endpoint; returns its report."""
+    """The steps of one delivery to a known endpoint; returns its report. ``trace`` (a
+    receiver with a tracer) is told where verification ends and parsing does."""
     if started is None:
         started = time.perf_counter()
     endpoint = route.endpoint
@@ -114,10 +120,14 @@ def delivery_flow(
             else:  # multipart, spooled: in chunks, never whole in memory
                 guard.check_body_stream(request, body.raw_chunks())
         verified = True  # from here on, a refusal is quarantined in the inbox
+        if trace is not None:
+            trace.phase("parse")
         event = parse_event(provider, delivery, route.params, body, live=True)
         verified = False  # refused for its event (a signed URL's forgery): nothing to keep
         for guard in provider.guards:
             guard.check_event(request, event.name, provider)
+        if trace is not None:
+            trace.phase(None)
     except DeliveryRejected as exc:
         kept = False
         try:
@@ -143,7 +153,9 @@ def delivery_flow(
             raise
         if kept:
             body.close()
-            return _report(Outcome.ACCEPTED, provider, endpoint, delivery_id, started)
+            report = _report(Outcome.ACCEPTED, provider, endpoint, delivery_id, started)
+            report.event = event.name
+            return report
 
     ctx = new_context(
         event,

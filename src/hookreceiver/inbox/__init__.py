@@ -31,7 +31,7 @@ from .base import Inbox
 from .journal import Journal
 from .postgres import PostgresInbox
 from .queues import TaskQueue
-from .records import InboxEntry, InboxRecord, InboxState, StoredFile
+from .records import InboxCounts, InboxEntry, InboxRecord, InboxState, StoredFile
 from .replay import ReplayResult, areplay, replay, replay_many
 from .retry import Retry
 from .sqlite import SQLiteInbox
@@ -40,6 +40,7 @@ from .worker import InboxWorker
 
 __all__ = [
     "Inbox",
+    "InboxCounts",
     "InboxEntry",
     "InboxRecord",
     "InboxState",

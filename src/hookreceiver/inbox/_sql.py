@@ -16,7 +16,7 @@ from functools import partial
 from typing import Any, Protocol
 
 from .base import Inbox
-from .records import FILE_CHUNK, InboxEntry, InboxRecord, InboxState, entry_from_row
+from .records import FILE_CHUNK, InboxCounts, InboxEntry, InboxRecord, InboxState, entry_from_row
 
 __all__ = [
     "ALL_COLUMNS",
@@ -175,6 +175,10 @@ class Statements:
         self.read_part = f"SELECT data FROM {t}_parts WHERE id = {p} AND file = {p} AND seq = {p}"
         self.delete_parts = f"DELETE FROM {t}_parts WHERE id = {p}"
         self._lock = lock
+        self.counts = (
+            f"SELECT state, CASE WHEN attempts > 0 THEN 1 ELSE 0 END AS tried,"
+            f" COUNT(*) AS n, MIN(received_at) AS oldest FROM {t} GROUP BY state, tried"
+        )
         self._p = p
 
     def take(
@@ -464,6 +468,27 @@ class SQLInbox(Inbox):
             if len(ids) < self.purge_batch:
                 return removed
             self._between_batches(time.perf_counter() - started)
+
+    def _counts(self) -> InboxCounts:
+        found: dict[str, int] = {}
+        oldest: float | None = None
+        for row in self._fetch_all(self._sql.counts, ()):
+            state, n = str(row["state"]), int(row["n"])
+            if state == "pending" and row["tried"]:
+                state = "retrying"
+            found[state] = found.get(state, 0) + n
+            if state in ("pending", "retrying", "processing") and row["oldest"] is not None:
+                first = float(row["oldest"])
+                oldest = first if oldest is None else min(oldest, first)
+        return InboxCounts(
+            pending=found.get("pending", 0),
+            retrying=found.get("retrying", 0),
+            processing=found.get("processing", 0),
+            done=found.get("done", 0),
+            failed=found.get("failed", 0),
+            quarantined=found.get("quarantined", 0),
+            oldest_pending_at=oldest,
+        )
 
 
 def _rechunked(chunks: Iterable[bytes]) -> Iterator[bytes]:

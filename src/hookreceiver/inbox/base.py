@@ -29,7 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 from .keeping import Keeper
-from .records import InboxEntry, InboxRecord, InboxState
+from .records import InboxCounts, InboxEntry, InboxRecord, InboxState
 from .retry import Retry
 
 __all__ = ["DAY", "Inbox"]
@@ -217,6 +217,10 @@ class Inbox(Keeper):
         a cursor from which :meth:`received_after` gives only deliveries still to come."""
         return self._received_last()
 
+    def counts(self) -> InboxCounts:
+        """How many deliveries are in each state, and the oldest waiting one's arrival."""
+        return self._counts()
+
     def requeue(self, record_ids: Sequence[str]) -> int:
         """Make deliveries pending and due now with a fresh attempt count, for the workers.
 
@@ -328,6 +332,9 @@ class Inbox(Keeper):
         raise NotImplementedError
 
     def _requeue(self, record_ids: builtins.list[str], now: float) -> int:
+        raise NotImplementedError
+
+    def _counts(self) -> InboxCounts:
         raise NotImplementedError
 
     def _purge(self, states: builtins.list[str], before: float) -> int:

@@ -40,6 +40,7 @@ def capture(
     *,
     event: ParsedEvent | None = None,
     error: DeliveryRejected | None = None,
+    traceparent: str | None = None,
 ) -> InboxRecord:
     """A record of a verified delivery: ``pending`` with its event, or ``quarantined``."""
     delivery = request.delivery
@@ -82,6 +83,7 @@ def capture(
         fields=dict(body.fields),
         files=files,
         signed=dict(request.signed) if request.signed is not None else None,
+        traceparent=traceparent,
     )
 
 
@@ -141,11 +143,20 @@ class Keeper:
         delivery_id: str,
         event: ParsedEvent | None = None,
         error: DeliveryRejected | None = None,
+        *,
+        traceparent: str | None = None,
     ) -> InboxRecord:
         """Capture a verified live delivery as a record and :meth:`put` it (the flow calls
         this)."""
         record = capture(
-            request, endpoint, body, delivery_id, self.clock(), event=event, error=error
+            request,
+            endpoint,
+            body,
+            delivery_id,
+            self.clock(),
+            event=event,
+            error=error,
+            traceparent=traceparent,
         )
         self.put(record)
         return record
@@ -158,8 +169,12 @@ class Keeper:
         delivery_id: str,
         event: ParsedEvent | None = None,
         error: DeliveryRejected | None = None,
+        *,
+        traceparent: str | None = None,
     ) -> InboxRecord:
         """Async :meth:`keep`: reading spooled attachments and writing both off the loop."""
         return await asyncio.to_thread(
-            self.keep, request, endpoint, body, delivery_id, event, error
+            lambda: self.keep(
+                request, endpoint, body, delivery_id, event, error, traceparent=traceparent
+            )
         )

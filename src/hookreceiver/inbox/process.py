@@ -23,6 +23,7 @@ from ..engine import DeliveryReport, drive_async, drive_sync, notify, perform
 from ..engine.effects import Effect, RunCallback
 from ..engine.flow import parse_event
 from ..engine.handling import handle_event, new_context
+from ..engine.tracing import DeliveryTrace, drive_async_traced, drive_sync_traced
 from ..errors import ConfigurationError, DeliveryRejected, StoreUnavailable
 from .base import Inbox
 from .keeping import describe
@@ -111,10 +112,12 @@ def _observe(
     record: InboxRecord,
     outcome: Outcome,
     response: Response,
+    trace: DeliveryTrace | None = None,
     **details: Any,
 ) -> None:
-    """Hand the receiver's observers the report of one attempt (as if it had come live)."""
-    if receiver.observers:
+    """Hand the receiver's observers (and ``trace``) the report of one attempt (as if it had
+    come live)."""
+    if receiver.observers or trace is not None:
         report = DeliveryReport(
             outcome,
             response,
@@ -124,6 +127,8 @@ def _observe(
             **details,
         )
         notify(receiver.observers, report)
+        if trace is not None:
+            trace.reported(report)
 
 
 def _retry_or_fail(inbox: Inbox, record: InboxRecord, fault: bool) -> tuple[InboxState, float]:
@@ -136,15 +141,21 @@ def _retry_or_fail(inbox: Inbox, record: InboxRecord, fault: bool) -> tuple[Inbo
 
 
 def process_flow(
-    receiver: InboxReceiver, record: InboxRecord, token: str, *, force: bool = False
+    receiver: InboxReceiver,
+    record: InboxRecord,
+    token: str,
+    *,
+    force: bool = False,
+    trace: DeliveryTrace | None = None,
 ) -> ProcessFlow:
-    """Process one delivery the worker holding ``token`` has taken; returns its new state."""
+    """Process one delivery the worker holding ``token`` has taken; returns its new state.
+    ``trace`` (a receiver with a tracer) is told where parsing begins and ends."""
     inbox = inbox_of(receiver)
     endpoint = _endpoint(receiver, record.endpoint)
     if endpoint is None:
         error = f"no endpoint {record.endpoint} is configured"
         yield from _finish(inbox, record, token, InboxState.QUARANTINED, error)
-        _observe(receiver, record, Outcome.QUARANTINED, NOT_FOUND)
+        _observe(receiver, record, Outcome.QUARANTINED, NOT_FOUND, trace)
         return InboxState.QUARANTINED
     provider = endpoint.provider
     delivery = Delivery(
@@ -153,14 +164,18 @@ def process_flow(
     body = record.to_body()
     try:
         try:
+            if trace is not None:
+                trace.phase("parse")
             event = parse_event(provider, delivery, record.params, body)
+            if trace is not None:
+                trace.phase(None)
         except DeliveryRejected as exc:
             logger.warning("delivery %s quarantined: %s", record.id, describe(exc))
             why, name = describe(exc), exc.event
             yield from _finish(inbox, record, token, InboxState.QUARANTINED, why, event_name=name)
             response = provider.reject(exc)
             details = {"error": exc, "provider": provider.name}
-            _observe(receiver, record, Outcome.QUARANTINED, response, **details)
+            _observe(receiver, record, Outcome.QUARANTINED, response, trace, **details)
             return InboxState.QUARANTINED
         ctx = new_context(
             event,
@@ -178,7 +193,7 @@ def process_flow(
     finally:
         body.close()
     details = {"context": ctx, "error": failure, "provider": provider.name}
-    _observe(receiver, record, outcome, provider.respond(outcome), **details)
+    _observe(receiver, record, outcome, provider.respond(outcome), trace, **details)
     named: dict[str, Any] = {"event_name": event.name, "key": event.key}
     if outcome in (Outcome.HANDLED, Outcome.DUPLICATE):
         yield from _finish(inbox, record, token, InboxState.DONE, None, **named)
@@ -311,9 +326,19 @@ def process_sync(
     """Process a taken delivery with blocking calls, renewing its lease meanwhile."""
     inbox = inbox_of(receiver)
     held = hold(_Processing(inbox, record.id, token))
+    tracer, trace = receiver.tracer, None
     try:
-        return drive_sync(process_flow(receiver, record, token, force=force))
+        if tracer is None:
+            return drive_sync(process_flow(receiver, record, token, force=force))
+        endpoint = _endpoint(receiver, record.endpoint)
+        trace = tracer.start(None, endpoint, source="inbox", link=record.traceparent)
+        flow = process_flow(receiver, record, token, force=force, trace=trace)
+        state = drive_sync_traced(flow, trace)
+        trace.end(None)
+        return state
     except Exception as exc:
+        if trace is not None:
+            trace.end(None, exc)
         _crashed(inbox, record, token, exc)
         return InboxState.PENDING
     finally:
@@ -326,9 +351,19 @@ async def process_async(
     """Process a taken delivery on the event loop, renewing its lease meanwhile."""
     inbox = inbox_of(receiver)
     held = hold(_Processing(inbox, record.id, token))
+    tracer, trace = receiver.tracer, None
     try:
-        return await drive_async(process_flow(receiver, record, token, force=force))
+        if tracer is None:
+            return await drive_async(process_flow(receiver, record, token, force=force))
+        endpoint = _endpoint(receiver, record.endpoint)
+        trace = tracer.start(None, endpoint, source="inbox", link=record.traceparent)
+        flow = process_flow(receiver, record, token, force=force, trace=trace)
+        state = await drive_async_traced(flow, trace)
+        trace.end(None)
+        return state
     except Exception as exc:
+        if trace is not None:
+            trace.end(None, exc)
         await asyncio.to_thread(_crashed, inbox, record, token, exc)
         return InboxState.PENDING
     finally:

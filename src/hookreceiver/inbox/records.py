@@ -102,6 +102,30 @@ class InboxEntry:
         }
 
 
+@dataclass(frozen=True, slots=True)
+class InboxCounts:
+    """How many deliveries the inbox holds in each state, read in one query (for metrics).
+
+    Attributes:
+        pending: waiting for their first attempt.
+        retrying: pending again after a failed attempt.
+        processing: taken by a worker now.
+        done: handled, not yet purged.
+        failed: dead letters: their last attempt failed.
+        quarantined: kept because they do not parse or validate.
+        oldest_pending_at: when the oldest delivery still waiting to be handled (pending,
+            retrying or processing) was received, or ``None`` when there is none.
+    """
+
+    pending: int = 0
+    retrying: int = 0
+    processing: int = 0
+    done: int = 0
+    failed: int = 0
+    quarantined: int = 0
+    oldest_pending_at: float | None = None
+
+
 @dataclass(slots=True)
 class InboxRecord(InboxEntry):
     """A stored delivery with everything needed to process it again.
@@ -119,6 +143,8 @@ class InboxRecord(InboxEntry):
         files: multipart files.
         signed: the context a signed callback URL carried, when the endpoint uses them.
         lock_token: set on a record a worker has taken: only it may finish the record.
+        traceparent: the W3C trace context of the span that received it, when traces are on
+            (the worker's span links to it).
     """
 
     method: str = "POST"
@@ -133,6 +159,7 @@ class InboxRecord(InboxEntry):
     files: tuple[StoredFile, ...] = ()
     signed: dict[str, Any] | None = None
     lock_token: str | None = None
+    traceparent: str | None = None
 
     def to_body(self) -> Body:
         """The body as the provider's parser expects it (attachments rebuilt from bytes)."""
@@ -181,6 +208,8 @@ class InboxRecord(InboxEntry):
             ],
             "signed": self.signed,
         }
+        if self.traceparent is not None:
+            meta["traceparent"] = self.traceparent
         if files_apart and self.files:
             meta["files_apart"] = True
             payload = self.body
@@ -232,6 +261,7 @@ class InboxRecord(InboxEntry):
             fields=dict(meta["fields"]),
             files=tuple(files),
             signed=meta["signed"],
+            traceparent=meta.get("traceparent"),
         )
 
 

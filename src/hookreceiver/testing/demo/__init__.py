@@ -21,6 +21,7 @@ import tempfile
 from collections.abc import Callable
 
 from ..send import TransportError, WebhookClient, find_receiver
+from .metrics import scrape_metrics, where_to_look
 from .plan import ORDER, DemoError, Step, demo_environment, event_steps, load_app, plan
 from .server import free_port, serve
 from .table import collect, render
@@ -35,7 +36,9 @@ __all__ = [
     "plan",
     "render",
     "run_demo",
+    "scrape_metrics",
     "serve",
+    "where_to_look",
 ]
 
 
@@ -68,6 +71,7 @@ def run_demo(
                 echo(f"hookreceiver demo: {spec} on {base}, {len(steps)} deliveries over HTTP\n")
                 _fire(steps, WebhookClient(base, forward_sender="X-Forwarded-For"))
                 collect(steps, lines, wait=15.0, logged=logged)
+                scraped = scrape_metrics(base)
             collect([], lines, wait=0, logged=logged)  # what it printed last
         finally:
             for name, value in saved.items():
@@ -78,6 +82,7 @@ def run_demo(
     echo(render(steps))
     good = sum(step.ok for step in steps)
     echo(f"\n{good} of {len(steps)} deliveries went as expected.")
+    echo("\n" + where_to_look(base, scraped))
     leaked = _leaked_tokens(steps, logged)
     if leaked:
         echo(f"\n{leaked} signed URL token(s) reached the server log: redact_access_logs()?")

@@ -1,0 +1,109 @@
+"""The engine's one hook for step-by-step telemetry: a :class:`Tracer` told of each delivery's
+phases and effects (spans, per-handler timings).
+
+An app with no tracer pays one ``None`` test per delivery (in :mod:`.dispatch` and the inbox's
+processing); with one, the delivery runs through :func:`drive_sync_traced` or
+:func:`drive_async_traced`, the drivers with a call before and after each effect. The engine
+imports no telemetry library: ``hookreceiver.observability`` implements these protocols with
+OpenTelemetry and prometheus-client.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Generator
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
+
+from .effects import Effect
+
+if TYPE_CHECKING:
+    from ..core.routing import Endpoint
+    from ..delivery import Delivery
+    from .report import DeliveryReport
+
+__all__ = ["DeliveryTrace", "Tracer", "drive_async_traced", "drive_sync_traced"]
+
+T = TypeVar("T")
+
+
+class DeliveryTrace(Protocol):
+    """One delivery as a tracer follows it, from :meth:`Tracer.start` to :meth:`end`."""
+
+    def phase(self, name: str | None) -> None:
+        """A phase of the flow begins (``"verify"``, ``"parse"``), ending the open one;
+        ``None`` ends the open one."""
+
+    def enter(self, effect: Effect[Any]) -> object:
+        """``effect`` is about to run (in the task or thread that runs it); what this returns
+        is handed to :meth:`exit`."""
+
+    def exit(self, entered: object, error: BaseException | None) -> None:
+        """The effect :meth:`enter` was told of has ended, with ``error`` if it raised."""
+
+    def reported(self, report: DeliveryReport) -> None:
+        """The delivery's report, as the observers get it (an inbox delivery's steps go on
+        after it: the record's new state is written then)."""
+
+    def end(self, report: DeliveryReport | None, error: BaseException | None = None) -> None:
+        """The delivery is over: its report (``None``: the one :meth:`reported` gave, or it
+        escaped with ``error``)."""
+
+
+class Tracer(Protocol):
+    """Set as the receiver's ``tracer``: starts a :class:`DeliveryTrace` per delivery."""
+
+    def start(
+        self,
+        delivery: Delivery | None,
+        endpoint: Endpoint | None,
+        *,
+        source: str = "http",
+        link: str | None = None,
+    ) -> DeliveryTrace:
+        """A delivery begins: live (``source="http"``) or from the inbox (``"inbox"``, with the
+        W3C ``traceparent`` its receiving span left on the record as ``link``).
+
+        Called in the task or thread the delivery runs in; the observers are called between
+        this and :meth:`DeliveryTrace.end`, in the same task or thread.
+        """
+
+
+def drive_sync_traced(flow: Generator[Effect[Any], None, T], trace: DeliveryTrace) -> T:
+    """:func:`~.drivers.drive_sync`, telling ``trace`` of each effect."""
+    error: Exception | None = None
+    while True:
+        try:
+            effect = flow.send(None) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        entered = trace.enter(effect)
+        try:
+            effect.result = effect.run()
+            error = None
+        except Exception as exc:  # handed back to the flow, which decides
+            error = exc
+        trace.exit(entered, error)
+
+
+async def drive_async_traced(flow: Generator[Effect[Any], None, T], trace: DeliveryTrace) -> T:
+    """:func:`~.drivers.drive_async`, telling ``trace`` of each effect."""
+    error: BaseException | None = None
+    while True:
+        try:
+            effect = flow.send(None) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        entered = trace.enter(effect)
+        try:
+            if effect.nonblocking:
+                effect.result = effect.run()
+            else:
+                effect.result = await effect.arun()
+            error = None
+        except Exception as exc:
+            error = exc
+        except asyncio.CancelledError as exc:
+            error = exc
+        trace.exit(entered, error)

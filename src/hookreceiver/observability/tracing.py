@@ -1,0 +1,235 @@
+"""OpenTelemetry spans of every delivery, with opentelemetry-api (``pip install
+'hookreceiver[otel]'``; configure an SDK, or run under ``opentelemetry-instrument``).
+
+One span per delivery, ``hookreceiver.delivery``: a child of the host app's server span when
+there is one (FastAPI/Starlette/Flask instrumentation), else a server span of its own that
+continues a ``traceparent`` the sender sent. Its children: ``hookreceiver.verify`` (the guards,
+reading the body included), ``hookreceiver.parse``,
+``hookreceiver.store.claim`` / ``.complete`` / ``.release``, ``hookreceiver.inbox.keep`` and one
+``hookreceiver.handler`` per handler, current while the handler runs (its own spans nest under
+it), with a failed handler's exception recorded. The inbox worker's span links to the span that
+received the delivery (its ``traceparent`` is kept with the record).
+
+Attributes never hold a secret, a token, a body or a raw path: the route is the endpoint's
+template, the query string is left out.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Any, cast
+
+from ..core.outcome import Outcome
+from ..engine.effects import (
+    ClaimKey,
+    CompleteKey,
+    Keep,
+    ReleaseKey,
+    RunCallback,
+    RunHandler,
+)
+from .labels import refusal_reason
+
+if TYPE_CHECKING:
+    from ..core.routing import Endpoint
+    from ..delivery import Delivery
+    from ..engine import DeliveryReport
+    from ..engine.effects import Effect
+
+__all__ = ["SPAN_NAMES", "Tracing"]
+
+#: The span name of each kind of effect; other effects get ``hookreceiver.<class name>``.
+SPAN_NAMES: dict[type, str] = {
+    ClaimKey: "hookreceiver.store.claim",
+    CompleteKey: "hookreceiver.store.complete",
+    ReleaseKey: "hookreceiver.store.release",
+    Keep: "hookreceiver.inbox.keep",
+    RunHandler: "hookreceiver.handler",
+    RunCallback: "hookreceiver.callback",
+}
+
+
+def _otel() -> Any:
+    try:
+        from opentelemetry import trace
+    except ImportError as exc:  # pragma: no cover - depends on the environment
+        raise ImportError(
+            "hookreceiver's traces need opentelemetry-api: pip install 'hookreceiver[otel]'"
+        ) from exc
+    return trace
+
+
+def _version() -> str | None:
+    from importlib.metadata import PackageNotFoundError, version
+
+    try:
+        return version("hookreceiver")
+    except PackageNotFoundError:  # pragma: no cover - run from a source tree
+        return None
+
+
+class _Getter:
+    """Reads W3C trace headers from a delivery's headers (for ``propagate.extract``)."""
+
+    def get(self, carrier: Any, key: str) -> list[str] | None:
+        value = carrier.get(key)
+        return None if value is None else [value]
+
+    def keys(self, carrier: Any) -> list[str]:
+        return list(carrier)
+
+
+class Tracing:
+    """Makes the spans of deliveries (see the module's description).
+
+    Usually made by :meth:`Receiver.enable_tracing <hookreceiver.Receiver.enable_tracing>`.
+
+    Args:
+        tracer_provider: the OpenTelemetry ``TracerProvider`` (the global one, as
+            ``opentelemetry-instrument`` or your SDK set-up installs it, if omitted).
+        steps: make the child spans (verify, parse, store, handlers, inbox) of each recorded
+            delivery span; ``False``: the delivery's span only, about a sixth of the cost.
+    """
+
+    def __init__(self, tracer_provider: Any | None = None, *, steps: bool = True) -> None:
+        self.steps = steps
+        trace = _otel()
+        from opentelemetry import context, propagate
+        from opentelemetry.trace import Link, SpanKind, Status, StatusCode
+        from opentelemetry.trace.propagation.tracecontext import TraceContextTextMapPropagator
+
+        self.tracer = trace.get_tracer("hookreceiver", _version(), tracer_provider=tracer_provider)
+        self._trace, self._context, self._propagate = trace, context, propagate
+        self._link, self._kind, self._status, self._code = Link, SpanKind, Status, StatusCode
+        self._w3c = TraceContextTextMapPropagator()
+        self._getter = _Getter()
+        self._textmap: Any = None
+        self._fields: frozenset[str] = frozenset()
+
+    # The delivery's span ---------------------------------------------------------------------
+
+    def start_delivery(
+        self, delivery: Delivery | None, endpoint: Endpoint | None, source: str, link: str | None
+    ) -> tuple[Any, Any, object]:
+        """Start the delivery's span and make it current: ``(span, context, token)``."""
+        trace, kind = self._trace, self._kind
+        current = self._context.get_current()
+        has_parent = trace.get_current_span(current).get_span_context().is_valid
+        attributes: dict[str, Any] = {"hookreceiver.source": source}
+        if endpoint is not None:
+            attributes["hookreceiver.provider"] = endpoint.provider.name
+            attributes["http.route"] = endpoint.path
+        links = None
+        if source == "http":
+            span_kind = kind.INTERNAL if has_parent else kind.SERVER
+            parent = current if has_parent or delivery is None else self._extract(delivery)
+            if delivery is not None:
+                attributes["http.request.method"] = delivery.method
+                if delivery.peer:
+                    attributes["network.peer.address"] = delivery.peer
+                agent = delivery.headers.get("user-agent")
+                if agent:
+                    attributes["user_agent.original"] = agent[:256]
+        else:
+            span_kind, parent = kind.CONSUMER, current
+            received = self.context_of(link)
+            if received is not None:
+                links = [self._link(received, {"hookreceiver.link": "received"})]
+        span = self.tracer.start_span("hookreceiver.delivery", parent, span_kind, attributes, links)
+        ctx = trace.set_span_in_context(span, parent)
+        return span, ctx, self._context.attach(ctx)
+
+    def _extract(self, delivery: Delivery) -> Any:
+        textmap = self._propagate.get_global_textmap()
+        if textmap is not self._textmap:  # the headers the configured propagators read
+            self._fields = frozenset(name.lower() for name in textmap.fields)
+            self._textmap = textmap
+        if not delivery.headers.has_any(self._fields):  # most senders send none: skip
+            return self._context.get_current()
+        getter: Any = self._getter
+        return self._propagate.extract(delivery.headers, getter=getter)
+
+    def context_of(self, traceparent: str | None) -> Any | None:
+        """The span context a W3C ``traceparent`` names, or ``None``."""
+        if not traceparent:
+            return None
+        ctx = self._w3c.extract({"traceparent": traceparent})
+        span_context = self._trace.get_current_span(ctx).get_span_context()
+        return span_context if span_context.is_valid else None
+
+    def traceparent(self, ctx: Any) -> str | None:
+        """The W3C ``traceparent`` of the span current in ``ctx``."""
+        carrier: dict[str, str] = {}
+        self._w3c.inject(carrier, ctx)
+        return carrier.get("traceparent")
+
+    def end_delivery(
+        self, span: Any, token: object, report: DeliveryReport | None, error: BaseException | None
+    ) -> None:
+        """Describe the delivery on its span from its report, end it, and detach its context."""
+        try:
+            if report is not None and span.is_recording():
+                self.describe(span, report)
+            if error is not None:
+                span.record_exception(error)
+                span.set_status(self._status(self._code.ERROR, type(error).__name__))
+            span.end()
+        finally:
+            self._context.detach(cast(Any, token))
+
+    def describe(self, span: Any, report: DeliveryReport) -> None:
+        """Set a report's attributes on the delivery's span."""
+        attributes: dict[str, Any] = {
+            "hookreceiver.outcome": report.outcome.value,
+            "http.response.status_code": report.response.status,
+        }
+        if report.provider is not None:
+            attributes["hookreceiver.provider"] = report.provider
+        if report.delivery_id is not None:
+            attributes["hookreceiver.delivery_id"] = report.delivery_id
+        event = report.event_name
+        if event:
+            attributes["hookreceiver.event"] = event
+        if report.outcome is Outcome.REJECTED:
+            attributes["hookreceiver.refusal"] = refusal_reason(report.error)
+        span.set_attributes(attributes)
+        if report.response.status >= 500 or report.outcome is Outcome.HANDLER_FAILED:
+            span.set_status(self._status(self._code.ERROR, report.outcome.value))
+
+    # Child spans -------------------------------------------------------------------------------
+
+    def start_child(self, name: str, parent: Any, attributes: dict[str, Any] | None = None) -> Any:
+        """A child span of the span current in ``parent``."""
+        return self.tracer.start_span(name, parent, self._kind.INTERNAL, attributes)
+
+    def end_child(self, span: Any, error: BaseException | None) -> None:
+        """End a child span, with ``error`` recorded on it."""
+        if error is not None:
+            span.record_exception(error)
+            span.set_status(self._status(self._code.ERROR, type(error).__name__))
+        span.end()
+
+    def context_with(self, span: Any, parent: Any) -> Any:
+        """``parent`` with ``span`` as its current span."""
+        return self._trace.set_span_in_context(span, parent)
+
+    def current(self, span: Any, parent: Any) -> tuple[Any, object]:
+        """Make ``span`` current: its context, and the token that :meth:`restore` takes."""
+        ctx = self._trace.set_span_in_context(span, parent)
+        return ctx, self._context.attach(ctx)
+
+    def restore(self, token: object) -> None:
+        """Undo :meth:`current`."""
+        self._context.detach(cast(Any, token))
+
+
+#: Span names of the inbox's own effects (a sibling package: known by class name).
+_NAMED = {"FinishRecord": "hookreceiver.inbox.finish", "ReadRecord": "hookreceiver.inbox.read"}
+
+
+def effect_span_name(effect: Effect[Any]) -> str:
+    """The span name of an effect."""
+    name = SPAN_NAMES.get(type(effect))
+    if name is None:
+        kind = type(effect).__name__
+        name = _NAMED.get(kind) or f"hookreceiver.{kind}"
+    return name
