@@ -59,6 +59,6 @@ def test_the_fallback_journal_keeps_it_too(tmp_path: Path, clock: FakeClock) -> 
     kept = record("journaled", at=clock())
     kept.traceparent = parent
     journal = Journal(tmp_path / "journal", clock=clock)
-    journal.append(kept)
+    journal.put(kept)
     (back,) = journal.records()
     assert back.traceparent == parent
