@@ -72,7 +72,6 @@ if TYPE_CHECKING:
 
 __all__ = [
     "Enqueue",
-    "TRACE_HEADERS",
     "TaskQueue",
     "current_headers",
     "message_headers",
@@ -84,9 +83,6 @@ logger = logging.getLogger("hookreceiver")
 #: ``enqueue(record_id, delay_seconds)``: schedule the task that processes the delivery.
 Enqueue = Callable[[str, float], object]
 
-#: The W3C trace-context fields copied from a record's ``meta`` into its messages' headers.
-TRACE_HEADERS = ("traceparent", "tracestate")
-
 #: The headers of the message whose delivery this task is processing (set by the integrations'
 #: tasks): ``delivery_id``, and the trace context the receiving side kept with the record.
 current_headers: ContextVar[Mapping[str, str] | None] = ContextVar(
@@ -95,13 +91,13 @@ current_headers: ContextVar[Mapping[str, str] | None] = ContextVar(
 
 
 def message_headers(record_id: str, record: InboxRecord | None = None) -> dict[str, str]:
-    """The headers a message for ``record_id`` carries: ``delivery_id``, and ``traceparent`` /
-    ``tracestate`` when the record's ``meta`` holds them (the observability layer keeps the
-    receiving span's context there). Small on purpose: the inbox holds the delivery."""
+    """The headers a message for ``record_id`` carries: ``delivery_id``, and ``traceparent``
+    when the record kept the receiving span's trace context (tracing on, see
+    ``Receiver.enable_tracing``). Small on purpose: the inbox holds the delivery."""
     headers = {"delivery_id": record_id}
-    meta = getattr(record, "meta", None)
-    if isinstance(meta, Mapping):
-        headers.update({k: str(meta[k]) for k in TRACE_HEADERS if meta.get(k)})
+    traceparent = record.traceparent if record is not None else None
+    if traceparent:
+        headers["traceparent"] = traceparent
     return headers
 
 
