@@ -32,6 +32,7 @@ from .stores.memory import MemoryStore
 if TYPE_CHECKING:
     from .adapters.asgi import ASGIApp, ASGIMiddleware
     from .adapters.wsgi import WSGIApp, WSGIMiddleware
+    from .console import ConsoleApp, ConsoleAuth
     from .inbox.base import Inbox
     from .inbox.journal import Journal
     from .inbox.worker import InboxWorker
@@ -82,6 +83,9 @@ class Receiver:
         completion_retry_for: seconds a handled event's completion, refused by a store that
             went down while its handlers ran, is retried in the background (meanwhile a copy
             of the event reaching this process is answered as a duplicate).
+        record_sync: with an inbox, keep the deliveries ``sync`` endpoints handled there too
+            (``done``, payload kept; written in batches in the background after the answer),
+            so the console shows the receiver's whole history.
     """
 
     def __init__(
@@ -98,6 +102,7 @@ class Receiver:
         journal_dir: str | os.PathLike[str] | None = None,
         body_timeout: float | None = 30.0,
         completion_retry_for: float = 3600.0,
+        record_sync: bool = True,
     ) -> None:
         if body_timeout is not None and not body_timeout > 0:
             raise ConfigurationError(f"body_timeout must be positive or None, not {body_timeout!r}")
@@ -134,6 +139,10 @@ class Receiver:
             clock = inbox.clock if inbox is not None else time.time
             self.journal = Journal(journal_dir, clock=clock)
         self.pending_completions = PendingCompletions(retry_for=completion_retry_for)
+        if inbox is not None and record_sync:
+            from .inbox.recorder import SyncRecorder
+
+            self.add_observer(SyncRecorder(inbox, self.router.endpoint))
 
     # Configuration ---------------------------------------------------------------------------
 
@@ -349,3 +358,33 @@ class Receiver:
         from .adapters.wsgi import WSGIMiddleware, not_found_wsgi_app
 
         return WSGIMiddleware(not_found_wsgi_app, receiver=self)
+
+    # The operator console ----------------------------------------------------------------------
+
+    def console_app(
+        self,
+        *,
+        auth: ConsoleAuth | None = None,
+        readonly_auth: ConsoleAuth | None = None,
+        authorize: Any = None,
+        secret: str | bytes | None = None,
+        trusted_origins: Iterable[str] = (),
+    ) -> ConsoleApp:
+        """The operator's web console over this receiver's inbox: a pure ASGI app to mount
+        (``Mount("/console", app=hooks.console_app(auth=...))``); needs ``hookreceiver[console]``.
+
+        ``auth`` and ``readonly_auth`` are ``(user, password)`` pairs (or a
+        :class:`~hookreceiver.console.ConsoleAuth`); ``authorize`` is a callable taking the
+        request that returns an identity (or ``None`` to refuse), for apps with their own login.
+        See :class:`~hookreceiver.console.ConsoleApp` and ``docs/console.md``.
+        """
+        from .console import ConsoleApp
+
+        return ConsoleApp(
+            self,
+            auth=auth,
+            readonly_auth=readonly_auth,
+            authorize=authorize,
+            secret=secret,
+            trusted_origins=trusted_origins,
+        )

@@ -14,6 +14,7 @@ from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
 from .base import Inbox
+from .listing import Attempt, InboxStats, SearchQuery, attempt_from_row
 from .records import InboxEntry, InboxRecord, InboxState, entry_from_row
 
 __all__ = [
@@ -32,7 +33,7 @@ _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
 ENTRY_COLUMNS = (
     "id, state, endpoint, provider, event_name, event_key, received_at, updated_at,"
-    " attempts, next_attempt_at, last_error, size"
+    " attempts, next_attempt_at, last_error, size, subject"
 )
 _ALL_COLUMNS = f"{ENTRY_COLUMNS}, lock_token, meta, payload"
 #: Every column's name, in :func:`insert_params` order.
@@ -62,6 +63,7 @@ def insert_params(record: InboxRecord) -> tuple[Any, ...]:
         record.next_attempt_at,
         record.last_error,
         record.size,
+        record.subject,
         record.lock_token,
         meta,
         payload,
@@ -86,18 +88,54 @@ class Statements:
     def __init__(self, table: str, placeholder: str, *, skip_locked: bool) -> None:
         t, p = check_table_name(table), placeholder
         self.table = t
-        self.schema = (
+        postgres = p == "%s"
+        self.create_table = (
             f"CREATE TABLE IF NOT EXISTS {t} ("
             " id TEXT PRIMARY KEY, state TEXT NOT NULL, endpoint TEXT NOT NULL,"
             " provider TEXT NOT NULL, event_name TEXT, event_key TEXT,"
             " received_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL,"
             " attempts INTEGER NOT NULL, next_attempt_at DOUBLE PRECISION NOT NULL,"
-            " last_error TEXT, size BIGINT NOT NULL, lock_token TEXT, meta TEXT NOT NULL,"
-            f" payload {'BYTEA' if p == '%s' else 'BLOB'} NOT NULL)",
+            " last_error TEXT, size BIGINT NOT NULL, subject TEXT, lock_token TEXT,"
+            f" meta TEXT NOT NULL, payload {'BYTEA' if postgres else 'BLOB'} NOT NULL)"
+        )
+        #: Tables made before the subject column: PostgreSQL adds it in the schema, SQLite
+        #: (no IF NOT EXISTS there) when its table lacks it (``SQLiteInbox``).
+        self.add_subject = (
+            f"ALTER TABLE {t} ADD COLUMN {'IF NOT EXISTS ' if postgres else ''}subject TEXT"
+        )
+        self.attempts_table = f"{t}_attempts"
+        # The listing (newest first, keyset) walks one of these indexes backwards whatever the
+        # filter: by time alone, by provider, or by state; a search finds its rows by id, key
+        # or subject.
+        self.indexes = (
             f"CREATE INDEX IF NOT EXISTS {t}_due ON {t} (state, next_attempt_at)",
             f"CREATE INDEX IF NOT EXISTS {t}_received ON {t} (received_at)",
+            f"CREATE INDEX IF NOT EXISTS {t}_provider_received ON {t} (provider, received_at)",
+            f"CREATE INDEX IF NOT EXISTS {t}_state_received ON {t} (state, received_at)",
+            f"CREATE INDEX IF NOT EXISTS {t}_key ON {t} (event_key)",
+            f"CREATE INDEX IF NOT EXISTS {t}_subject ON {t} (subject)",
+            f"CREATE TABLE IF NOT EXISTS {t}_attempts ("
+            " record_id TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, attempt INTEGER NOT NULL,"
+            " duration DOUBLE PRECISION, outcome TEXT NOT NULL, error TEXT, traceback TEXT,"
+            " actor TEXT)",
+            f"CREATE INDEX IF NOT EXISTS {t}_attempts_record ON {t}_attempts (record_id, at)",
         )
-        self.insert = f"INSERT INTO {t} ({_ALL_COLUMNS}) VALUES ({', '.join([p] * 15)})"
+        self.schema = (
+            self.create_table,
+            *([self.add_subject] if postgres else []),
+            *self.indexes,
+        )
+        # CAST rounds in PostgreSQL and truncates in SQLite: a minute is FLOOR there.
+        self.minute = "FLOOR(received_at / 60)" if postgres else "CAST(received_at / 60 AS INTEGER)"
+        self.add_attempt = (
+            f"INSERT INTO {t}_attempts (record_id, at, attempt, duration, outcome, error,"
+            f" traceback, actor) VALUES ({', '.join([p] * 8)})"
+        )
+        self.attempts = (
+            f"SELECT record_id, at, attempt, duration, outcome, error, traceback, actor"
+            f" FROM {t}_attempts WHERE record_id = {p} ORDER BY at"
+        )
+        self.insert = f"INSERT INTO {t} ({_ALL_COLUMNS}) VALUES ({', '.join([p] * 16)})"
         # A delivery already stored under its id (a journal drained twice) is left as it is.
         self.insert_new = f"{self.insert} ON CONFLICT (id) DO NOTHING"
         # The lease's end is kept in next_attempt_at, so "due" is one condition on one index
@@ -147,14 +185,12 @@ class Statements:
         sql = self.take_replay if replay else self.take_due
         return sql, (token, now + lease, now, record_id, now)
 
-    def listing(
+    def _filters(
         self,
         states: Sequence[str] | None,
         provider: str | None,
         event: str | None,
-        limit: int | None,
-    ) -> tuple[str, list[Any]]:
-        """A filtered listing, oldest first."""
+    ) -> tuple[list[str], list[Any]]:
         p = self._p
         where: list[str] = []
         params: list[Any] = []
@@ -174,14 +210,77 @@ class Statements:
             else:
                 where.append(f"event_name = {p}")
                 params.append(event)
+        return where, params
+
+    def listing(
+        self,
+        states: Sequence[str] | None,
+        provider: str | None,
+        event: str | None,
+        limit: int | None,
+    ) -> tuple[str, list[Any]]:
+        """A filtered listing, oldest first."""
+        where, params = self._filters(states, provider, event)
         sql = f"SELECT {ENTRY_COLUMNS} FROM {self.table}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY received_at, id"
         if limit is not None:
-            sql += f" LIMIT {p}"
+            sql += f" LIMIT {self._p}"
             params.append(int(limit))
         return sql, params
+
+    def search(self, query: SearchQuery, limit: int) -> tuple[str, list[Any]]:
+        """One page of a listing in received order (newest first unless ``query.newest`` is
+        false), after ``query.after`` (keyset: no OFFSET, so page 10,000 costs what page 1 does).
+        """
+        p = self._p
+        where, params = self._filters(query.states, query.provider, query.event)
+        if query.since is not None:
+            where.append(f"received_at >= {p}")
+            params.append(float(query.since))
+        if query.until is not None:
+            where.append(f"received_at < {p}")
+            params.append(float(query.until))
+        if query.text:
+            where.append(f"(id = {p} OR event_key = {p} OR subject = {p})")
+            params.extend([query.text] * 3)
+        after = query.after
+        if after is not None:
+            # The first condition bounds the index range; the second breaks ties by id.
+            before, later = ("<", "<") if query.newest else (">", ">")
+            where.append(
+                f"received_at {before}= {p} AND (received_at {later} {p} OR id {later} {p})"
+            )
+            params.extend([after[0], after[0], after[1]])
+        order = "DESC" if query.newest else "ASC"
+        sql = f"SELECT {ENTRY_COLUMNS} FROM {self.table}"
+        if where:
+            sql += " WHERE " + " AND ".join(where)
+        sql += f" ORDER BY received_at {order}, id {order} LIMIT {p}"
+        params.append(int(limit))
+        return sql, params
+
+    def stats(self) -> tuple[str, str, str, str]:
+        """Counts by state; by provider and state since a time; by minute and state since a
+        time; the oldest pending delivery's time."""
+        t, p = self.table, self._p
+        return (
+            f"SELECT state, COUNT(*) AS n FROM {t} GROUP BY state",
+            f"SELECT provider, state, COUNT(*) AS n FROM {t} WHERE received_at >= {p}"
+            " GROUP BY provider, state",
+            f"SELECT {self.minute} AS minute, state, COUNT(*) AS n FROM {t}"
+            f" WHERE received_at >= {p} GROUP BY {self.minute}, state",
+            f"SELECT MIN(received_at) AS oldest FROM {t} WHERE state = 'pending'",
+        )
+
+    def set_state(self, ids: int, states: int) -> str:
+        """Move ``ids`` deliveries that are in one of ``states`` states to a state."""
+        p = self._p
+        return (
+            f"UPDATE {self.table} SET state = {p}, lock_token = NULL, updated_at = {p}"
+            f" WHERE id IN ({', '.join([p] * ids)}) AND state IN ({', '.join([p] * states)})"
+        )
 
     def requeue(self, count: int) -> str:
         """Make ``count`` deliveries pending, unless a live lease holds them."""
@@ -199,6 +298,14 @@ class Statements:
         return (
             f"DELETE FROM {self.table} WHERE state IN ({', '.join([p] * count)})"
             f" AND updated_at < {p}"
+        )
+
+    def purge_attempts(self) -> str:
+        """Delete the attempts, older than a time, of deliveries no longer stored."""
+        t, p = self.table, self._p
+        return (
+            f"DELETE FROM {t}_attempts WHERE at < {p}"
+            f" AND NOT EXISTS (SELECT 1 FROM {t} WHERE {t}.id = {t}_attempts.record_id)"
         )
 
 
@@ -312,3 +419,72 @@ class SQLInbox(Inbox):
         if not states:
             return 0
         return self._execute(self._sql.purge(len(states)), (*states, before))
+
+    def _search(self, query: SearchQuery, limit: int) -> builtins.list[InboxEntry]:
+        return entries(self._fetch_all(*self._sql.search(query, limit)))
+
+    def _attempts(self, record_id: str) -> builtins.list[Attempt]:
+        return [attempt_from_row(row) for row in self._fetch_all(self._sql.attempts, (record_id,))]
+
+    def _add_attempts(self, attempts: builtins.list[Attempt]) -> None:
+        if not attempts:
+            return
+        with self._connection() as conn:
+            with _transaction(conn):
+                for a in attempts:
+                    conn.execute(self._sql.add_attempt, _attempt_params(a))
+
+    def _insert_many(self, records: Sequence[InboxRecord], history: Sequence[Attempt]) -> int:
+        count = 0
+        with self._connection() as conn:
+            with _transaction(conn):
+                for record in records:
+                    count += conn.execute(self._sql.insert_new, insert_params(record)).rowcount
+                for a in history:
+                    conn.execute(self._sql.add_attempt, _attempt_params(a))
+        return count
+
+    def _set_state(
+        self, record_ids: builtins.list[str], states: builtins.list[str], state: str, now: float
+    ) -> int:
+        if not record_ids or not states:
+            return 0
+        sql = self._sql.set_state(len(record_ids), len(states))
+        return self._execute(sql, (state, now, *record_ids, *states))
+
+    def _stats(self, now: float) -> InboxStats:
+        by_state, recent, minutes, oldest = self._sql.stats()
+        stats = InboxStats(now=now)
+        with self._connection() as conn:
+            for row in conn.execute(by_state, ()).fetchall():
+                stats.by_state[row["state"]] = int(row["n"])
+            for since, into in ((now - 3600, stats.last_hour), (now - 86400, stats.last_day)):
+                for row in conn.execute(recent, (since,)).fetchall():
+                    into[(row["provider"], row["state"])] = int(row["n"])
+            for row in conn.execute(minutes, (now - 3600,)).fetchall():
+                stats.per_minute[(int(row["minute"]), row["state"])] = int(row["n"])
+            found = conn.execute(oldest, ()).fetchone()
+            if found is not None and found["oldest"] is not None:
+                stats.oldest_pending = float(found["oldest"])
+        return stats
+
+    def _purge_attempts(self, before: float) -> None:
+        self._execute(self._sql.purge_attempts(), (before,))
+
+
+def _attempt_params(a: Attempt) -> tuple[Any, ...]:
+    return (a.record_id, a.at, a.attempt, a.duration, a.outcome, a.error, a.traceback, a.actor)
+
+
+class _transaction:
+    """``BEGIN`` ... ``COMMIT`` on an autocommit connection (both drivers), rolled back on an
+    error: a batch is written whole or not at all."""
+
+    def __init__(self, conn: Connection) -> None:
+        self.conn = conn
+
+    def __enter__(self) -> None:
+        self.conn.execute("BEGIN", ())
+
+    def __exit__(self, kind: object, value: object, tb: object) -> None:
+        self.conn.execute("COMMIT" if kind is None else "ROLLBACK", ())

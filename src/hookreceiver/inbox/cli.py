@@ -14,6 +14,7 @@ import asyncio
 import importlib
 import json
 import os
+import re
 import signal
 import sys
 import warnings
@@ -24,6 +25,7 @@ import click
 
 from ..errors import HookReceiverError, StoreUnavailable
 from .base import Inbox
+from .listing import SearchQuery
 from .protocols import InboxReceiver
 from .records import InboxEntry, InboxRecord, InboxState
 from .replay import NEEDS_ATTENTION, ReplayResult, replay, replay_many
@@ -152,9 +154,35 @@ def inbox(ctx: click.Context, app: str | None, inbox_url: str | None) -> None:
     ctx.obj = _Target(app, inbox_url)
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_UNITS = {"s": 1, "m": 60, "h": 3600, "d": 86400, "w": 7 * 86400}
+
+
+def parse_time(value: str | None, name: str, now: float) -> float | None:
+    """A time option: ISO 8601 (UTC unless it says otherwise) or an age (``2h``, ``30d``)."""
+    if value is None:
+        return None
+    age = _DURATION.fullmatch(value.strip())
+    if age is not None:
+        return now - float(age.group(1)) * _UNITS[age.group(2)]
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        message = "expected an ISO time (2026-01-31T14:00) or an age (2h, 30d)"
+        raise click.BadParameter(message, param_hint=f"--{name}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
 @inbox.command("list")
 @_with_filters
-@click.option("--limit", default=100, show_default=True, help="Entries at most.")
+@click.option("--since", help="Received at or after: ISO time (UTC) or an age (2h, 30d).")
+@click.option("--until", help="Received before: ISO time (UTC) or an age.")
+@click.option("--search", "text", help="A delivery id, idempotency key, or fax/message id.")
+@click.option("--newest", is_flag=True, help="Newest first (default: oldest first).")
+@click.option("--cursor", help="Continue after the page that printed this cursor.")
+@click.option("--limit", default=100, show_default=True, help="Entries per page.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_obj
 def list_command(
@@ -162,15 +190,39 @@ def list_command(
     states: tuple[str, ...],
     provider: str | None,
     event: str | None,
+    since: str | None,
+    until: str | None,
+    text: str | None,
+    newest: bool,
+    cursor: str | None,
     limit: int,
     as_json: bool,
 ) -> None:
-    """List stored deliveries, oldest first."""
-    found = target.inbox().list(states=states or None, provider=provider, event=event, limit=limit)
-    for entry in found:
+    """List stored deliveries, oldest first (or --newest), one page at a time.
+
+    A page that is not the last ends with the --cursor option that prints the next one
+    (keyset paging: any page is as fast as the first)."""
+    box = target.inbox()
+    now = box.clock()
+    try:
+        query = SearchQuery.of(
+            states=states or None,
+            provider=provider,
+            event=event,
+            since=parse_time(since, "since", now),
+            until=parse_time(until, "until", now),
+            text=text,
+            cursor=cursor,
+            newest=newest,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cursor") from None
+    page = box.search(query, limit=limit)
+    for entry in page.entries:
         click.echo(json.dumps(entry.summary()) if as_json else _line(entry))
-    if not as_json:
-        click.echo(f"{len(found)} deliver{'y' if len(found) == 1 else 'ies'}", err=True)
+    count = len(page.entries)
+    more = f"; more: --cursor {page.cursor}" if page.cursor else ""
+    click.echo(f"{count} deliver{'y' if count == 1 else 'ies'}{more}", err=True)
 
 
 def _record_json(record: InboxRecord) -> dict[str, Any]:

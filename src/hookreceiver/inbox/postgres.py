@@ -128,8 +128,8 @@ class PostgresInbox(SQLInbox):
             raise StoreUnavailable(f"PostgreSQL inbox: {exc}") from exc
 
     def drop(self) -> None:
-        """Drop the table (tests, and removing the inbox for good)."""
-        self._execute(f"DROP TABLE IF EXISTS {self.table}", ())
+        """Drop the table and its attempts table (tests, and removing the inbox for good)."""
+        self._execute(f"DROP TABLE IF EXISTS {self.table}, {self._sql.attempts_table}", ())
         self._schema_ready = False
 
     def close(self) -> None:

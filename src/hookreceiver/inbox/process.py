@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import traceback
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -31,7 +32,14 @@ if TYPE_CHECKING:
     from ..core.routing import Endpoint
     from .protocols import InboxReceiver
 
-__all__ = ["inbox_of", "new_token", "process_async", "process_flow", "process_sync"]
+__all__ = [
+    "format_traceback",
+    "inbox_of",
+    "new_token",
+    "process_async",
+    "process_flow",
+    "process_sync",
+]
 
 logger = logging.getLogger("hookreceiver")
 
@@ -67,6 +75,9 @@ class FinishRecord(Effect[bool]):
     retry_in: float = 0.0
     event_name: str | None = None
     key: str | None = None
+    attempt: int | None = None
+    started: float | None = None
+    traceback: str | None = None
 
     def run(self) -> bool:
         return self.inbox.finish(
@@ -77,6 +88,9 @@ class FinishRecord(Effect[bool]):
             retry_in=self.retry_in,
             event_name=self.event_name,
             key=self.key,
+            attempt=self.attempt,
+            started=self.started,
+            traceback=self.traceback,
         )
 
     async def arun(self) -> bool:
@@ -88,6 +102,9 @@ class FinishRecord(Effect[bool]):
             retry_in=self.retry_in,
             event_name=self.event_name,
             key=self.key,
+            attempt=self.attempt,
+            started=self.started,
+            traceback=self.traceback,
         )
 
 
@@ -183,6 +200,7 @@ def process_flow(
         yield from _finish(inbox, record, token, InboxState.DONE, None, **named)
         return InboxState.DONE
     error = describe(failure) if failure is not None else _RETRY_LATER.get(outcome, outcome.value)
+    named["traceback"] = format_traceback(failure)
     state, delay = _retry_or_fail(inbox, record, fault=failure is not None)
     if state is InboxState.PENDING:
         logger.info(
@@ -217,8 +235,21 @@ def _finish(
     *,
     event_name: str | None = None,
     key: str | None = None,
+    traceback: str | None = None,
 ) -> Generator[Effect[Any], None, None]:
-    finish = FinishRecord(inbox, record.id, token, state, error, retry_in, event_name, key)
+    finish = FinishRecord(
+        inbox,
+        record.id,
+        token,
+        state,
+        error,
+        retry_in,
+        event_name,
+        key,
+        attempt=record.attempts,
+        started=record.updated_at,  # the take's time
+        traceback=traceback,
+    )
     if not (yield from perform(finish)):
         logger.warning(
             "delivery %s: lease lost before it could be marked %s (its renewals did not reach "
@@ -267,9 +298,27 @@ def _crashed(inbox: Inbox, record: InboxRecord, token: str, exc: Exception) -> N
     error = describe(exc)
     try:
         state, retry_in = _retry_or_fail(inbox, record, fault=True)
-        inbox.finish(record.id, token, state, error=error, retry_in=retry_in)
+        inbox.finish(
+            record.id,
+            token,
+            state,
+            error=error,
+            retry_in=retry_in,
+            attempt=record.attempts,
+            started=record.updated_at,
+            traceback=format_traceback(exc),
+        )
     except Exception:  # the inbox is down too: the lease expires and the delivery comes back
         logger.exception("could not record the failure of delivery %s", record.id)
+
+
+def format_traceback(error: BaseException | None) -> str | None:
+    """The traceback of a handler's exception, as the attempts history keeps it (at most
+    about 20,000 characters: the innermost frames are the ones kept)."""
+    if error is None or error.__traceback__ is None:
+        return None
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return text if len(text) <= 20000 else "...\n" + text[-20000:]
 
 
 def new_token() -> str:

@@ -40,6 +40,7 @@ __all__ = [
     "capture",
     "describe",
     "entry_from_row",
+    "subject_of",
     "without_url_secrets",
 ]
 
@@ -131,6 +132,8 @@ class InboxEntry:
         next_attempt_at: when a pending delivery is due (for ``processing``: its lease's end).
         last_error: why the last attempt failed, or why it is quarantined.
         size: bytes of body and files.
+        subject: the fax, message or call id the event is about, when it names one (what
+            the console's search finds besides the delivery id and idempotency key).
     """
 
     id: str
@@ -145,6 +148,7 @@ class InboxEntry:
     next_attempt_at: float
     last_error: str | None
     size: int
+    subject: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready dict of the entry."""
@@ -161,6 +165,7 @@ class InboxEntry:
             "next_attempt_at": self.next_attempt_at,
             "last_error": self.last_error,
             "size": self.size,
+            "subject": self.subject,
         }
 
 
@@ -297,6 +302,7 @@ def capture(
         next_attempt_at=now,
         last_error=None if error is None else describe(error),
         size=size,
+        subject=None if event is None else subject_of(event),
         method=delivery.method,
         path=path,
         query=query,
@@ -338,6 +344,19 @@ def without_url_secrets(
     return path, query, kept
 
 
+def subject_of(event: ParsedEvent) -> str | None:
+    """The fax, message or call id ``event`` is about (from its cross-provider view), if any."""
+    try:
+        view = event.normalized
+    except Exception:  # a view that cannot be built names nothing; the delivery is kept
+        return None
+    for name in ("fax_id", "message_id", "call_id"):
+        value = getattr(view, name, None)
+        if value is not None:
+            return str(value)[:200]
+    return None
+
+
 def describe(error: BaseException) -> str:
     """A one-line description of an error for ``last_error`` (never a traceback)."""
     code = getattr(error, "error", None)
@@ -363,6 +382,7 @@ def entry_from_row(row: Mapping[str, Any]) -> InboxEntry:
         next_attempt_at=float(row["next_attempt_at"]),
         last_error=row["last_error"],
         size=int(row["size"]),
+        subject=row["subject"] if "subject" in row.keys() else None,
     )
 
 
