@@ -32,19 +32,25 @@ Environment variables:
 ``HOOKRECEIVER_PUBLIC_URL`` the base URL providers reach this app at (for callback URLs).
 ``HOOKRECEIVER_JOURNAL``    a local directory keeping Kazoo deliveries while the inbox is
                             unreachable (default ``hookreceiver-journal``).
+``HOOKRECEIVER_CONSOLE_AUTH``  ``user:password`` pairs (comma-separated) of the operator
+                            console, mounted at ``/console/`` when this or the next is set.
+``HOOKRECEIVER_CONSOLE_READONLY_AUTH``  pairs that may look at the console but not act.
 
 Each handled event is logged as one JSON line on stdout.
 """
 
 from __future__ import annotations
 
+import os
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from examples.webhooks import build_receiver
+from hookreceiver.console import ConsoleAuth
 
 hooks = build_receiver()
 
@@ -54,7 +60,22 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
+def console_routes() -> list[BaseRoute]:
+    """The operator console at /console/, when credentials for it are configured."""
+    pairs = {
+        name: ConsoleAuth.from_env(name) if os.environ.get(name) else None
+        for name in ("HOOKRECEIVER_CONSOLE_AUTH", "HOOKRECEIVER_CONSOLE_READONLY_AUTH")
+    }
+    if not any(pairs.values()):
+        return []
+    console = hooks.console_app(
+        auth=pairs["HOOKRECEIVER_CONSOLE_AUTH"],
+        readonly_auth=pairs["HOOKRECEIVER_CONSOLE_READONLY_AUTH"],
+    )
+    return [Mount("/console", app=console)]
+
+
 app = Starlette(
-    routes=[Route("/health", health)],
+    routes=[Route("/health", health), *console_routes()],
     middleware=[Middleware(hooks.asgi_middleware)],
 )

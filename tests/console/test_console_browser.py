@@ -18,12 +18,12 @@ from urllib.parse import urlencode
 
 import httpx
 import pytest
-from support.servers import serve_asgi
 
 from hookreceiver import Delivery, Headers, Receiver, providers
 from hookreceiver.inbox import InboxState, Retry, SQLiteInbox
 from hookreceiver.inbox.listing import SearchQuery
 from hookreceiver.inbox.replay import replay
+from support.servers import serve_asgi
 
 pytestmark = pytest.mark.slow
 
@@ -223,7 +223,7 @@ def test_forged_posts_are_refused(site: tuple[Site, str], browser: Any) -> None:
         lambda route: route.fulfill(
             content_type="text/html",
             body=f'<form method="post" action="{url}"><input name="csrf" value="{token}">'
-            '<button>win</button></form>',
+            "<button>win</button></form>",
         ),
     )
     attacker.goto("http://attacker.test/")

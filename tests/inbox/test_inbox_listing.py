@@ -226,7 +226,9 @@ def test_an_old_sqlite_table_gets_the_new_column_and_indexes(tmp_path: Path) -> 
     box.put(record("x", 1.0, subject="fax-1"))
     assert box.search(SearchQuery.of(text="fax-1")).entries[0].id == "x"
     box.close()
-    indexes = {row[1] for row in sqlite3.connect(path).execute("PRAGMA index_list(hookreceiver_inbox)")}
+    indexes = {
+        row[1] for row in sqlite3.connect(path).execute("PRAGMA index_list(hookreceiver_inbox)")
+    }
     assert {"hookreceiver_inbox_provider_received", "hookreceiver_inbox_state_received"} <= indexes
 
 
@@ -249,13 +251,23 @@ def test_cli_lists_newest_first_in_pages(tmp_path: Path) -> None:
     assert [json.loads(x)["id"] for x in more.stdout.splitlines()] == expected(made)[4:8]
     ranged = runner.invoke(
         main,
-        ["inbox", "--inbox", url, "list", "--since", "2023-11-14T22:13:21", "--until",
-         "2023-11-14T22:13:23", "--json"],
+        [
+            "inbox",
+            "--inbox",
+            url,
+            "list",
+            "--since",
+            "2023-11-14T22:13:21",
+            "--until",
+            "2023-11-14T22:13:23",
+            "--json",
+        ],
     )
     assert ranged.exit_code == 0, ranged.output
     got = [json.loads(x)["id"] for x in ranged.stdout.splitlines()]
-    assert got == expected(made, lambda r: 1_700_000_001 <= r.received_at < 1_700_000_003,
-                           newest=False)
+    assert got == expected(
+        made, lambda r: 1_700_000_001 <= r.received_at < 1_700_000_003, newest=False
+    )
     bad = runner.invoke(main, ["inbox", "--inbox", url, "list", "--since", "yesterday"])
     assert bad.exit_code == 2 and "since" in bad.output
     box.close()

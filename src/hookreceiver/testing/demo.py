@@ -78,6 +78,10 @@ class Step:
         return self.got == self.expect and (bool(self.saw) or not self.runs_handler)
 
 
+#: The demo console's user (its password is fresh each run, and printed).
+CONSOLE_USER = "operator"
+
+
 def demo_environment(port: int, workdir: str) -> dict[str, str]:
     """The environment variables that configure the example apps for the demo."""
     return {
@@ -88,6 +92,7 @@ def demo_environment(port: int, workdir: str) -> dict[str, str]:
         "HOOKRECEIVER_INBOX": "sqlite:///" + os.path.join(workdir, "inbox.db"),
         "HOOKRECEIVER_TRUSTED_PROXIES": "127.0.0.1",
         "HOOKRECEIVER_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "HOOKRECEIVER_CONSOLE_AUTH": f"{CONSOLE_USER}:{secrets.token_urlsafe(12)}",
     }
 
 
@@ -405,8 +410,11 @@ def run_demo(
     *,
     echo: Callable[[str], None] = print,
     verbose: bool = False,
+    keep_serving: bool = False,
 ) -> bool:
     """Run the demo, print its table, and return whether every delivery went as expected.
+
+    ``keep_serving``: leave the app (and its console) running until Ctrl-C afterwards.
 
     Raises:
         DemoError: the app could not be imported or started.
@@ -426,9 +434,15 @@ def run_demo(
             user, _, password = env["DOCUMO_BASIC_AUTH"].partition(":")
             steps = plan(hooks, (user, password))
             with serve(spec, port, env) as (lines, logged):
-                echo(f"hookreceiver demo: {spec} on {base}, {len(steps)} deliveries over HTTP\n")
+                echo(f"hookreceiver demo: {spec} on {base}, {len(steps)} deliveries over HTTP")
+                _, _, password = env["HOOKRECEIVER_CONSOLE_AUTH"].partition(":")
+                echo(f"console: {base}/console/ (user {CONSOLE_USER}, password {password})\n")
                 _fire(steps, WebhookClient(base, forward_sender="X-Forwarded-For"))
                 _collect(steps, lines, wait=15.0, logged=logged)
+                if keep_serving:
+                    echo(render(steps))
+                    echo(f"\nserving {base} (console {base}/console/) until Ctrl-C")
+                    _wait_for_interrupt(lines)
             _collect([], lines, wait=0, logged=logged)  # what it printed last
         finally:
             for name, value in saved.items():
@@ -436,7 +450,8 @@ def run_demo(
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
-    echo(render(steps))
+    if not keep_serving:
+        echo(render(steps))
     good = sum(step.ok for step in steps)
     echo(f"\n{good} of {len(steps)} deliveries went as expected.")
     leaked = _leaked_tokens(steps, logged)
@@ -445,6 +460,18 @@ def run_demo(
     if verbose or good != len(steps) or leaked:
         echo("\nserver log:\n" + ("\n".join(logged) or "(empty)"))
     return good == len(steps) and not leaked
+
+
+def _wait_for_interrupt(lines: queue.Queue[str]) -> None:
+    """Until Ctrl-C, print what the app prints (handlers run by console replays)."""
+    try:
+        while True:
+            try:
+                print(lines.get(timeout=1.0), flush=True)
+            except queue.Empty:
+                continue
+    except KeyboardInterrupt:
+        pass
 
 
 def _leaked_tokens(steps: list[Step], logged: list[str]) -> int:
