@@ -6,11 +6,16 @@
 - ``fastapi_app``: a FastAPI endpoint taking a pydantic model of the same payload.
 - ``raw_app``: a raw ASGI callable that reads the body and answers 200 (the ceiling).
 - ``hookreceiver_documo_app`` / ``starlette_form_app``: the multipart targets.
+- ``hookreceiver_recorded_app``: ``hookreceiver_asgi_app`` with a SQLite inbox, its endpoint in
+  ``sync`` mode: each handled delivery is also recorded in the inbox (queued on the request
+  path, written in batches by a background thread; both are counted).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
 from typing import Any
@@ -32,6 +37,7 @@ __all__ = [
     "hookreceiver_app",
     "hookreceiver_asgi_app",
     "hookreceiver_documo_app",
+    "hookreceiver_recorded_app",
     "raw_app",
     "starlette_app",
     "starlette_form_app",
@@ -60,6 +66,21 @@ hookreceiver_app = Starlette(
 )
 #: The receiver's own mountable app, without Starlette around it.
 hookreceiver_asgi_app = hooks.asgi_app
+
+
+def _recorded_app() -> Any:
+    from hookreceiver.inbox import SQLiteInbox
+
+    path = os.path.join(tempfile.mkdtemp(prefix="hookreceiver-bench-"), "inbox.db")
+    inbox = SQLiteInbox(path, synchronous="NORMAL")
+    recorded = Receiver(inbox=inbox, worker=False)
+    recorded.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"]), ack="sync")
+    recorded.on("*")(_noop)
+    return recorded.asgi_app
+
+
+#: The same, recording each sync delivery in an inbox.
+hookreceiver_recorded_app = _recorded_app()
 
 documo_hooks = Receiver()
 documo_hooks.endpoint("/hooks/documo", documo_provider())

@@ -46,6 +46,7 @@ TARGETS = {
     "fastapi_app": "fastapi_app",
     "hookreceiver_app": "hookreceiver_app",
     "hookreceiver_asgi_app": "hookreceiver_asgi_app",
+    "hookreceiver_recorded_app": "hookreceiver_recorded_app",
 }
 #: The targets whose cost the CI gate watches.
 GATED = ("hookreceiver_app", "hookreceiver_asgi_app")

@@ -179,3 +179,26 @@ def test_detail_redacts_shows_trace_and_serves_files_as_downloads(any_inbox: Inb
             headers={**basic(*ADMIN), "origin": url},
         )
         assert purged.status_code == 400
+
+
+@pytest.mark.slow
+def test_the_docs_mounting_snippet_serves_the_console(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    doc = (Path(__file__).resolve().parents[2] / "docs" / "console.md").read_text()
+    snippet = doc.split("```python\n")[1].split("```")[0]
+    monkeypatch.chdir(tmp_path)
+    monkeypatch.setenv("HOOKRECEIVER_CONSOLE_AUTH", "ops:pw-ops-0123,ops:pw-ops-old")
+    monkeypatch.setenv("HOOKRECEIVER_CONSOLE_READONLY_AUTH", "audit:pw-audit-0123")
+    scope: dict[str, Any] = {}
+    exec(compile(snippet, "docs/console.md", "exec"), scope)
+    with serve_asgi(scope["app"]) as url:
+        for user, password, status in [
+            ("ops", "pw-ops-0123", 200),
+            ("ops", "pw-ops-old", 200),  # rotation: both pairs are valid
+            ("audit", "pw-audit-0123", 200),
+            ("ops", "nope", 401),
+        ]:
+            got = httpx.get(url + "/console/", headers=basic(user, password))
+            assert got.status_code == status, user
+    scope["hooks"].inbox.close()

@@ -265,7 +265,7 @@ def test_a_payload_holding_script_renders_as_text(site: tuple[Site, str], browse
     assert evil in page.locator("main").inner_text()
     assert page.locator("main script").count() == 0 and page.locator("main img").count() == 0
     assert dialogs == []
+    shot(page, "escaped-payload")
     query = urlencode({"q": target})
     page.goto(console + "?" + query)
     assert page.locator("main script").count() == 0
-    shot(page, "escaped-payload")
