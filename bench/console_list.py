@@ -132,6 +132,7 @@ def pages(inbox: Inbox, count: int) -> list[tuple[str, str]]:
         ("search fax id", f"q=fax-{count // 5}"),
         ("deep page (cursor)", "cursor=" + encode_cursor(middle.entry())),
         ("event filter", "event=documo.fax.inbound"),
+        ("overview (not the list)", "/overview"),
     ]
 
 
@@ -144,17 +145,16 @@ def measure(name: str, inbox: Inbox, count: int, repeat: int) -> list[str]:
     app = hooks.console_app(auth=[USER])
     rows = []
     loop = asyncio.new_event_loop()
-    for label, query in pages(inbox, count):
+    for label, page in pages(inbox, count):
+        path, query = (page, "") if page.startswith("/") else ("/", page)
         times = []
         for _ in range(repeat):
-            took, status = loop.run_until_complete(timed(app, "/", query))
+            took, status = loop.run_until_complete(timed(app, path, query))
             assert status == 200, (label, status)
             times.append(took * 1000)
         times.sort()
         p95 = times[min(len(times) - 1, int(len(times) * 0.95))]
-        rows.append(
-            f"| {name} | {label} | {statistics.median(times):.1f} | {p95:.1f} |"
-        )
+        rows.append(f"| {name} | {label} | {statistics.median(times):.1f} | {p95:.1f} |")
         print(rows[-1], flush=True)
     loop.close()
     return rows
@@ -172,8 +172,10 @@ def main() -> int:
             box = SQLiteInbox(Path(tmp) / "bench.db", synchronous="NORMAL")
             started = time.perf_counter()
             fill_sqlite(box, args.rows)
-            print(f"(sqlite: {args.rows} rows in {time.perf_counter() - started:.0f} s)",
-                  file=sys.stderr)
+            print(
+                f"(sqlite: {args.rows} rows in {time.perf_counter() - started:.0f} s)",
+                file=sys.stderr,
+            )
             measure("SQLite", box, args.rows, args.repeat)
             box.close()
     dsn = os.environ.get("HOOKRECEIVER_POSTGRES_DSN")
@@ -182,8 +184,10 @@ def main() -> int:
         try:
             started = time.perf_counter()
             fill_postgres(pg, args.rows)
-            print(f"(postgres: {args.rows} rows in {time.perf_counter() - started:.0f} s)",
-                  file=sys.stderr)
+            print(
+                f"(postgres: {args.rows} rows in {time.perf_counter() - started:.0f} s)",
+                file=sys.stderr,
+            )
             measure("PostgreSQL", pg, args.rows, args.repeat)
         finally:
             pg.drop()

@@ -9,6 +9,7 @@
 - ``hookreceiver_recorded_app``: ``hookreceiver_asgi_app`` with a SQLite inbox, its endpoint in
   ``sync`` mode: each handled delivery is also recorded in the inbox (queued on the request
   path, written in batches by a background thread; both are counted).
+  ``hookreceiver_recorded_queue_app``: the same with the writer asleep (the request path's share).
 """
 
 from __future__ import annotations
@@ -38,6 +39,7 @@ __all__ = [
     "hookreceiver_asgi_app",
     "hookreceiver_documo_app",
     "hookreceiver_recorded_app",
+    "hookreceiver_recorded_queue_app",
     "raw_app",
     "starlette_app",
     "starlette_form_app",
@@ -68,19 +70,26 @@ hookreceiver_app = Starlette(
 hookreceiver_asgi_app = hooks.asgi_app
 
 
-def _recorded_app() -> Any:
+def _recorded_app(write: bool = True) -> Any:
     from hookreceiver.inbox import SQLiteInbox
+    from hookreceiver.inbox.recorder import SyncRecorder
 
     path = os.path.join(tempfile.mkdtemp(prefix="hookreceiver-bench-"), "inbox.db")
     inbox = SQLiteInbox(path, synchronous="NORMAL")
     recorded = Receiver(inbox=inbox, worker=False)
     recorded.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"]), ack="sync")
     recorded.on("*")(_noop)
+    if not write:  # the request path's share alone: the writer never wakes during the run
+        for observer in recorded.observers:
+            if isinstance(observer, SyncRecorder):
+                observer.interval = 1e6
     return recorded.asgi_app
 
 
 #: The same, recording each sync delivery in an inbox.
 hookreceiver_recorded_app = _recorded_app()
+#: The same, the background writer kept asleep: what recording costs the request path.
+hookreceiver_recorded_queue_app = _recorded_app(write=False)
 
 documo_hooks = Receiver()
 documo_hooks.endpoint("/hooks/documo", documo_provider())

@@ -13,6 +13,7 @@ bytes (they are removed once the handlers end; their names and sizes are kept).
 
 from __future__ import annotations
 
+import atexit
 import logging
 import os
 import threading
@@ -86,6 +87,7 @@ class SyncRecorder:
                 return
             self._pid = os.getpid()
             threading.Thread(target=self._run, name="hookreceiver-recorder", daemon=True).start()
+            atexit.register(self.flush)  # what is queued when the process exits normally
 
     def _run(self) -> None:
         while True:
