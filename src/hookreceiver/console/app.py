@@ -263,41 +263,44 @@ class ConsoleApp:
     # Actions --------------------------------------------------------------------------------
 
     async def _post(self, parts: list[str], form: dict[str, str], who: Identity, base: str) -> str:
-        inbox = self.inbox
-        if len(parts) == 3 and parts[0] == "deliveries":
-            record_id, action = parts[1], parts[2]
-            if inbox.get(record_id) is None:
+        if len(parts) == 3 and parts[:1] == ["deliveries"] and parts[2] == "replay":
+            # Handlers run here, async ones on this loop, as they would for a live delivery.
+            record_id = parts[1]
+            if await asyncio.to_thread(self.inbox.get, record_id) is None:
                 raise HTTPError(404, "no such delivery")
-            detail: str | None
-            if action == "replay":
-                result = await areplay(self.receiver, record_id)
-                state = result.state.value if result.state is not None else "skipped"
-                detail = state + (f": {result.detail}" if result.detail else "")
-            elif action == "resolve":
-                detail = "resolved" if inbox.resolve([record_id]) else "not a dead letter"
-            elif action == "release":
-                record = await asyncio.to_thread(inbox.get, record_id)
-                if record is None or record.state is not InboxState.QUARANTINED:
-                    detail = "not quarantined"
-                else:
-                    detail = "requeued" if inbox.requeue([record_id]) else "held by a worker"
+            result = await areplay(self.receiver, record_id)
+            state = result.state.value if result.state is not None else "skipped"
+            detail = state + (f": {result.detail}" if result.detail else "")
+            await asyncio.to_thread(self._done, who, "replayed", [record_id], detail)
+            return f"{base}deliveries/{quote(record_id, safe='')}"
+        return await asyncio.to_thread(self._act, parts, form, who, base)
+
+    def _done(self, who: Identity, action: str, ids: list[str], detail: str) -> None:
+        """Write an action to the deliveries' history and to the log, with who did it."""
+        self.inbox.note_many(ids, action, actor=who.name, detail=detail)
+        shown = ids[0] if len(ids) == 1 else f"{len(ids)} deliveries"
+        logger.info("console: %s %s %s: %s", who.name, action, shown, detail)
+
+    def _act(self, parts: list[str], form: dict[str, str], who: Identity, base: str) -> str:
+        """The actions that run no handler (blocking: called off the event loop)."""
+        inbox = self.inbox
+        if len(parts) == 3 and parts[0] == "deliveries" and parts[2] in ("resolve", "release"):
+            record_id, action = parts[1], parts[2]
+            record = inbox.get(record_id)
+            if record is None:
+                raise HTTPError(404, "no such delivery")
+            if action == "resolve":
+                detail = "done" if inbox.resolve([record_id]) else "not a dead letter"
+            elif record.state is not InboxState.QUARANTINED:
+                detail = "not quarantined"
             else:
-                raise HTTPError(404, "no such action")
-            inbox.note(
-                record_id,
-                action + "d" if action != "replay" else "replayed",
-                actor=who.name,
-                detail=detail,
-            )
-            logger.info("console: %s %s delivery %s: %s", who.name, action, record_id, detail)
+                detail = "requeued" if inbox.requeue([record_id]) else "held by a worker"
+            self._done(who, action + "d", [record_id], detail)
             return f"{base}deliveries/{quote(record_id, safe='')}"
         if parts == ["replay"]:
-            search = _search_query(form)
-            ids = [e.id for e in inbox.search(search, limit=_BULK_LIMIT).entries]
+            ids = [e.id for e in inbox.search(_search_query(form), limit=_BULK_LIMIT).entries]
             count = inbox.requeue(ids)
-            for record_id in ids:
-                inbox.note(record_id, "replayed", actor=who.name, detail="requeued (bulk)")
-            logger.info("console: %s requeued %d of %d deliveries", who.name, count, len(ids))
+            self._done(who, "replayed", ids, f"requeued ({count} of {len(ids)} in one go)")
             return base + "?" + urlencode({**_filters_of(form), "done": f"requeued {count}"})
         if parts == ["purge"]:
             try:

@@ -247,7 +247,21 @@ class Inbox(Keeper):
         self, record_id: str, action: str, *, actor: str | None = None, detail: str | None = None
     ) -> None:
         """Add an operator's action (``replayed``, ``resolved``...) to a delivery's history."""
-        self._add_attempts([Attempt(record_id, self.clock(), 0, action, None, detail, None, actor)])
+        self.note_many([record_id], action, actor=actor, detail=detail)
+
+    def note_many(
+        self,
+        record_ids: Sequence[str],
+        action: str,
+        *,
+        actor: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """:meth:`note` one action on many deliveries, in one transaction."""
+        now = self.clock()
+        self._add_attempts(
+            [Attempt(i, now, 0, action, None, detail, None, actor) for i in record_ids]
+        )
 
     def resolve(
         self, record_ids: Sequence[str], *, states: Iterable[InboxState] = (InboxState.FAILED,)
