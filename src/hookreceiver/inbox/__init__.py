@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from .base import Inbox
 from .journal import Journal
+from .listing import Attempt, InboxStats, Page, SearchQuery
 from .postgres import PostgresInbox
 from .queues import TaskQueue
 from .records import InboxEntry, InboxRecord, InboxState, Retry, StoredFile
@@ -38,16 +39,20 @@ from .urls import open_inbox
 from .worker import InboxWorker
 
 __all__ = [
+    "Attempt",
     "Inbox",
     "InboxEntry",
     "InboxRecord",
     "InboxState",
+    "InboxStats",
     "InboxWorker",
     "Journal",
+    "Page",
     "PostgresInbox",
     "ReplayResult",
     "Retry",
     "SQLiteInbox",
+    "SearchQuery",
     "StoredFile",
     "TaskQueue",
     "areplay",
