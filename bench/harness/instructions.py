@@ -48,6 +48,7 @@ TARGETS = {
     "hookreceiver_asgi_app": "hookreceiver_asgi_app",
     "hookreceiver_recorded_app": "hookreceiver_recorded_app",
     "hookreceiver_recorded_queue_app": "hookreceiver_recorded_queue_app",
+    "hookreceiver_inbox_sync_app": "hookreceiver_inbox_sync_app",
 }
 #: The targets whose cost the CI gate watches.
 GATED = ("hookreceiver_app", "hookreceiver_asgi_app")
