@@ -7,8 +7,10 @@ show and replay. The request path only appends the report to a queue; a backgrou
 writes the queue in batches (one transaction each) every ``interval`` seconds, after the
 answer has gone. A receiver without an inbox has no recorder and pays nothing.
 
-What is not kept: the query string (the report does not carry it) and multipart files'
-bytes (they are removed once the handlers end; their names and sizes are kept).
+What is not kept: the query string and the method (the report does not carry them; POST is
+recorded) and multipart files' bytes (they are removed once the handlers end; their names and
+sizes are kept). Reports still queued when the process is killed are lost (a normal exit
+writes them): the deliveries were handled, only their record is missing.
 """
 
 from __future__ import annotations
