@@ -18,6 +18,7 @@ from __future__ import annotations
 import json
 import os
 import tempfile
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
 from typing import Any
@@ -86,6 +87,9 @@ def _recorded_app(write: bool = True, record: bool = True) -> Any:
             if isinstance(observer, SyncRecorder):
                 observer.interval = 1e6
                 observer.flush = lambda: 0  # type: ignore[method-assign]  # nor at exit
+                # Kept alive in the queue, a run's reports would cost the collector and the
+                # allocator what a draining writer saves: one kept at most.
+                observer._queue = deque(maxlen=1)
     return recorded.asgi_app
 
 

@@ -32,7 +32,7 @@ from .stores.memory import MemoryStore
 if TYPE_CHECKING:
     from .adapters.asgi import ASGIApp, ASGIMiddleware
     from .adapters.wsgi import WSGIApp, WSGIMiddleware
-    from .console import ConsoleApp, ConsoleAuth
+    from .console import ConsoleApp, ConsoleAuth, ConsoleRequest
     from .inbox.base import Inbox
     from .inbox.journal import Journal
     from .inbox.worker import InboxWorker
@@ -364,9 +364,9 @@ class Receiver:
     def console_app(
         self,
         *,
-        auth: ConsoleAuth | None = None,
-        readonly_auth: ConsoleAuth | None = None,
-        authorize: Any = None,
+        auth: ConsoleAuth | Iterable[tuple[str, str]] | None = None,
+        readonly_auth: ConsoleAuth | Iterable[tuple[str, str]] | None = None,
+        authorize: Callable[[ConsoleRequest], Any] | None = None,
         secret: str | bytes | None = None,
         trusted_origins: Iterable[str] = (),
     ) -> ConsoleApp:
