@@ -180,7 +180,8 @@ def main() -> int:
             box.close()
     dsn = os.environ.get("HOOKRECEIVER_POSTGRES_DSN")
     if "postgres" in args.backends and dsn:
-        pg = PostgresInbox(dsn, table=f"hr_bench_console_{secrets.token_hex(4)}")
+        table = f"hr_bench_console_{secrets.token_hex(4)}"
+        pg = PostgresInbox(dsn, table=table, statement_timeout=None)  # COPY takes minutes
         try:
             started = time.perf_counter()
             fill_postgres(pg, args.rows)
