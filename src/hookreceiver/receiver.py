@@ -32,7 +32,7 @@ from .stores.memory import MemoryStore
 if TYPE_CHECKING:
     from .adapters.asgi import ASGIApp, ASGIMiddleware
     from .adapters.wsgi import WSGIApp, WSGIMiddleware
-    from .console import ConsoleApp, ConsoleAuth, ConsoleRequest
+    from .console import ConsoleApp, ConsoleAuth, ConsoleRequest, ConsoleWSGI
     from .inbox.base import Inbox
     from .inbox.journal import Journal
     from .inbox.worker import InboxWorker
@@ -388,3 +388,11 @@ class Receiver:
             secret=secret,
             trusted_origins=trusted_origins,
         )
+
+    def console_wsgi_app(self, **options: Any) -> ConsoleWSGI:
+        """:meth:`console_app` as a WSGI app, for Flask or Django (Werkzeug's
+        ``DispatcherMiddleware(app, {"/console": hooks.console_wsgi_app(auth=...)})``); each
+        request runs on the process's background event loop. Takes the same options."""
+        from .console import ConsoleWSGI
+
+        return ConsoleWSGI(self.console_app(**options))

@@ -24,7 +24,7 @@ from hookreceiver.inbox import (
     StoredFile,
 )
 from hookreceiver.testing.demo import demo_environment, serve
-from support.servers import free_port, serve_asgi
+from support.servers import free_port, serve_asgi, serve_wsgi
 
 ADMIN = ("alice", "pw-alice-0123")
 
@@ -202,3 +202,43 @@ def test_the_docs_mounting_snippet_serves_the_console(
             got = httpx.get(url + "/console/", headers=basic(user, password))
             assert got.status_code == status, user
     scope["hooks"].inbox.close()
+
+
+@pytest.mark.slow
+def test_the_wsgi_mount_serves_and_acts(sqlite: SQLiteInbox) -> None:
+    from flask import Flask
+    from werkzeug.middleware.dispatcher import DispatcherMiddleware
+
+    hooks = receiver_with(sqlite)
+    sqlite.put(stored("f1", state=InboxState.FAILED))
+    flask = Flask(__name__)
+    flask.wsgi_app = DispatcherMiddleware(  # type: ignore[method-assign]
+        hooks.wsgi_middleware(flask.wsgi_app), {"/console": hooks.console_wsgi_app(auth=[ADMIN])}
+    )
+    with serve_wsgi(flask) as url:
+        assert httpx.get(url + "/console/").status_code == 401
+        page = httpx.get(url + "/console/deliveries/f1", headers=basic(*ADMIN))
+        assert page.status_code == 200 and "Mark resolved" in page.text
+        assert 'href="/console/static/console.css"' in page.text
+        token = page.text.split('name="csrf" value="')[1].split('"')[0]
+        forged = httpx.post(
+            url + "/console/deliveries/f1/resolve",
+            data={"csrf": token},
+            headers={**basic(*ADMIN), "origin": "https://evil.example"},
+        )
+        assert forged.status_code == 403
+        done = httpx.post(
+            url + "/console/deliveries/f1/resolve",
+            data={"csrf": token},
+            headers={**basic(*ADMIN), "origin": url},
+        )
+        assert done.status_code == 303
+        assert done.headers["location"] == "/console/deliveries/f1"
+        big = httpx.post(
+            url + "/console/purge",
+            data={"csrf": token, "x": "y" * 70_000},
+            headers={**basic(*ADMIN), "origin": url},
+        )
+        assert big.status_code == 413
+    resolved = sqlite.get("f1")
+    assert resolved is not None and resolved.state is InboxState.DONE

@@ -19,5 +19,6 @@ from __future__ import annotations
 
 from .app import CSP, ConsoleApp
 from .auth import ConsoleAuth, ConsoleRequest, Identity
+from .wsgi import ConsoleWSGI
 
-__all__ = ["CSP", "ConsoleApp", "ConsoleAuth", "ConsoleRequest", "Identity"]
+__all__ = ["CSP", "ConsoleApp", "ConsoleAuth", "ConsoleRequest", "ConsoleWSGI", "Identity"]

@@ -47,7 +47,8 @@ Scope = MutableMapping[str, Any]
 Receive = Callable[[], Awaitable[MutableMapping[str, Any]]]
 Send = Callable[[MutableMapping[str, Any]], Awaitable[None]]
 
-_MAX_FORM = 64 * 1024
+#: The largest form a POST may carry.
+MAX_FORM = 64 * 1024
 _BULK_LIMIT = 1000
 CSP = (
     "default-src 'none'; style-src 'self'; img-src 'self' data:; form-action 'self'; "
@@ -371,7 +372,7 @@ async def _read_form(receive: Receive, headers: dict[str, str]) -> dict[str, str
             raise HTTPError(400, "client went away")
         chunk = message.get("body", b"")
         size += len(chunk)
-        if size > _MAX_FORM:
+        if size > MAX_FORM:
             raise HTTPError(413, "form too large")
         chunks.append(chunk)
         more = message.get("more_body", False)
