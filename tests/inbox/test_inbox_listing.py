@@ -277,3 +277,22 @@ def test_search_rows_are_entries_without_payload(inbox: Inbox) -> None:
     inbox.put(record("p", 5.0))
     entry = inbox.search().entries[0]
     assert not hasattr(entry, "body") and entry.summary()["subject"] is None
+
+
+def test_a_delivery_deleted_when_handled_leaves_no_history(inbox: Inbox) -> None:
+    inbox.keep_done = 0
+    hooks = kazoo_receiver(inbox)
+    calls: list[int] = []
+
+    @hooks.on("wirecloud.*")
+    def handler(event: object, ctx: object) -> None:
+        calls.append(1)
+        if len(calls) == 1:
+            raise RuntimeError("first attempt fails")
+
+    assert hooks.handle(kazoo_delivery()).status == 200
+    record_id = inbox.list()[0].id
+    assert replay(hooks, record_id).state is InboxState.PENDING
+    assert len(inbox.attempts(record_id)) == 1
+    assert replay(hooks, record_id).state is InboxState.DONE
+    assert inbox.get(record_id) is None and inbox.attempts(record_id) == []

@@ -300,13 +300,18 @@ class Statements:
             f" AND updated_at < {p}"
         )
 
-    def purge_attempts(self) -> str:
-        """Delete the attempts, older than a time, of deliveries no longer stored."""
+    def purge_attempts(self, count: int) -> str:
+        """Delete the history of the deliveries :meth:`purge` is about to delete (the same
+        condition, through the attempts' index on the delivery's id)."""
         t, p = self.table, self._p
         return (
-            f"DELETE FROM {t}_attempts WHERE at < {p}"
-            f" AND NOT EXISTS (SELECT 1 FROM {t} WHERE {t}.id = {t}_attempts.record_id)"
+            f"DELETE FROM {t}_attempts WHERE record_id IN (SELECT id FROM {t}"
+            f" WHERE state IN ({', '.join([p] * count)}) AND updated_at < {p})"
         )
+
+    def delete_attempts(self) -> str:
+        """Delete one delivery's history."""
+        return f"DELETE FROM {self.table}_attempts WHERE record_id = {self._p}"
 
 
 class Cursor(Protocol):
@@ -387,12 +392,23 @@ class SQLInbox(Inbox):
         error: str | None,
         event_name: str | None,
         key: str | None,
+        history: Attempt | None = None,
     ) -> bool:
         params = (state.value, now, due, error, event_name, key, record_id, token)
-        return self._execute(self._sql.finish, params) > 0
+        if history is None:
+            return self._execute(self._sql.finish, params) > 0
+        with self._connection() as conn:
+            with _transaction(conn):
+                finished = conn.execute(self._sql.finish, params).rowcount > 0
+                if finished:
+                    conn.execute(self._sql.add_attempt, _attempt_params(history))
+        return finished
 
     def _delete_owned(self, record_id: str, token: str) -> bool:
-        return self._execute(self._sql.delete_owned, (record_id, token)) > 0
+        deleted = self._execute(self._sql.delete_owned, (record_id, token)) > 0
+        if deleted:
+            self._execute(self._sql.delete_attempts(), (record_id,))
+        return deleted
 
     def _renew(self, record_id: str, token: str, until: float) -> bool:
         return self._execute(self._sql.renew, (until, record_id, token)) > 0
@@ -468,8 +484,9 @@ class SQLInbox(Inbox):
                 stats.oldest_pending = float(found["oldest"])
         return stats
 
-    def _purge_attempts(self, before: float) -> None:
-        self._execute(self._sql.purge_attempts(), (before,))
+    def _purge_attempts(self, states: builtins.list[str], before: float) -> None:
+        if states:
+            self._execute(self._sql.purge_attempts(len(states)), (*states, before))
 
 
 def _attempt_params(a: Attempt) -> tuple[Any, ...]:

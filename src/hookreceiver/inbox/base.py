@@ -159,15 +159,13 @@ class Inbox(Keeper):
         now = self.clock()
         if state is InboxState.DONE and self.keep_done <= 0:
             return self._delete_owned(record_id, token)
-        finished = self._finish(
-            record_id, token, state, now, now + retry_in, error, event_name, key
-        )
-        if finished and attempt is not None:
+        history = None
+        if attempt is not None:
             duration = None if started is None else max(0.0, now - started)
-            self._add_attempts(
-                [Attempt(record_id, now, attempt, state.value, duration, error, traceback)]
-            )
-        return finished
+            history = Attempt(record_id, now, attempt, state.value, duration, error, traceback)
+        return self._finish(
+            record_id, token, state, now, now + retry_in, error, event_name, key, history
+        )
 
     async def afinish(
         self,
@@ -298,10 +296,9 @@ class Inbox(Keeper):
 
     def purge(self, *, older_than: float, states: Iterable[InboxState] = (InboxState.DONE,)) -> int:
         """Delete deliveries in ``states`` not updated for ``older_than`` seconds."""
-        before = self.clock() - older_than
-        purged = self._purge([s.value for s in states], before)
-        self._purge_attempts(before)
-        return purged
+        before, chosen = self.clock() - older_than, [s.value for s in states]
+        self._purge_attempts(chosen, before)  # first: it finds them by the rows it deletes
+        return self._purge(chosen, before)
 
     def close(self) -> None:
         """Release connections. The default does nothing."""
@@ -357,7 +354,10 @@ class Inbox(Keeper):
         error: str | None,
         event_name: str | None,
         key: str | None,
+        history: Attempt | None = None,
     ) -> bool:
+        """Move a leased delivery to ``state`` and, when it was, add ``history`` to its
+        attempts, both at once (a worker stops renewing its lease only once this returns)."""
         raise NotImplementedError
 
     def _delete_owned(self, record_id: str, token: str) -> bool:
@@ -405,8 +405,9 @@ class Inbox(Keeper):
         self._add_attempts(list(history))
         return count
 
-    def _purge_attempts(self, before: float) -> None:
-        """Storages without a history have nothing to purge."""
+    def _purge_attempts(self, states: builtins.list[str], before: float) -> None:
+        """Delete the history of the deliveries ``_purge`` will delete (storages without a
+        history have nothing to do)."""
 
     def _purge(self, states: builtins.list[str], before: float) -> int:
         raise NotImplementedError

@@ -345,12 +345,21 @@ class _Processing(Lease):
             return None  # the inbox may be back before the lease ends
         except NotImplementedError:
             return False  # an inbox of an older interface: its leases expire as before
-        if not renewed:
+        if not renewed and not self._finished():
             logger.warning(
                 "delivery %s: lease lost while its handlers ran; another worker may take it",
                 self.record_id,
             )
         return renewed
+
+    def _finished(self) -> bool:
+        """Whether the renewal came after the attempt had ended (its finish won the race
+        with this tick of the renewals): no other worker holds the delivery."""
+        try:
+            record = self.inbox.get(self.record_id)
+        except Exception:
+            return False
+        return record is not None and record.state is not InboxState.PROCESSING
 
 
 def process_sync(
