@@ -296,3 +296,17 @@ def test_a_delivery_deleted_when_handled_leaves_no_history(inbox: Inbox) -> None
     assert len(inbox.attempts(record_id)) == 1
     assert replay(hooks, record_id).state is InboxState.DONE
     assert inbox.get(record_id) is None and inbox.attempts(record_id) == []
+
+
+def test_cli_show_prints_the_history(tmp_path: Path) -> None:
+    box = SQLiteInbox(tmp_path / "show.db")
+    box.put(record("s1", 1_700_000_000.0))
+    box.note("s1", "resolved", actor="alice", detail="by hand")
+    url = f"sqlite:///{tmp_path / 'show.db'}"
+    shown = CliRunner().invoke(main, ["inbox", "--inbox", url, "show", "s1", "--json"])
+    assert shown.exit_code == 0, shown.output
+    (entry,) = json.loads(shown.stdout)["attempts_history"]
+    assert entry["outcome"] == "resolved" and entry["actor"] == "alice"
+    text = CliRunner().invoke(main, ["inbox", "--inbox", url, "show", "s1"])
+    assert "resolved by alice by hand" in text.stdout
+    box.close()

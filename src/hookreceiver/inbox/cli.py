@@ -11,6 +11,7 @@ which needs no handlers. ``HOOKRECEIVER_INBOX`` is the same URL, read by
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import json
 import os
@@ -256,10 +257,13 @@ def _record_json(record: InboxRecord) -> dict[str, Any]:
 @click.pass_obj
 def show_command(target: _Target, record_id: str, as_json: bool) -> None:
     """Show one stored delivery: its state, request and body."""
-    record = target.inbox().get(record_id)
+    box = target.inbox()
+    record = box.get(record_id)
     if record is None:
         raise click.ClickException(f"no delivery {record_id}")
     data = _record_json(record)
+    history = box.attempts(record_id)
+    data["attempts_history"] = [dataclasses.asdict(a) for a in history]
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -276,6 +280,10 @@ def show_command(target: _Target, record_id: str, as_json: bool) -> None:
         click.echo(f"file:        {f['field']} {f['filename']} {f['content_type']} {f['size']} B")
     for name, value in record.fields.items():
         click.echo(f"field:       {name} = {value[:200]}")
+    for a in history:
+        took = "" if a.duration is None else f" {a.duration * 1000:.0f} ms"
+        who = f" by {a.actor}" if a.actor else ""
+        click.echo(f"attempt:     {a.attempt} {_when(a.at)}{took} {a.outcome}{who} {a.error or ''}")
     if record.body:
         click.echo("")
         click.echo(data["body"])
