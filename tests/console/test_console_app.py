@@ -242,3 +242,15 @@ def test_the_wsgi_mount_serves_and_acts(sqlite: SQLiteInbox) -> None:
         assert big.status_code == 413
     resolved = sqlite.get("f1")
     assert resolved is not None and resolved.state is InboxState.DONE
+
+
+@pytest.mark.slow
+def test_an_unreachable_inbox_is_a_503_page() -> None:
+    port = free_port()  # nothing listens there
+    down = PostgresInbox(f"postgresql://postgres@127.0.0.1:{port}/test", connect_timeout=1)
+    app = ConsoleApp(receiver_with(down), auth=[ADMIN])
+    with serve_asgi(app, interface="asgi3") as url:
+        for path in ("/", "/overview", "/deliveries/x"):
+            answer = httpx.get(url + path, headers=basic(*ADMIN), timeout=10)
+            assert answer.status_code == 503, path
+            assert "unreachable" in answer.text and str(port) not in answer.text

@@ -28,7 +28,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING, Any
 from urllib.parse import parse_qsl, quote, urlencode
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, StoreUnavailable
 from ..inbox.listing import SearchQuery
 from ..inbox.records import InboxState
 from ..inbox.replay import areplay
@@ -150,6 +150,14 @@ class ConsoleApp:
         except HTTPError as exc:
             status, extra = exc.status, exc.headers
             body = self.pages.render_error(base, exc.status, exc.message)
+        except StoreUnavailable as exc:
+            logger.warning("console: %s %s: the inbox is unreachable: %s", method, path, exc)
+            status, extra = 503, [(b"retry-after", b"5")]
+            body = self.pages.render_error(base, 503, "the inbox is unreachable; try again")
+        except Exception:
+            logger.exception("console: %s %s failed", method, path)
+            status, extra = 500, []
+            body = self.pages.render_error(base, 500, "the console failed; see the server log")
         await _send(send, status, body, extra)
 
     async def _identify(
