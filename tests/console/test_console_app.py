@@ -254,3 +254,42 @@ def test_an_unreachable_inbox_is_a_503_page() -> None:
             answer = httpx.get(url + path, headers=basic(*ADMIN), timeout=10)
             assert answer.status_code == 503, path
             assert "unreachable" in answer.text and str(port) not in answer.text
+
+
+@pytest.mark.slow
+def test_demo_serve_prints_the_console_and_keeps_it_browsable() -> None:
+    import re
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    root = Path(__file__).resolve().parents[2]
+    command = [sys.executable, "-m", "hookreceiver.cli", "demo", "--serve"]
+    process = subprocess.Popen(
+        command, cwd=root, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True
+    )
+    assert process.stdout is not None
+    seen: list[str] = []
+    deadline = time.monotonic() + 90
+    try:
+        while not any("until Ctrl-C" in line for line in seen):
+            assert time.monotonic() < deadline and process.poll() is None, "".join(seen)
+            seen.append(process.stdout.readline())
+        text = "".join(seen)
+        found = re.search(r"console: (\S+) \(user (\w+), password (\S+)\)", text)
+        assert found is not None, text
+        url, user, password = found.groups()
+        page = httpx.get(url, headers=basic(user, password))
+        assert page.status_code == 200 and "/deliveries/" in page.text  # the demo's deliveries
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(30) == 0
+        port = int(url.split(":")[2].split("/")[0])
+        with pytest.raises(OSError):
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+    finally:
+        if process.poll() is None:
+            process.kill()
+            process.wait(10)
+        process.stdout.close()

@@ -18,6 +18,7 @@ import json
 import os
 import queue
 import secrets
+import signal
 import socket
 import subprocess
 import sys
@@ -463,7 +464,13 @@ def run_demo(
 
 
 def _wait_for_interrupt(lines: queue.Queue[str]) -> None:
-    """Until Ctrl-C, print what the app prints (handlers run by console replays)."""
+    """Until Ctrl-C (or SIGTERM), print what the app prints (handlers run by console
+    replays); the server is stopped on the way out either way."""
+
+    def interrupted(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupted)
     try:
         while True:
             try:
@@ -472,6 +479,8 @@ def _wait_for_interrupt(lines: queue.Queue[str]) -> None:
                 continue
     except KeyboardInterrupt:
         pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
 
 
 def _leaked_tokens(steps: list[Step], logged: list[str]) -> int:
