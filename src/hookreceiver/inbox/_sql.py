@@ -13,6 +13,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from contextlib import AbstractContextManager
 from typing import Any, Protocol
 
+from ._sql_listing import ENTRY_COLUMNS, ListingStatements, attempt_params, transaction
 from .base import Inbox
 from .listing import Attempt, InboxStats, SearchQuery, attempt_from_row
 from .records import InboxEntry, InboxRecord, InboxState, entry_from_row
@@ -31,10 +32,6 @@ __all__ = [
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
-ENTRY_COLUMNS = (
-    "id, state, endpoint, provider, event_name, event_key, received_at, updated_at,"
-    " attempts, next_attempt_at, last_error, size, subject"
-)
 _ALL_COLUMNS = f"{ENTRY_COLUMNS}, lock_token, meta, payload"
 #: Every column's name, in :func:`insert_params` order.
 ALL_COLUMNS = tuple(name.strip() for name in _ALL_COLUMNS.split(","))
@@ -103,7 +100,8 @@ class Statements:
         self.add_subject = (
             f"ALTER TABLE {t} ADD COLUMN {'IF NOT EXISTS ' if postgres else ''}subject TEXT"
         )
-        self.attempts_table = f"{t}_attempts"
+        #: The listing's and the attempts history's statements.
+        self.listed = ListingStatements(t, p, postgres=postgres)
         # The listing (newest first, keyset) walks one of these indexes backwards whatever the
         # filter: by time alone, by provider, or by state; a search finds its rows by id, key
         # or subject.
@@ -114,26 +112,12 @@ class Statements:
             f"CREATE INDEX IF NOT EXISTS {t}_state_received ON {t} (state, received_at)",
             f"CREATE INDEX IF NOT EXISTS {t}_key ON {t} (event_key)",
             f"CREATE INDEX IF NOT EXISTS {t}_subject ON {t} (subject)",
-            f"CREATE TABLE IF NOT EXISTS {t}_attempts ("
-            " record_id TEXT NOT NULL, at DOUBLE PRECISION NOT NULL, attempt INTEGER NOT NULL,"
-            " duration DOUBLE PRECISION, outcome TEXT NOT NULL, error TEXT, traceback TEXT,"
-            " actor TEXT)",
-            f"CREATE INDEX IF NOT EXISTS {t}_attempts_record ON {t}_attempts (record_id, at)",
+            *self.listed.schema,
         )
         self.schema = (
             self.create_table,
             *([self.add_subject] if postgres else []),
             *self.indexes,
-        )
-        # CAST rounds in PostgreSQL and truncates in SQLite: a minute is FLOOR there.
-        self.minute = "FLOOR(received_at / 60)" if postgres else "CAST(received_at / 60 AS INTEGER)"
-        self.add_attempt = (
-            f"INSERT INTO {t}_attempts (record_id, at, attempt, duration, outcome, error,"
-            f" traceback, actor) VALUES ({', '.join([p] * 8)})"
-        )
-        self.attempts = (
-            f"SELECT record_id, at, attempt, duration, outcome, error, traceback, actor"
-            f" FROM {t}_attempts WHERE record_id = {p} ORDER BY at"
         )
         self.insert = f"INSERT INTO {t} ({_ALL_COLUMNS}) VALUES ({', '.join([p] * 16)})"
         # A delivery already stored under its id (a journal drained twice) is left as it is.
@@ -185,33 +169,6 @@ class Statements:
         sql = self.take_replay if replay else self.take_due
         return sql, (token, now + lease, now, record_id, now)
 
-    def _filters(
-        self,
-        states: Sequence[str] | None,
-        provider: str | None,
-        event: str | None,
-    ) -> tuple[list[str], list[Any]]:
-        p = self._p
-        where: list[str] = []
-        params: list[Any] = []
-        if states is not None:
-            if not states:
-                where.append("1 = 0")
-            else:
-                where.append(f"state IN ({', '.join([p] * len(states))})")
-                params.extend(states)
-        if provider is not None:
-            where.append(f"provider = {p}")
-            params.append(provider)
-        if event is not None:
-            if event.endswith("*"):
-                where.append(f"substr(event_name, 1, {p}) = {p}")
-                params.extend([len(event) - 1, event[:-1]])
-            else:
-                where.append(f"event_name = {p}")
-                params.append(event)
-        return where, params
-
     def listing(
         self,
         states: Sequence[str] | None,
@@ -220,7 +177,7 @@ class Statements:
         limit: int | None,
     ) -> tuple[str, list[Any]]:
         """A filtered listing, oldest first."""
-        where, params = self._filters(states, provider, event)
+        where, params = self.listed.filters(states, provider, event)
         sql = f"SELECT {ENTRY_COLUMNS} FROM {self.table}"
         if where:
             sql += " WHERE " + " AND ".join(where)
@@ -229,58 +186,6 @@ class Statements:
             sql += f" LIMIT {self._p}"
             params.append(int(limit))
         return sql, params
-
-    def search(self, query: SearchQuery, limit: int) -> tuple[str, list[Any]]:
-        """One page of a listing in received order (newest first unless ``query.newest`` is
-        false), after ``query.after`` (keyset: no OFFSET, so page 10,000 costs what page 1 does).
-        """
-        p = self._p
-        where, params = self._filters(query.states, query.provider, query.event)
-        if query.since is not None:
-            where.append(f"received_at >= {p}")
-            params.append(float(query.since))
-        if query.until is not None:
-            where.append(f"received_at < {p}")
-            params.append(float(query.until))
-        if query.text:
-            where.append(f"(id = {p} OR event_key = {p} OR subject = {p})")
-            params.extend([query.text] * 3)
-        after = query.after
-        if after is not None:
-            # The first condition bounds the index range; the second breaks ties by id.
-            before, later = ("<", "<") if query.newest else (">", ">")
-            where.append(
-                f"received_at {before}= {p} AND (received_at {later} {p} OR id {later} {p})"
-            )
-            params.extend([after[0], after[0], after[1]])
-        order = "DESC" if query.newest else "ASC"
-        sql = f"SELECT {ENTRY_COLUMNS} FROM {self.table}"
-        if where:
-            sql += " WHERE " + " AND ".join(where)
-        sql += f" ORDER BY received_at {order}, id {order} LIMIT {p}"
-        params.append(int(limit))
-        return sql, params
-
-    def stats(self) -> tuple[str, str, str, str]:
-        """Counts by state; by provider and state since a time; by minute and state since a
-        time; the oldest pending delivery's time."""
-        t, p = self.table, self._p
-        return (
-            f"SELECT state, COUNT(*) AS n FROM {t} GROUP BY state",
-            f"SELECT provider, state, COUNT(*) AS n FROM {t} WHERE received_at >= {p}"
-            " GROUP BY provider, state",
-            f"SELECT {self.minute} AS minute, state, COUNT(*) AS n FROM {t}"
-            f" WHERE received_at >= {p} GROUP BY {self.minute}, state",
-            f"SELECT MIN(received_at) AS oldest FROM {t} WHERE state = 'pending'",
-        )
-
-    def set_state(self, ids: int, states: int) -> str:
-        """Move ``ids`` deliveries that are in one of ``states`` states to a state."""
-        p = self._p
-        return (
-            f"UPDATE {self.table} SET state = {p}, lock_token = NULL, updated_at = {p}"
-            f" WHERE id IN ({', '.join([p] * ids)}) AND state IN ({', '.join([p] * states)})"
-        )
 
     def requeue(self, count: int) -> str:
         """Make ``count`` deliveries pending, unless a live lease holds them."""
@@ -299,19 +204,6 @@ class Statements:
             f"DELETE FROM {self.table} WHERE state IN ({', '.join([p] * count)})"
             f" AND updated_at < {p}"
         )
-
-    def purge_attempts(self, count: int) -> str:
-        """Delete the history of the deliveries :meth:`purge` is about to delete (the same
-        condition, through the attempts' index on the delivery's id)."""
-        t, p = self.table, self._p
-        return (
-            f"DELETE FROM {t}_attempts WHERE record_id IN (SELECT id FROM {t}"
-            f" WHERE state IN ({', '.join([p] * count)}) AND updated_at < {p})"
-        )
-
-    def delete_attempts(self) -> str:
-        """Delete one delivery's history."""
-        return f"DELETE FROM {self.table}_attempts WHERE record_id = {self._p}"
 
 
 class Cursor(Protocol):
@@ -398,16 +290,16 @@ class SQLInbox(Inbox):
         if history is None:
             return self._execute(self._sql.finish, params) > 0
         with self._connection() as conn:
-            with _transaction(conn):
+            with transaction(conn):
                 finished = conn.execute(self._sql.finish, params).rowcount > 0
                 if finished:
-                    conn.execute(self._sql.add_attempt, _attempt_params(history))
+                    conn.execute(self._sql.listed.add_attempt, attempt_params(history))
         return finished
 
     def _delete_owned(self, record_id: str, token: str) -> bool:
         deleted = self._execute(self._sql.delete_owned, (record_id, token)) > 0
         if deleted:
-            self._execute(self._sql.delete_attempts(), (record_id,))
+            self._execute(self._sql.listed.delete_attempts(), (record_id,))
         return deleted
 
     def _renew(self, record_id: str, token: str, until: float) -> bool:
@@ -437,27 +329,30 @@ class SQLInbox(Inbox):
         return self._execute(self._sql.purge(len(states)), (*states, before))
 
     def _search(self, query: SearchQuery, limit: int) -> builtins.list[InboxEntry]:
-        return entries(self._fetch_all(*self._sql.search(query, limit)))
+        return entries(self._fetch_all(*self._sql.listed.search(query, limit)))
 
     def _attempts(self, record_id: str) -> builtins.list[Attempt]:
-        return [attempt_from_row(row) for row in self._fetch_all(self._sql.attempts, (record_id,))]
+        return [
+            attempt_from_row(row)
+            for row in self._fetch_all(self._sql.listed.attempts, (record_id,))
+        ]
 
     def _add_attempts(self, attempts: builtins.list[Attempt]) -> None:
         if not attempts:
             return
         with self._connection() as conn:
-            with _transaction(conn):
+            with transaction(conn):
                 for a in attempts:
-                    conn.execute(self._sql.add_attempt, _attempt_params(a))
+                    conn.execute(self._sql.listed.add_attempt, attempt_params(a))
 
     def _insert_many(self, records: Sequence[InboxRecord], history: Sequence[Attempt]) -> int:
         count = 0
         with self._connection() as conn:
-            with _transaction(conn):
+            with transaction(conn):
                 for record in records:
                     count += conn.execute(self._sql.insert_new, insert_params(record)).rowcount
                 for a in history:
-                    conn.execute(self._sql.add_attempt, _attempt_params(a))
+                    conn.execute(self._sql.listed.add_attempt, attempt_params(a))
         return count
 
     def _set_state(
@@ -465,11 +360,11 @@ class SQLInbox(Inbox):
     ) -> int:
         if not record_ids or not states:
             return 0
-        sql = self._sql.set_state(len(record_ids), len(states))
+        sql = self._sql.listed.set_state(len(record_ids), len(states))
         return self._execute(sql, (state, now, *record_ids, *states))
 
     def _stats(self, now: float) -> InboxStats:
-        by_state, recent, minutes, oldest = self._sql.stats()
+        by_state, recent, minutes, oldest = self._sql.listed.stats()
         stats = InboxStats(now=now)
         with self._connection() as conn:
             for row in conn.execute(by_state, ()).fetchall():
@@ -486,22 +381,4 @@ class SQLInbox(Inbox):
 
     def _purge_attempts(self, states: builtins.list[str], before: float) -> None:
         if states:
-            self._execute(self._sql.purge_attempts(len(states)), (*states, before))
-
-
-def _attempt_params(a: Attempt) -> tuple[Any, ...]:
-    return (a.record_id, a.at, a.attempt, a.duration, a.outcome, a.error, a.traceback, a.actor)
-
-
-class _transaction:
-    """``BEGIN`` ... ``COMMIT`` on an autocommit connection (both drivers), rolled back on an
-    error: a batch is written whole or not at all."""
-
-    def __init__(self, conn: Connection) -> None:
-        self.conn = conn
-
-    def __enter__(self) -> None:
-        self.conn.execute("BEGIN", ())
-
-    def __exit__(self, kind: object, value: object, tb: object) -> None:
-        self.conn.execute("COMMIT" if kind is None else "ROLLBACK", ())
+            self._execute(self._sql.listed.purge_attempts(len(states)), (*states, before))

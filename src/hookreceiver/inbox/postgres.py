@@ -129,7 +129,7 @@ class PostgresInbox(SQLInbox):
 
     def drop(self) -> None:
         """Drop the table and its attempts table (tests, and removing the inbox for good)."""
-        self._execute(f"DROP TABLE IF EXISTS {self.table}, {self._sql.attempts_table}", ())
+        self._execute(f"DROP TABLE IF EXISTS {self.table}, {self._sql.listed.attempts_table}", ())
         self._schema_ready = False
 
     def close(self) -> None:
