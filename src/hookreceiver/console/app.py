@@ -235,7 +235,9 @@ class ConsoleApp:
             started = time.perf_counter()
             page = self.inbox.search(search, limit=_page_size(query))
             took = time.perf_counter() - started
-            return self.pages.render_list(base, who, csrf, query, page, took)
+            served = {e.provider.name for e in self.receiver.router.endpoints}
+            served |= {query["provider"]} if query.get("provider") else set()
+            return self.pages.render_list(base, who, csrf, query, page, took, sorted(served))
         if parts == ["overview"]:
             stats = self.inbox.stats()
             return self.pages.render_overview(base, who, csrf, stats, query.get("done"))

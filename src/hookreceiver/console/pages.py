@@ -80,8 +80,9 @@ class Pages:
         query: Mapping[str, str],
         page: Page,
         took: float,
+        providers: builtins.list[str],
     ) -> bytes:
-        """The list of deliveries."""
+        """The list of deliveries (``providers``: the filter's choices)."""
         filters = {k: v for k, v in query.items() if k not in ("cursor", "done") and v}
         next_url = None
         if page.cursor is not None:
@@ -99,6 +100,7 @@ class Pages:
             replay_url=base + "replay?" + urlencode(filters),
             took_ms=took * 1000,
             done=query.get("done"),
+            providers=providers,
         )
 
     def render_overview(
