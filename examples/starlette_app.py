@@ -32,6 +32,9 @@ Environment variables:
 ``HOOKRECEIVER_PUBLIC_URL`` the base URL providers reach this app at (for callback URLs).
 ``HOOKRECEIVER_JOURNAL``    a local directory keeping Kazoo deliveries while the inbox is
                             unreachable (default ``hookreceiver-journal``).
+``HOOKRECEIVER_CONSOLE_AUTH``  ``user:password`` pairs (comma-separated) of the operator
+                            console, mounted at ``/console/`` when this or the next is set.
+``HOOKRECEIVER_CONSOLE_READONLY_AUTH``  pairs that may look at the console but not act.
 
 Each handled event is logged as one JSON line on stdout. With ``hookreceiver[prometheus]``
 installed the app serves its metrics at ``/metrics`` (on its own port, without auth: see
@@ -42,13 +45,16 @@ Several worker processes: set ``PROMETHEUS_MULTIPROC_DIR`` to an empty directory
 
 from __future__ import annotations
 
+import os
+
 from starlette.applications import Starlette
 from starlette.middleware import Middleware
 from starlette.requests import Request
 from starlette.responses import JSONResponse
-from starlette.routing import Route
+from starlette.routing import BaseRoute, Mount, Route
 
 from examples.webhooks import build_receiver, observe
+from hookreceiver.console import ConsoleAuth
 
 hooks = build_receiver()
 
@@ -58,7 +64,22 @@ async def health(request: Request) -> JSONResponse:
     return JSONResponse({"ok": True})
 
 
-routes = [Route("/health", health)]
+def console_routes() -> list[BaseRoute]:
+    """The operator console at /console/, when credentials for it are configured."""
+    pairs = {
+        name: ConsoleAuth.from_env(name) if os.environ.get(name) else None
+        for name in ("HOOKRECEIVER_CONSOLE_AUTH", "HOOKRECEIVER_CONSOLE_READONLY_AUTH")
+    }
+    if not any(pairs.values()):
+        return []
+    console = hooks.console_app(
+        auth=pairs["HOOKRECEIVER_CONSOLE_AUTH"],
+        readonly_auth=pairs["HOOKRECEIVER_CONSOLE_READONLY_AUTH"],
+    )
+    return [Mount("/console", app=console)]
+
+
+routes = [Route("/health", health), *console_routes()]
 if observe(hooks):
     routes.append(Route("/metrics", hooks.metrics_asgi_app()))
 

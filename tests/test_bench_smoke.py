@@ -123,7 +123,9 @@ def test_readme_shows_the_targets_of_the_latest_full_run() -> None:
 INSTRUCTIONS = ROOT / "bench" / "harness" / "instructions.py"
 
 
-@pytest.mark.parametrize("target", ["raw_app", "starlette_app", "hookreceiver_asgi_app"])
+@pytest.mark.parametrize(
+    "target", ["raw_app", "starlette_app", "hookreceiver_asgi_app", "hookreceiver_recorded_app"]
+)
 def test_instruction_driver_answers_every_request_200(target: str) -> None:
     # What callgrind counts, run without valgrind: the driver exits non-zero on any non-200.
     done = subprocess.run(

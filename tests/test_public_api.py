@@ -20,6 +20,7 @@ PUBLIC_MODULES = [
     "hookreceiver.stores",
     "hookreceiver.adapters",
     "hookreceiver.inbox",
+    "hookreceiver.console",
     "hookreceiver.testing",
 ]
 
@@ -53,6 +54,7 @@ def loaded_by(code: str, modules: tuple[str, ...]) -> list[str]:
 
 def test_importing_the_package_pulls_in_no_framework_or_optional_client() -> None:
     heavy = ("starlette", "flask", "redis", "psycopg", "httpx", "uvicorn", "fastapi", "click")
+    heavy += ("jinja2",)
     assert loaded_by("import hookreceiver, hookreceiver.stores", (*heavy, "werkzeug")) == []
     assert loaded_by("import hookreceiver", ("httpx", "typing_extensions", "pydantic")) == []
 

@@ -6,11 +6,19 @@
 - ``fastapi_app``: a FastAPI endpoint taking a pydantic model of the same payload.
 - ``raw_app``: a raw ASGI callable that reads the body and answers 200 (the ceiling).
 - ``hookreceiver_documo_app`` / ``starlette_form_app``: the multipart targets.
+- ``hookreceiver_recorded_app``: ``hookreceiver_asgi_app`` with a SQLite inbox, its endpoint in
+  ``sync`` mode: each handled delivery is also recorded in the inbox (queued on the request
+  path, written in batches by a background thread; both are counted).
+  ``hookreceiver_recorded_queue_app``: the same with the writer asleep (the request path's share).
+  ``hookreceiver_inbox_sync_app``: the inbox, no recording (``record_sync=False``).
 """
 
 from __future__ import annotations
 
 import json
+import os
+import tempfile
+from collections import deque
 from collections.abc import Awaitable, Callable, MutableMapping
 from datetime import datetime
 from typing import Any
@@ -32,6 +40,9 @@ __all__ = [
     "hookreceiver_app",
     "hookreceiver_asgi_app",
     "hookreceiver_documo_app",
+    "hookreceiver_inbox_sync_app",
+    "hookreceiver_recorded_app",
+    "hookreceiver_recorded_queue_app",
     "raw_app",
     "starlette_app",
     "starlette_form_app",
@@ -60,6 +71,34 @@ hookreceiver_app = Starlette(
 )
 #: The receiver's own mountable app, without Starlette around it.
 hookreceiver_asgi_app = hooks.asgi_app
+
+
+def _recorded_app(write: bool = True, record: bool = True) -> Any:
+    from hookreceiver.inbox import SQLiteInbox
+    from hookreceiver.inbox.recorder import SyncRecorder
+
+    path = os.path.join(tempfile.mkdtemp(prefix="hookreceiver-bench-"), "inbox.db")
+    inbox = SQLiteInbox(path, synchronous="NORMAL")
+    recorded = Receiver(inbox=inbox, worker=False, record_sync=record)
+    recorded.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"]), ack="sync")
+    recorded.on("*")(_noop)
+    if not write:  # the request path's share alone: the writer never wakes during the run
+        for observer in recorded.observers:
+            if isinstance(observer, SyncRecorder):
+                observer.interval = 1e6
+                observer.flush = lambda: 0  # type: ignore[method-assign]  # nor at exit
+                # Kept alive in the queue, a run's reports would cost the collector and the
+                # allocator what a draining writer saves: one kept at most.
+                observer._queue = deque(maxlen=1)
+    return recorded.asgi_app
+
+
+#: The same, recording each sync delivery in an inbox.
+hookreceiver_recorded_app = _recorded_app()
+#: The same, the background writer kept asleep: what recording costs the request path.
+hookreceiver_recorded_queue_app = _recorded_app(write=False)
+#: An inbox but no recording: what the inbox alone costs a sync delivery.
+hookreceiver_inbox_sync_app = _recorded_app(record=False)
 
 documo_hooks = Receiver()
 documo_hooks.endpoint("/hooks/documo", documo_provider())

@@ -46,6 +46,9 @@ TARGETS = {
     "fastapi_app": "fastapi_app",
     "hookreceiver_app": "hookreceiver_app",
     "hookreceiver_asgi_app": "hookreceiver_asgi_app",
+    "hookreceiver_recorded_app": "hookreceiver_recorded_app",
+    "hookreceiver_recorded_queue_app": "hookreceiver_recorded_queue_app",
+    "hookreceiver_inbox_sync_app": "hookreceiver_inbox_sync_app",
 }
 #: The targets whose cost the CI gate watches.
 GATED = ("hookreceiver_app", "hookreceiver_asgi_app")

@@ -84,7 +84,10 @@ def main() -> None:
     help="The ASGI app to run, as module:attribute, importable from the current directory.",
 )
 @click.option("-v", "--verbose", is_flag=True, help="Also print the server's log.")
-def demo(spec: str, verbose: bool) -> None:
+@click.option(
+    "--serve", "keep_serving", is_flag=True, help="Keep the app (and its console) up until Ctrl-C."
+)
+def demo(spec: str, verbose: bool, keep_serving: bool) -> None:
     """Run the example app on a free loopback port and fire every provider's events at it.
 
     Real HTTP deliveries, as each provider sends them: Fax.Plus and Zipwhip JSON, a Documo
@@ -94,11 +97,14 @@ def demo(spec: str, verbose: bool) -> None:
     its access log on (-v prints it; it must show no signed URL's token). Prints each
     delivery, its expected and actual status, and what the handler saw. Exits 0 when every
     delivery went as expected. Run it from the repository root.
+
+    The example app's operator console is at /console/ (its URL and a fresh password are
+    printed); --serve leaves the app running afterwards so the console can be browsed.
     """
     from .testing.demo import DemoError, run_demo
 
     try:
-        good = run_demo(spec, echo=click.echo, verbose=verbose)
+        good = run_demo(spec, echo=click.echo, verbose=verbose, keep_serving=keep_serving)
     except DemoError as exc:
         click.echo(f"Error: {exc}", err=True)
         raise SystemExit(EXIT_APP_FAILED) from None

@@ -34,6 +34,7 @@ if TYPE_CHECKING:
 
     from .adapters.asgi import ASGIApp, ASGIMiddleware
     from .adapters.wsgi import WSGIApp, WSGIMiddleware
+    from .console import ConsoleApp, ConsoleAuth, ConsoleRequest, ConsoleWSGI
     from .delivery import BodySource
     from .engine.verify import HeadersArg, Verified
     from .inbox.base import Inbox
@@ -88,6 +89,9 @@ class Receiver:
         completion_retry_for: seconds a handled event's completion, refused by a store that
             went down while its handlers ran, is retried in the background (meanwhile a copy
             of the event reaching this process is answered as a duplicate).
+        record_sync: with an inbox, keep the deliveries ``sync`` endpoints handled there too
+            (``done``, payload kept; written in batches in the background after the answer),
+            so the console shows the receiver's whole history.
     """
 
     def __init__(
@@ -104,6 +108,7 @@ class Receiver:
         journal_dir: str | os.PathLike[str] | None = None,
         body_timeout: float | None = 30.0,
         completion_retry_for: float = 3600.0,
+        record_sync: bool = True,
     ) -> None:
         if body_timeout is not None and not body_timeout > 0:
             raise ConfigurationError(f"body_timeout must be positive or None, not {body_timeout!r}")
@@ -145,6 +150,10 @@ class Receiver:
             clock = inbox.clock if inbox is not None else time.time
             self.journal = Journal(journal_dir, clock=clock)
         self.pending_completions = PendingCompletions(retry_for=completion_retry_for)
+        if inbox is not None and record_sync:
+            from .inbox.recorder import SyncRecorder
+
+            self.add_observer(SyncRecorder(inbox, self.router.endpoint))
 
     # Configuration ---------------------------------------------------------------------------
 
@@ -469,3 +478,41 @@ class Receiver:
         if self.inbox is None:
             raise ConfigurationError("the inbox feed needs Receiver(inbox=...)")
         return InboxFeed(self.inbox, auth=auth)
+
+    # The operator console ----------------------------------------------------------------------
+
+    def console_app(
+        self,
+        *,
+        auth: ConsoleAuth | Iterable[tuple[str, str]] | None = None,
+        readonly_auth: ConsoleAuth | Iterable[tuple[str, str]] | None = None,
+        authorize: Callable[[ConsoleRequest], Any] | None = None,
+        secret: str | bytes | None = None,
+        trusted_origins: Iterable[str] = (),
+    ) -> ConsoleApp:
+        """The operator's web console over this receiver's inbox: a pure ASGI app to mount
+        (``Mount("/console", app=hooks.console_app(auth=...))``); needs ``hookreceiver[console]``.
+
+        ``auth`` and ``readonly_auth`` are ``(user, password)`` pairs (or a
+        :class:`~hookreceiver.console.ConsoleAuth`); ``authorize`` is a callable taking the
+        request that returns an identity (or ``None`` to refuse), for apps with their own login.
+        See :class:`~hookreceiver.console.ConsoleApp` and ``docs/console.md``.
+        """
+        from .console import ConsoleApp
+
+        return ConsoleApp(
+            self,
+            auth=auth,
+            readonly_auth=readonly_auth,
+            authorize=authorize,
+            secret=secret,
+            trusted_origins=trusted_origins,
+        )
+
+    def console_wsgi_app(self, **options: Any) -> ConsoleWSGI:
+        """:meth:`console_app` as a WSGI app, for Flask or Django (Werkzeug's
+        ``DispatcherMiddleware(app, {"/console": hooks.console_wsgi_app(auth=...)})``); each
+        request runs on the process's background event loop. Takes the same options."""
+        from .console import ConsoleWSGI
+
+        return ConsoleWSGI(self.console_app(**options))

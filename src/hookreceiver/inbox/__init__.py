@@ -29,6 +29,7 @@ from __future__ import annotations
 
 from .base import Inbox
 from .journal import Journal
+from .listing import Attempt, InboxStats, Page, SearchQuery
 from .postgres import PostgresInbox
 from .queues import TaskQueue
 from .records import InboxCounts, InboxEntry, InboxRecord, InboxState, StoredFile
@@ -39,17 +40,21 @@ from .urls import open_inbox
 from .worker import InboxWorker
 
 __all__ = [
+    "Attempt",
     "Inbox",
     "InboxCounts",
     "InboxEntry",
     "InboxRecord",
     "InboxState",
+    "InboxStats",
     "InboxWorker",
     "Journal",
+    "Page",
     "PostgresInbox",
     "ReplayResult",
     "Retry",
     "SQLiteInbox",
+    "SearchQuery",
     "StoredFile",
     "TaskQueue",
     "areplay",

@@ -15,7 +15,9 @@ from contextlib import AbstractContextManager
 from functools import partial
 from typing import Any, Protocol
 
+from ._sql_listing import ENTRY_COLUMNS, ListingStatements, attempt_params, transaction
 from .base import Inbox
+from .listing import Attempt, InboxStats, SearchQuery, attempt_from_row
 from .records import FILE_CHUNK, InboxCounts, InboxEntry, InboxRecord, InboxState, entry_from_row
 
 __all__ = [
@@ -32,10 +34,6 @@ __all__ = [
 
 _IDENTIFIER = re.compile(r"[A-Za-z_][A-Za-z0-9_]{0,62}")
 
-ENTRY_COLUMNS = (
-    "id, state, endpoint, provider, event_name, event_key, received_at, updated_at,"
-    " attempts, next_attempt_at, last_error, size"
-)
 _ALL_COLUMNS = f"{ENTRY_COLUMNS}, lock_token, meta, payload"
 #: Every column's name, in :func:`insert_params` order.
 ALL_COLUMNS = tuple(name.strip() for name in _ALL_COLUMNS.split(","))
@@ -70,6 +68,7 @@ def insert_params(record: InboxRecord, *, files_apart: bool = False) -> tuple[An
         record.next_attempt_at,
         record.last_error,
         record.size,
+        record.subject,
         record.lock_token,
         meta,
         payload,
@@ -97,28 +96,51 @@ class Statements:
     def __init__(self, table: str, placeholder: str, *, skip_locked: bool) -> None:
         t, p = check_table_name(table), placeholder
         self.table = t
-        self.schema = (
+        postgres = p == "%s"
+        self.create_table = (
             f"CREATE TABLE IF NOT EXISTS {t} ("
             " id TEXT PRIMARY KEY, state TEXT NOT NULL, endpoint TEXT NOT NULL,"
             " provider TEXT NOT NULL, event_name TEXT, event_key TEXT,"
             " received_at DOUBLE PRECISION NOT NULL, updated_at DOUBLE PRECISION NOT NULL,"
             " attempts INTEGER NOT NULL, next_attempt_at DOUBLE PRECISION NOT NULL,"
-            " last_error TEXT, size BIGINT NOT NULL, lock_token TEXT, meta TEXT NOT NULL,"
-            f" payload {'BYTEA' if p == '%s' else 'BLOB'} NOT NULL)",
+            " last_error TEXT, size BIGINT NOT NULL, subject TEXT, lock_token TEXT,"
+            f" meta TEXT NOT NULL, payload {'BYTEA' if postgres else 'BLOB'} NOT NULL)"
+        )
+        #: Tables made before the subject column: PostgreSQL adds it in the schema, SQLite
+        #: (no IF NOT EXISTS there) when its table lacks it (``SQLiteInbox``).
+        self.add_subject = (
+            f"ALTER TABLE {t} ADD COLUMN {'IF NOT EXISTS ' if postgres else ''}subject TEXT"
+        )
+        #: The listing's and the attempts history's statements.
+        self.listed = ListingStatements(t, p, postgres=postgres)
+        self.indexes = (
             # Take reads the delivery due first: a partial index holding only the rows a worker
             # may take (done and failed ones never enter it) makes that one index step, LIMIT 1,
             # at any size. It replaces (state, next_attempt_at), which made take sort every due row.
             f"DROP INDEX IF EXISTS {t}_due",
             f"CREATE INDEX IF NOT EXISTS {t}_due_at ON {t} (next_attempt_at) WHERE {_TAKEABLE}",
-            f"CREATE INDEX IF NOT EXISTS {t}_received ON {t} (received_at)",
             # Purge walks old rows of a state in batches.
             f"CREATE INDEX IF NOT EXISTS {t}_state_updated ON {t} (state, updated_at)",
+            # The listing (newest first, keyset) walks one of these indexes backwards whatever
+            # the filter: by time alone, by provider, or by state; a search finds its rows by
+            # id, key or subject.
+            f"CREATE INDEX IF NOT EXISTS {t}_received ON {t} (received_at)",
+            f"CREATE INDEX IF NOT EXISTS {t}_provider_received ON {t} (provider, received_at)",
+            f"CREATE INDEX IF NOT EXISTS {t}_state_received ON {t} (state, received_at)",
+            f"CREATE INDEX IF NOT EXISTS {t}_key ON {t} (event_key)",
+            f"CREATE INDEX IF NOT EXISTS {t}_subject ON {t} (subject)",
             # Attachments, a chunk a row (see SQLInbox): written and read a chunk at a time.
             f"CREATE TABLE IF NOT EXISTS {t}_parts ("
             " id TEXT NOT NULL, file INTEGER NOT NULL, seq INTEGER NOT NULL,"
-            f" data {'BYTEA' if p == '%s' else 'BLOB'} NOT NULL, PRIMARY KEY (id, file, seq))",
+            f" data {'BYTEA' if postgres else 'BLOB'} NOT NULL, PRIMARY KEY (id, file, seq))",
+            *self.listed.schema,
         )
-        self.insert = f"INSERT INTO {t} ({_ALL_COLUMNS}) VALUES ({', '.join([p] * 15)})"
+        self.schema = (
+            self.create_table,
+            *([self.add_subject] if postgres else []),
+            *self.indexes,
+        )
+        self.insert = f"INSERT INTO {t} ({_ALL_COLUMNS}) VALUES ({', '.join([p] * 16)})"
         # A delivery already stored under its id (a journal drained twice) is left as it is.
         self.insert_new = f"{self.insert} ON CONFLICT (id) DO NOTHING"
         # The lease's end is kept in next_attempt_at, so "due" is one condition on one index
@@ -198,31 +220,13 @@ class Statements:
         limit: int | None,
     ) -> tuple[str, list[Any]]:
         """A filtered listing, oldest first."""
-        p = self._p
-        where: list[str] = []
-        params: list[Any] = []
-        if states is not None:
-            if not states:
-                where.append("1 = 0")
-            else:
-                where.append(f"state IN ({', '.join([p] * len(states))})")
-                params.extend(states)
-        if provider is not None:
-            where.append(f"provider = {p}")
-            params.append(provider)
-        if event is not None:
-            if event.endswith("*"):
-                where.append(f"substr(event_name, 1, {p}) = {p}")
-                params.extend([len(event) - 1, event[:-1]])
-            else:
-                where.append(f"event_name = {p}")
-                params.append(event)
+        where, params = self.listed.filters(states, provider, event)
         sql = f"SELECT {ENTRY_COLUMNS} FROM {self.table}"
         if where:
             sql += " WHERE " + " AND ".join(where)
         sql += " ORDER BY received_at, id"
         if limit is not None:
-            sql += f" LIMIT {p}"
+            sql += f" LIMIT {self._p}"
             params.append(int(limit))
         return sql, params
 
@@ -245,8 +249,11 @@ class Statements:
             f" AND updated_at < {p} LIMIT {p}{self._lock}"
         )
 
-    def delete_ids(self, ids: Sequence[str]) -> Iterator[tuple[str, str, Sequence[Any]]]:
-        """Statements that delete deliveries by id: ``(attachments' chunks, rows, params)``.
+    def delete_ids(
+        self, ids: Sequence[str]
+    ) -> Iterator[tuple[tuple[str, ...], str, Sequence[Any]]]:
+        """Statements that delete deliveries by id: ``(what lives beside the rows (attachments'
+        chunks, attempts' history), rows, params)``.
 
         PostgreSQL takes the ids as one array (one plan whatever their number); SQLite as
         placeholders, 500 a statement (it took 999 parameters at most before 3.32).
@@ -254,7 +261,10 @@ class Statements:
         t = self.table
         if self._p == "%s":
             yield (
-                f"DELETE FROM {t}_parts WHERE id = ANY(%s)",
+                (
+                    f"DELETE FROM {t}_parts WHERE id = ANY(%s)",
+                    f"DELETE FROM {t}_attempts WHERE record_id = ANY(%s)",
+                ),
                 f"DELETE FROM {t} WHERE id = ANY(%s)",
                 (list(ids),),
             )
@@ -263,7 +273,10 @@ class Statements:
             chunk = ids[start : start + _IDS_PER_STATEMENT]
             marks = ", ".join("?" * len(chunk))
             yield (
-                f"DELETE FROM {t}_parts WHERE id IN ({marks})",
+                (
+                    f"DELETE FROM {t}_parts WHERE id IN ({marks})",
+                    f"DELETE FROM {t}_attempts WHERE record_id IN ({marks})",
+                ),
                 f"DELETE FROM {t} WHERE id IN ({marks})",
                 chunk,
             )
@@ -404,15 +417,24 @@ class SQLInbox(Inbox):
         error: str | None,
         event_name: str | None,
         key: str | None,
+        history: Attempt | None = None,
     ) -> bool:
         params = (state.value, now, due, error, event_name, key, record_id, token)
-        return self._execute(self._sql.finish, params) > 0
+        if history is None:
+            return self._execute(self._sql.finish, params) > 0
+        with self._connection() as conn:
+            with transaction(conn):
+                finished = conn.execute(self._sql.finish, params).rowcount > 0
+                if finished:
+                    conn.execute(self._sql.listed.add_attempt, attempt_params(history))
+        return finished
 
     def _delete_owned(self, record_id: str, token: str) -> bool:
         with self._transaction() as conn:
             if conn.execute(self._sql.delete_owned, (record_id, token)).rowcount <= 0:
                 return False
             conn.execute(self._sql.delete_parts, (record_id,))
+            conn.execute(self._sql.listed.delete_attempts(), (record_id,))
             return True
 
     def _renew(self, record_id: str, token: str, until: float) -> bool:
@@ -462,8 +484,9 @@ class SQLInbox(Inbox):
             with self._transaction() as conn:
                 rows = conn.execute(select, (*states, before, self.purge_batch)).fetchall()
                 ids = [row["id"] for row in rows]
-                for parts, deliveries, params in self._sql.delete_ids(ids):
-                    conn.execute(parts, params)
+                for beside, deliveries, params in self._sql.delete_ids(ids):
+                    for statement in beside:  # attachments' chunks, attempts' history
+                        conn.execute(statement, params)
                     removed += conn.execute(deliveries, params).rowcount
             if len(ids) < self.purge_batch:
                 return removed
@@ -489,6 +512,59 @@ class SQLInbox(Inbox):
             quarantined=found.get("quarantined", 0),
             oldest_pending_at=oldest,
         )
+
+
+    def _search(self, query: SearchQuery, limit: int) -> builtins.list[InboxEntry]:
+        return entries(self._fetch_all(*self._sql.listed.search(query, limit)))
+
+    def _attempts(self, record_id: str) -> builtins.list[Attempt]:
+        return [
+            attempt_from_row(row)
+            for row in self._fetch_all(self._sql.listed.attempts, (record_id,))
+        ]
+
+    def _add_attempts(self, attempts: builtins.list[Attempt]) -> None:
+        if not attempts:
+            return
+        with self._connection() as conn:
+            with transaction(conn):
+                for a in attempts:
+                    conn.execute(self._sql.listed.add_attempt, attempt_params(a))
+
+    def _insert_many(self, records: Sequence[InboxRecord], history: Sequence[Attempt]) -> int:
+        count = 0
+        with self._connection() as conn:
+            with transaction(conn):
+                for record in records:
+                    count += conn.execute(self._sql.insert_new, insert_params(record)).rowcount
+                for a in history:
+                    conn.execute(self._sql.listed.add_attempt, attempt_params(a))
+        return count
+
+    def _set_state(
+        self, record_ids: builtins.list[str], states: builtins.list[str], state: str, now: float
+    ) -> int:
+        if not record_ids or not states:
+            return 0
+        sql = self._sql.listed.set_state(len(record_ids), len(states))
+        return self._execute(sql, (state, now, *record_ids, *states))
+
+    def _stats(self, now: float) -> InboxStats:
+        by_state, recent, minutes, oldest = self._sql.listed.stats()
+        stats = InboxStats(now=now)
+        with self._connection() as conn:
+            for row in conn.execute(by_state, ()).fetchall():
+                stats.by_state[row["state"]] = int(row["n"])
+            for since, into in ((now - 3600, stats.last_hour), (now - 86400, stats.last_day)):
+                for row in conn.execute(recent, (since,)).fetchall():
+                    into[(row["provider"], row["state"])] = int(row["n"])
+            for row in conn.execute(minutes, (now - 3600,)).fetchall():
+                stats.per_minute[(int(row["minute"]), row["state"])] = int(row["n"])
+            found = conn.execute(oldest, ()).fetchone()
+            if found is not None and found["oldest"] is not None:
+                stats.oldest_pending = float(found["oldest"])
+        return stats
+
 
 
 def _rechunked(chunks: Iterable[bytes]) -> Iterator[bytes]:

@@ -29,6 +29,7 @@ import time
 from collections.abc import Callable, Iterable, Sequence
 
 from .keeping import Keeper
+from .listing import Attempt, InboxStats, Page, SearchQuery
 from .records import InboxCounts, InboxEntry, InboxRecord, InboxState
 from .retry import Retry
 
@@ -142,16 +143,27 @@ class Inbox(Keeper):
         retry_in: float = 0.0,
         event_name: str | None = None,
         key: str | None = None,
+        attempt: int | None = None,
+        started: float | None = None,
+        traceback: str | None = None,
     ) -> bool:
         """End ``token``'s lease: move the delivery to ``state``; ``False`` if the lease was lost.
 
         ``pending`` deliveries become due ``retry_in`` seconds from now. ``done`` deliveries are
-        deleted at once when ``keep_done`` is ``0``.
+        deleted at once when ``keep_done`` is ``0``. With ``attempt`` (its number), the
+        attempt is added to the delivery's history (:meth:`attempts`), its duration counted
+        from ``started`` and its ``traceback`` kept.
         """
         now = self.clock()
         if state is InboxState.DONE and self.keep_done <= 0:
             return self._delete_owned(record_id, token)
-        return self._finish(record_id, token, state, now, now + retry_in, error, event_name, key)
+        history = None
+        if attempt is not None:
+            duration = None if started is None else max(0.0, now - started)
+            history = Attempt(record_id, now, attempt, state.value, duration, error, traceback)
+        return self._finish(
+            record_id, token, state, now, now + retry_in, error, event_name, key, history
+        )
 
     async def afinish(
         self,
@@ -163,6 +175,9 @@ class Inbox(Keeper):
         retry_in: float = 0.0,
         event_name: str | None = None,
         key: str | None = None,
+        attempt: int | None = None,
+        started: float | None = None,
+        traceback: str | None = None,
     ) -> bool:
         """Async :meth:`finish`."""
         return await asyncio.to_thread(
@@ -174,6 +189,9 @@ class Inbox(Keeper):
                 retry_in=retry_in,
                 event_name=event_name,
                 key=key,
+                attempt=attempt,
+                started=started,
+                traceback=traceback,
             )
         )
 
@@ -221,6 +239,69 @@ class Inbox(Keeper):
         """How many deliveries are in each state, and the oldest waiting one's arrival."""
         return self._counts()
 
+    def search(
+        self,
+        query: SearchQuery | None = None,
+        *,
+        limit: int = 50,
+    ) -> Page:
+        """One page of deliveries matching ``query``, newest first by default, without
+        payloads. Pass the page's ``cursor`` back (``SearchQuery.of(cursor=...)``) for the next.
+        """
+        query = query if query is not None else SearchQuery()
+        limit = max(1, int(limit))
+        found = self._search(query, limit + 1)
+        if len(found) <= limit:
+            return Page(found, None)
+        from .listing import encode_cursor
+
+        return Page(found[:limit], encode_cursor(found[limit - 1]))
+
+    def attempts(self, record_id: str) -> builtins.list[Attempt]:
+        """The history of a delivery: its attempts and the actions taken on it, oldest first."""
+        return self._attempts(record_id)
+
+    def note(
+        self, record_id: str, action: str, *, actor: str | None = None, detail: str | None = None
+    ) -> None:
+        """Add an operator's action (``replayed``, ``resolved``...) to a delivery's history."""
+        self.note_many([record_id], action, actor=actor, detail=detail)
+
+    def note_many(
+        self,
+        record_ids: Sequence[str],
+        action: str,
+        *,
+        actor: str | None = None,
+        detail: str | None = None,
+    ) -> None:
+        """:meth:`note` one action on many deliveries, in one transaction."""
+        now = self.clock()
+        self._add_attempts(
+            [Attempt(i, now, 0, action, None, detail, None, actor) for i in record_ids]
+        )
+
+    def resolve(
+        self, record_ids: Sequence[str], *, states: Iterable[InboxState] = (InboxState.FAILED,)
+    ) -> int:
+        """Mark deliveries in ``states`` (dead letters by default) ``done`` without running
+        their handlers (an operator dealt with them); how many were."""
+        chosen = [s.value for s in states]
+        now, count = self.clock(), 0
+        for start in range(0, len(record_ids), _BATCH):
+            batch = list(record_ids[start : start + _BATCH])
+            count += self._set_state(batch, chosen, InboxState.DONE.value, now)
+        return count
+
+    def stats(self) -> InboxStats:
+        """The counts of the console's overview (see :class:`InboxStats`)."""
+        return self._stats(self.clock())
+
+    def record_many(self, records: Sequence[InboxRecord], history: Sequence[Attempt]) -> int:
+        """Write handled deliveries (and their attempts) in one batch, skipping ids already
+        stored; how many were written. Workers are not told: nothing here is pending."""
+        return self._insert_many(records, history)
+
     def requeue(self, record_ids: Sequence[str]) -> int:
         """Make deliveries pending and due now with a fresh attempt count, for the workers.
 
@@ -234,10 +315,11 @@ class Inbox(Keeper):
         return count
 
     def purge(self, *, older_than: float, states: Iterable[InboxState] = (InboxState.DONE,)) -> int:
-        """Delete deliveries in ``states`` not updated for ``older_than`` seconds; how many.
+        """Delete deliveries in ``states`` not updated for ``older_than`` seconds, with their
+        attachments and attempts' history; how many.
 
-        The SQL inboxes delete a batch (about 1,000 deliveries and their attachments) per
-        transaction, so deliveries keep being written while a large purge runs.
+        The SQL inboxes delete a batch (about 1,000 deliveries) per transaction, so deliveries
+        keep being written while a large purge runs.
         """
         return self._purge([s.value for s in states], self.clock() - older_than)
 
@@ -302,7 +384,10 @@ class Inbox(Keeper):
         error: str | None,
         event_name: str | None,
         key: str | None,
+        history: Attempt | None = None,
     ) -> bool:
+        """Move a leased delivery to ``state`` and, when it was, add ``history`` to its
+        attempts, both at once (a worker stops renewing its lease only once this returns)."""
         raise NotImplementedError
 
     def _delete_owned(self, record_id: str, token: str) -> bool:
@@ -336,6 +421,30 @@ class Inbox(Keeper):
 
     def _counts(self) -> InboxCounts:
         raise NotImplementedError
+
+    def _search(self, query: SearchQuery, limit: int) -> builtins.list[InboxEntry]:
+        raise NotImplementedError
+
+    def _attempts(self, record_id: str) -> builtins.list[Attempt]:
+        return []
+
+    def _add_attempts(self, attempts: builtins.list[Attempt]) -> None:
+        """Storages without a history drop them."""
+
+    def _set_state(
+        self, record_ids: builtins.list[str], states: builtins.list[str], state: str, now: float
+    ) -> int:
+        raise NotImplementedError
+
+    def _stats(self, now: float) -> InboxStats:
+        raise NotImplementedError
+
+    def _insert_many(self, records: Sequence[InboxRecord], history: Sequence[Attempt]) -> int:
+        count = 0
+        for record in records:
+            count += self._insert_new(record)
+        self._add_attempts(list(history))
+        return count
 
     def _purge(self, states: builtins.list[str], before: float) -> int:
         raise NotImplementedError

@@ -11,9 +11,11 @@ another table), which needs no handlers. ``HOOKRECEIVER_INBOX`` is the same URL,
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import importlib
 import json
 import os
+import re
 import signal
 import sys
 import warnings
@@ -24,6 +26,7 @@ import click
 
 from ..errors import HookReceiverError, StoreUnavailable
 from .base import Inbox
+from .listing import SearchQuery
 from .protocols import InboxReceiver
 from .records import InboxEntry, InboxRecord, InboxState
 from .replay import NEEDS_ATTENTION, ReplayResult, replay, replay_many
@@ -152,9 +155,51 @@ def inbox(ctx: click.Context, app: str | None, inbox_url: str | None) -> None:
     ctx.obj = _Target(app, inbox_url)
 
 
+_DURATION = re.compile(r"(\d+(?:\.\d+)?)\s*([smhdw])")
+_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
+
+
+def parse_duration(text: str) -> float:
+    """Seconds in ``30d``, ``12h``, ``15m``, ``90s``, ``2w`` or a plain number of seconds."""
+    value = text.strip().lower()
+    number, unit = (value[:-1], _UNITS[value[-1]]) if value[-1:] in _UNITS else (value, 1.0)
+    try:
+        seconds = float(number) * unit
+    except ValueError:
+        raise ValueError(f"{text!r} is not a duration such as 30d, 12h, 15m or 90s") from None
+    if not seconds >= 0 or seconds == float("inf"):
+        raise ValueError(f"{text!r} is not a duration such as 30d, 12h, 15m or 90s")
+    return seconds
+
+
+_PURGEABLE = [InboxState.DONE.value, InboxState.FAILED.value, InboxState.QUARANTINED.value]
+
+
+def parse_time(value: str | None, name: str, now: float) -> float | None:
+    """A time option: ISO 8601 (UTC unless it says otherwise) or an age (``2h``, ``30d``)."""
+    if value is None:
+        return None
+    age = _DURATION.fullmatch(value.strip())
+    if age is not None:
+        return now - parse_duration(value)
+    try:
+        parsed = datetime.fromisoformat(value)
+    except ValueError:
+        message = "expected an ISO time (2026-01-31T14:00) or an age (2h, 30d)"
+        raise click.BadParameter(message, param_hint=f"--{name}") from None
+    if parsed.tzinfo is None:
+        parsed = parsed.replace(tzinfo=timezone.utc)
+    return parsed.timestamp()
+
+
 @inbox.command("list")
 @_with_filters
-@click.option("--limit", default=100, show_default=True, help="Entries at most.")
+@click.option("--since", help="Received at or after: ISO time (UTC) or an age (2h, 30d).")
+@click.option("--until", help="Received before: ISO time (UTC) or an age.")
+@click.option("--search", "text", help="A delivery id, idempotency key, or fax/message id.")
+@click.option("--newest", is_flag=True, help="Newest first (default: oldest first).")
+@click.option("--cursor", help="Continue after the page that printed this cursor.")
+@click.option("--limit", default=100, show_default=True, help="Entries per page.")
 @click.option("--json", "as_json", is_flag=True, help="One JSON object per line.")
 @click.pass_obj
 def list_command(
@@ -162,15 +207,39 @@ def list_command(
     states: tuple[str, ...],
     provider: str | None,
     event: str | None,
+    since: str | None,
+    until: str | None,
+    text: str | None,
+    newest: bool,
+    cursor: str | None,
     limit: int,
     as_json: bool,
 ) -> None:
-    """List stored deliveries, oldest first."""
-    found = target.inbox().list(states=states or None, provider=provider, event=event, limit=limit)
-    for entry in found:
+    """List stored deliveries, oldest first (or --newest), one page at a time.
+
+    A page that is not the last ends with the --cursor option that prints the next one
+    (keyset paging: any page is as fast as the first)."""
+    box = target.inbox()
+    now = box.clock()
+    try:
+        query = SearchQuery.of(
+            states=states or None,
+            provider=provider,
+            event=event,
+            since=parse_time(since, "since", now),
+            until=parse_time(until, "until", now),
+            text=text,
+            cursor=cursor,
+            newest=newest,
+        )
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--cursor") from None
+    page = box.search(query, limit=limit)
+    for entry in page.entries:
         click.echo(json.dumps(entry.summary()) if as_json else _line(entry))
-    if not as_json:
-        click.echo(f"{len(found)} deliver{'y' if len(found) == 1 else 'ies'}", err=True)
+    count = len(page.entries)
+    more = f"; more: --cursor {page.cursor}" if page.cursor else ""
+    click.echo(f"{count} deliver{'y' if count == 1 else 'ies'}{more}", err=True)
 
 
 def _record_json(record: InboxRecord) -> dict[str, Any]:
@@ -204,10 +273,13 @@ def _record_json(record: InboxRecord) -> dict[str, Any]:
 @click.pass_obj
 def show_command(target: _Target, record_id: str, as_json: bool) -> None:
     """Show one stored delivery: its state, request and body."""
-    record = target.inbox().get(record_id)
+    box = target.inbox()
+    record = box.get(record_id)
     if record is None:
         raise click.ClickException(f"no delivery {record_id}")
     data = _record_json(record)
+    history = box.attempts(record_id)
+    data["attempts_history"] = [dataclasses.asdict(a) for a in history]
     if as_json:
         click.echo(json.dumps(data, indent=2))
         return
@@ -224,6 +296,10 @@ def show_command(target: _Target, record_id: str, as_json: bool) -> None:
         click.echo(f"file:        {f['field']} {f['filename']} {f['content_type']} {f['size']} B")
     for name, value in record.fields.items():
         click.echo(f"field:       {name} = {value[:200]}")
+    for a in history:
+        took = "" if a.duration is None else f" {a.duration * 1000:.0f} ms"
+        who = f" by {a.actor}" if a.actor else ""
+        click.echo(f"attempt:     {a.attempt} {_when(a.at)}{took} {a.outcome}{who} {a.error or ''}")
     if record.body:
         click.echo("")
         click.echo(data["body"])
@@ -314,23 +390,6 @@ def replay_command(
     _report(results)
     if any(result.state is not InboxState.DONE for result in results):
         sys.exit(1)
-
-
-_UNITS = {"s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0, "w": 604800.0}
-_PURGEABLE = [InboxState.DONE.value, InboxState.FAILED.value, InboxState.QUARANTINED.value]
-
-
-def parse_duration(text: str) -> float:
-    """Seconds in ``30d``, ``12h``, ``15m``, ``90s``, ``2w`` or a plain number of seconds."""
-    value = text.strip().lower()
-    number, unit = (value[:-1], _UNITS[value[-1]]) if value[-1:] in _UNITS else (value, 1.0)
-    try:
-        seconds = float(number) * unit
-    except ValueError:
-        raise ValueError(f"{text!r} is not a duration such as 30d, 12h, 15m or 90s") from None
-    if not seconds >= 0 or seconds == float("inf"):
-        raise ValueError(f"{text!r} is not a duration such as 30d, 12h, 15m or 90s")
-    return seconds
 
 
 def _duration(ctx: click.Context, param: click.Parameter, value: str) -> float:

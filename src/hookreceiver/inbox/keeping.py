@@ -16,7 +16,7 @@ from urllib.parse import unquote_plus
 
 from ..delivery import CREDENTIAL_HEADERS
 from ..parsing.body import Body
-from .records import InboxRecord, InboxState
+from .records import InboxRecord, InboxState, subject_of
 from .stored import StoredFile, spooled_chunks
 
 if TYPE_CHECKING:
@@ -68,6 +68,7 @@ def capture(
         next_attempt_at=now,
         last_error=None if error is None else describe(error),
         size=size,
+        subject=None if event is None else subject_of(event),
         method=delivery.method,
         path=path,
         query=query,

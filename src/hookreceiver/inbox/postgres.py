@@ -133,8 +133,13 @@ class PostgresInbox(SQLInbox):
             yield conn
 
     def drop(self) -> None:
-        """Drop the table and its attachments' (tests, and removing the inbox for good)."""
-        self._execute(f"DROP TABLE IF EXISTS {self.table}, {self.table}_parts", ())
+        """Drop the table, its attachments' and its attempts' (tests, and removing the inbox for
+        good)."""
+        self._execute(
+            f"DROP TABLE IF EXISTS {self.table}, {self.table}_parts,"
+            f" {self._sql.listed.attempts_table}",
+            (),
+        )
         self._schema_ready = False
 
     def close(self) -> None:

@@ -12,6 +12,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import secrets
+import traceback
 from collections.abc import Generator
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -33,7 +34,14 @@ if TYPE_CHECKING:
     from ..core.routing import Endpoint
     from .protocols import InboxReceiver
 
-__all__ = ["inbox_of", "new_token", "process_async", "process_flow", "process_sync"]
+__all__ = [
+    "format_traceback",
+    "inbox_of",
+    "new_token",
+    "process_async",
+    "process_flow",
+    "process_sync",
+]
 
 logger = logging.getLogger("hookreceiver")
 
@@ -69,6 +77,9 @@ class FinishRecord(Effect[bool]):
     retry_in: float = 0.0
     event_name: str | None = None
     key: str | None = None
+    attempt: int | None = None
+    started: float | None = None
+    traceback: str | None = None
 
     def run(self) -> bool:
         return self.inbox.finish(
@@ -79,6 +90,9 @@ class FinishRecord(Effect[bool]):
             retry_in=self.retry_in,
             event_name=self.event_name,
             key=self.key,
+            attempt=self.attempt,
+            started=self.started,
+            traceback=self.traceback,
         )
 
     async def arun(self) -> bool:
@@ -90,6 +104,9 @@ class FinishRecord(Effect[bool]):
             retry_in=self.retry_in,
             event_name=self.event_name,
             key=self.key,
+            attempt=self.attempt,
+            started=self.started,
+            traceback=self.traceback,
         )
 
 
@@ -199,6 +216,7 @@ def process_flow(
         yield from _finish(inbox, record, token, InboxState.DONE, None, **named)
         return InboxState.DONE
     error = describe(failure) if failure is not None else _RETRY_LATER.get(outcome, outcome.value)
+    named["traceback"] = format_traceback(failure)
     state, delay = _retry_or_fail(inbox, record, fault=failure is not None)
     if state is InboxState.PENDING:
         logger.info(
@@ -233,8 +251,21 @@ def _finish(
     *,
     event_name: str | None = None,
     key: str | None = None,
+    traceback: str | None = None,
 ) -> Generator[Effect[Any], None, None]:
-    finish = FinishRecord(inbox, record.id, token, state, error, retry_in, event_name, key)
+    finish = FinishRecord(
+        inbox,
+        record.id,
+        token,
+        state,
+        error,
+        retry_in,
+        event_name,
+        key,
+        attempt=record.attempts,
+        started=record.updated_at,  # the take's time
+        traceback=traceback,
+    )
     if not (yield from perform(finish)):
         logger.warning(
             "delivery %s: lease lost before it could be marked %s (its renewals did not reach "
@@ -283,9 +314,27 @@ def _crashed(inbox: Inbox, record: InboxRecord, token: str, exc: Exception) -> N
     error = describe(exc)
     try:
         state, retry_in = _retry_or_fail(inbox, record, fault=True)
-        inbox.finish(record.id, token, state, error=error, retry_in=retry_in)
+        inbox.finish(
+            record.id,
+            token,
+            state,
+            error=error,
+            retry_in=retry_in,
+            attempt=record.attempts,
+            started=record.updated_at,
+            traceback=format_traceback(exc),
+        )
     except Exception:  # the inbox is down too: the lease expires and the delivery comes back
         logger.exception("could not record the failure of delivery %s", record.id)
+
+
+def format_traceback(error: BaseException | None) -> str | None:
+    """The traceback of a handler's exception, as the attempts history keeps it (at most
+    about 20,000 characters: the innermost frames are the ones kept)."""
+    if error is None or error.__traceback__ is None:
+        return None
+    text = "".join(traceback.format_exception(type(error), error, error.__traceback__))
+    return text if len(text) <= 20000 else "...\n" + text[-20000:]
 
 
 def new_token() -> str:
@@ -312,12 +361,21 @@ class _Processing(Lease):
             return None  # the inbox may be back before the lease ends
         except NotImplementedError:
             return False  # an inbox of an older interface: its leases expire as before
-        if not renewed:
+        if not renewed and not self._finished():
             logger.warning(
                 "delivery %s: lease lost while its handlers ran; another worker may take it",
                 self.record_id,
             )
         return renewed
+
+    def _finished(self) -> bool:
+        """Whether the renewal came after the attempt had ended (its finish won the race
+        with this tick of the renewals): no other worker holds the delivery."""
+        try:
+            record = self.inbox.get(self.record_id)
+        except Exception:
+            return False
+        return record is not None and record.state is not InboxState.PROCESSING
 
 
 def process_sync(

@@ -17,12 +17,15 @@ from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import Enum
 from functools import partial
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from ..delivery import CREDENTIAL_HEADERS
 from ..parsing.body import Body
 from .retry import Retry
 from .stored import FILE_CHUNK, StoredFile
+
+if TYPE_CHECKING:
+    from ..core.events import ParsedEvent
 
 __all__ = [
     "CREDENTIAL_HEADERS",
@@ -33,6 +36,7 @@ __all__ = [
     "Retry",
     "StoredFile",
     "entry_from_row",
+    "subject_of",
     "wire_body",
 ]
 
@@ -69,6 +73,8 @@ class InboxEntry:
         next_attempt_at: when a pending delivery is due (for ``processing``: its lease's end).
         last_error: why the last attempt failed, or why it is quarantined.
         size: bytes of body and files.
+        subject: the fax, message or call id the event is about, when it names one (what
+            the console's search finds besides the delivery id and idempotency key).
     """
 
     id: str
@@ -83,6 +89,7 @@ class InboxEntry:
     next_attempt_at: float
     last_error: str | None
     size: int
+    subject: str | None = None
 
     def summary(self) -> dict[str, Any]:
         """A JSON-ready dict of the entry."""
@@ -99,6 +106,7 @@ class InboxEntry:
             "next_attempt_at": self.next_attempt_at,
             "last_error": self.last_error,
             "size": self.size,
+            "subject": self.subject,
         }
 
 
@@ -309,6 +317,20 @@ def _quoted(value: str) -> str:
     return '"' + value.replace("\\", "\\\\").replace('"', '\\"') + '"'
 
 
+def subject_of(event: ParsedEvent) -> str | None:
+    """The fax, message or call id ``event`` is about (from its cross-provider view), if any."""
+    try:
+        view = event.normalized
+    except Exception:  # a view that cannot be built names nothing; the delivery is kept
+        return None
+    for name in ("fax_id", "message_id", "call_id"):
+        value = getattr(view, name, None)
+        if value is not None:
+            return str(value)[:200]
+    return None
+
+
+
 def entry_from_row(row: Mapping[str, Any]) -> InboxEntry:
     """An :class:`InboxEntry` from a row of the shared column layout (both SQL backends)."""
     return InboxEntry(
@@ -324,6 +346,7 @@ def entry_from_row(row: Mapping[str, Any]) -> InboxEntry:
         next_attempt_at=float(row["next_attempt_at"]),
         last_error=row["last_error"],
         size=int(row["size"]),
+        subject=row["subject"] if "subject" in row.keys() else None,
     )
 
 

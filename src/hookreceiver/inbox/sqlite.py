@@ -73,13 +73,30 @@ class SQLiteInbox(SQLInbox):
         )
 
     def _connect(self) -> sqlite3.Connection:
-        return connect(
+        conn = connect(
             self.path,
             busy_timeout=self.busy_timeout,
             synchronous=self.synchronous,
-            schema=self._sql.schema,
+            schema=(self._sql.create_table,),
             row_factory=sqlite3.Row,
         )
+        try:
+            # A table made before the subject column gets it (SQLite has no ADD ... IF NOT
+            # EXISTS); two processes racing here: the loser's "duplicate column" is harmless.
+            table = self._sql.table
+            columns = {row[1] for row in conn.execute(f"PRAGMA table_info({table})")}
+            if "subject" not in columns:
+                try:
+                    conn.execute(self._sql.add_subject)
+                except sqlite3.OperationalError as exc:
+                    if "duplicate column" not in str(exc):
+                        raise
+            for statement in self._sql.indexes:
+                conn.execute(statement)
+        except BaseException:
+            conn.close()
+            raise
+        return conn
 
     @contextmanager
     def _connection(self) -> Iterator[sqlite3.Connection]:

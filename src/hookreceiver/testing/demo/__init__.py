@@ -22,11 +22,21 @@ from collections.abc import Callable
 
 from ..send import TransportError, WebhookClient, find_receiver
 from .metrics import scrape_metrics, where_to_look
-from .plan import ORDER, DemoError, Step, demo_environment, event_steps, load_app, plan
-from .server import free_port, serve
+from .plan import (
+    CONSOLE_USER,
+    ORDER,
+    DemoError,
+    Step,
+    demo_environment,
+    event_steps,
+    load_app,
+    plan,
+)
+from .server import free_port, serve, wait_for_interrupt
 from .table import collect, render
 
 __all__ = [
+    "CONSOLE_USER",
     "ORDER",
     "DemoError",
     "Step",
@@ -47,8 +57,11 @@ def run_demo(
     *,
     echo: Callable[[str], None] = print,
     verbose: bool = False,
+    keep_serving: bool = False,
 ) -> bool:
     """Run the demo, print its table, and return whether every delivery went as expected.
+
+    ``keep_serving``: leave the app (and its console) running until Ctrl-C afterwards.
 
     Raises:
         DemoError: the app could not be imported or started.
@@ -68,10 +81,16 @@ def run_demo(
             user, _, password = env["DOCUMO_BASIC_AUTH"].partition(":")
             steps = plan(hooks, (user, password))
             with serve(spec, port, env) as (lines, logged):
-                echo(f"hookreceiver demo: {spec} on {base}, {len(steps)} deliveries over HTTP\n")
+                echo(f"hookreceiver demo: {spec} on {base}, {len(steps)} deliveries over HTTP")
+                _, _, password = env["HOOKRECEIVER_CONSOLE_AUTH"].partition(":")
+                echo(f"console: {base}/console/ (user {CONSOLE_USER}, password {password})\n")
                 _fire(steps, WebhookClient(base, forward_sender="X-Forwarded-For"))
                 collect(steps, lines, wait=15.0, logged=logged)
                 scraped = scrape_metrics(base)
+                if keep_serving:
+                    echo(render(steps))
+                    echo(f"\nserving {base} (console {base}/console/) until Ctrl-C")
+                    wait_for_interrupt(lines)
             collect([], lines, wait=0, logged=logged)  # what it printed last
         finally:
             for name, value in saved.items():
@@ -79,7 +98,8 @@ def run_demo(
                     os.environ.pop(name, None)
                 else:
                     os.environ[name] = value
-    echo(render(steps))
+    if not keep_serving:
+        echo(render(steps))
     good = sum(step.ok for step in steps)
     echo(f"\n{good} of {len(steps)} deliveries went as expected.")
     echo("\n" + where_to_look(base, scraped))

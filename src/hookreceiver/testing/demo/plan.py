@@ -18,6 +18,7 @@ from ..factories._base import SimulatedDelivery
 from ..results import DeliveryResult
 
 __all__ = [
+    "CONSOLE_USER",
     "DEMO_USER",
     "ORDER",
     "OVERSIZED",
@@ -61,6 +62,10 @@ class Step:
         return self.got == self.expect and (bool(self.saw) or not self.runs_handler)
 
 
+#: The demo console's user (its password is fresh each run, and printed).
+CONSOLE_USER = "operator"
+
+
 def demo_environment(port: int, workdir: str) -> dict[str, str]:
     """The environment variables that configure the example apps for the demo."""
     return {
@@ -71,6 +76,7 @@ def demo_environment(port: int, workdir: str) -> dict[str, str]:
         "HOOKRECEIVER_INBOX": "sqlite:///" + os.path.join(workdir, "inbox.db"),
         "HOOKRECEIVER_TRUSTED_PROXIES": "127.0.0.1",
         "HOOKRECEIVER_PUBLIC_URL": f"http://127.0.0.1:{port}",
+        "HOOKRECEIVER_CONSOLE_AUTH": f"{CONSOLE_USER}:{secrets.token_urlsafe(12)}",
     }
 
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import os
 import queue
+import signal
 import socket
 import subprocess
 import sys
@@ -101,3 +102,25 @@ def _wait_listening(
         except OSError:
             time.sleep(0.05)
     raise DemoError("the app did not start listening within 15 seconds")
+
+
+def wait_for_interrupt(lines: queue.Queue[str]) -> None:
+    """Until Ctrl-C (or SIGTERM), print what the app prints (handlers run by console
+    replays); the server is stopped on the way out either way."""
+
+    def interrupted(signum: int, frame: Any) -> None:
+        raise KeyboardInterrupt
+
+    previous = signal.signal(signal.SIGTERM, interrupted)
+    try:
+        while True:
+            try:
+                line = lines.get(timeout=1.0)
+            except queue.Empty:
+                continue
+            sys.stdout.write(line + "\n")
+            sys.stdout.flush()
+    except KeyboardInterrupt:
+        pass
+    finally:
+        signal.signal(signal.SIGTERM, previous)
