@@ -361,6 +361,7 @@ def test_every_block_of_the_page_runs(
         if name in ("PATH",):
             monkeypatch.setenv(name, value)
     before = set(sys.modules)
+    environ = dict(os.environ)  # a page may set variables as a deployment would: not for later
     # A module of its own (frameworks look their handlers' annotations up in sys.modules).
     module = types.ModuleType("docs_" + re.sub(r"\W", "_", page))
     monkeypatch.setitem(sys.modules, module.__name__, module)
@@ -386,6 +387,8 @@ def test_every_block_of_the_page_runs(
         if tests:
             run_pytest(tests, tmp_path)
     finally:
+        os.environ.clear()
+        os.environ.update(environ)
         for name in set(sys.modules) - before:
             origin = getattr(sys.modules[name], "__file__", None) or ""
             if origin.startswith(str(tmp_path)):

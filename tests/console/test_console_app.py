@@ -186,7 +186,7 @@ def test_the_docs_mounting_snippet_serves_the_console(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     doc = (Path(__file__).resolve().parents[2] / "docs" / "console.md").read_text()
-    snippet = doc.split("```python\n")[1].split("```")[0]
+    snippet = doc.split("```python\n")[2].split("```")[0]  # the mount (the first sets env)
     monkeypatch.chdir(tmp_path)
     monkeypatch.setenv("HOOKRECEIVER_CONSOLE_AUTH", "ops:pw-ops-0123,ops:pw-ops-old")
     monkeypatch.setenv("HOOKRECEIVER_CONSOLE_READONLY_AUTH", "audit:pw-audit-0123")

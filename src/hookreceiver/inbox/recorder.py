@@ -160,7 +160,7 @@ class SyncRecorder:
                 for name, value in ctx.headers.items_list()
                 if name not in CREDENTIAL_HEADERS
             ),
-            client=ctx.peer,
+            client=ctx.client,
             params=params,
             content_type=ctx.headers.get("content-type") or "",
             body=ctx.raw_body,
