@@ -106,7 +106,10 @@ def _part(value: object) -> str:
 def make_key(provider: str, event: str, *parts: object) -> str:
     """An idempotency key ``provider:event:part:...``; parts are escaped, long keys hashed."""
     if len(parts) == 1:
-        key = f"{provider}:{event}:{_part(parts[0])}"
+        part = parts[0]
+        if type(part) is not str or ":" in part or "%" in part:  # else: nothing to escape
+            part = _part(part)
+        key = f"{provider}:{event}:{part}"
     else:
         key = ":".join([provider, event, *[_part(part) for part in parts]])
     if len(key) <= MAX_KEY:
