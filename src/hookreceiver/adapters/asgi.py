@@ -160,15 +160,16 @@ def delivery_from_scope(
     """
     client = scope.get("client")
     raw_path = scope.get("raw_path")
-    return Delivery(
-        method=scope["method"],
-        path=scope["path"] if path is None else path,
-        query=scope.get("query_string", b"").decode("latin-1"),
-        headers=Headers.from_raw(scope["headers"]),
-        peer=client[0] if client else None,
-        body=_BodyStream(receive, deadlines),
-        raw_path=raw_path.decode("latin-1") if raw_path is not None else None,
-        scheme=scope.get("scheme", "http"),
+    query = scope.get("query_string")
+    return Delivery(  # positional: this runs for every delivery
+        scope["method"],
+        scope["path"] if path is None else path,
+        query.decode("latin-1") if query else "",
+        Headers.from_raw(scope["headers"]),
+        client[0] if client else None,
+        _BodyStream(receive, deadlines),
+        raw_path.decode("latin-1") if raw_path is not None else None,
+        scope.get("scheme", "http"),
     )
 
 

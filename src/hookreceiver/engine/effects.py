@@ -111,6 +111,7 @@ class ReadBody(Effect[Body]):
             if read_into is not None:  # the ASGI stream feeds the sink without async iteration
                 await read_into(sink)
             else:
+                assert isinstance(source, AsyncIterable)  # (checked above)
                 async for chunk in source:
                     if chunk:
                         sink.feed(chunk)

@@ -39,7 +39,7 @@ class WireModel(BaseModel):
     Unknown fields are kept (``model_extra``), never dropped.
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class CamelModel(BaseModel):
@@ -48,7 +48,9 @@ class CamelModel(BaseModel):
     ``model_dump(by_alias=True)`` gives the wire names back; unknown fields are kept.
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, alias_generator=to_camel)
+    model_config = ConfigDict(
+        extra="allow", populate_by_name=True, alias_generator=to_camel, defer_build=True
+    )
 
 
 def safe_event_name(value: object) -> str | None:

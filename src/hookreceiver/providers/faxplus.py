@@ -267,5 +267,7 @@ _EVENT_GUESS = re.compile(rb'"event"\s*:\s*"([a-z0-9_]{1,64})"')
 # Events whose key needs nothing but the model (page events hash their decoded data), by the
 # bytes of their name in a body.
 _FAST_MODELS: dict[bytes, tuple[str, type[_FaxPlusEvent]]] = {
-    name.encode(): (name, model) for name, model in _MODELS.items() if not issubclass(model, FaxPage)
+    name.encode(): (name, model)
+    for name, model in _MODELS.items()
+    if not issubclass(model, FaxPage)
 }
