@@ -117,8 +117,8 @@ class _BodyStream:
         if deadlines is not None and not deadlines.watch(self):
             deadlines = None
         try:
-            while not self._done:
-                body = await self._next_chunk()
+            while not self._done:  # (_next_chunk's steps without a coroutine per chunk)
+                body = self._chunk(await self._receive())
                 if body:
                     sink.feed(body)
         except asyncio.CancelledError:
@@ -137,7 +137,10 @@ class _BodyStream:
                 deadlines.unwatch(self)
 
     async def _next_chunk(self) -> bytes:
-        message = await self._receive()
+        return self._chunk(await self._receive())
+
+    def _chunk(self, message: Message) -> bytes:
+        """The body bytes of one received message (raises if the sender went away)."""
         if message["type"] == "http.disconnect":
             raise ClientDisconnected
         self._done = not message.get("more_body", False)
