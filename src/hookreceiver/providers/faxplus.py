@@ -216,7 +216,8 @@ class FaxPlus(Provider):
                 return None
         event_name, model_type = fast
         try:
-            model = model_type.model_validate_json(raw)
+            # model_validate_json's own call, without its Python frame (it adds no option here).
+            model: _FaxPlusEvent = model_type.__pydantic_validator__.validate_json(raw)
         except ValidationError:
             return None
         if model.hook.event != event_name:
