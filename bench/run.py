@@ -102,12 +102,18 @@ def main(argv: list[str] | None = None) -> int:
 
 
 START, END = "<!-- results:start -->", "<!-- results:end -->"
+#: Where RESULTS.md's hand-kept sections (instructions per request) begin.
+INSTRUCTIONS_SECTION = "## Instructions per request"
 
 
 def update_docs(table: str) -> None:
     """Put the table in ``RESULTS.md`` and between the markers of ``bench/README.md``, and the
     run's machine, date and targets between the markers of the project's ``README.md``."""
-    (BENCH_DIR / "RESULTS.md").write_text(table)
+    results = BENCH_DIR / "RESULTS.md"
+    # The instruction counts (bench/harness/instructions.py) are written by hand below the
+    # run's table: kept when the table is replaced.
+    kept = results.read_text().partition(INSTRUCTIONS_SECTION)
+    results.write_text(table + (f"\n{kept[1]}{kept[2]}" if kept[1] else ""))
     body = table.split("\n", 1)[1].lstrip("\n")  # the README has its own title
     body = "\n".join("#" + line if line.startswith("## ") else line for line in body.split("\n"))
     _between_markers(BENCH_DIR / "README.md", body)
