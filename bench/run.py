@@ -109,14 +109,21 @@ def update_docs(table: str) -> None:
     """Put the table in ``RESULTS.md`` and between the markers of ``bench/README.md``, and the
     run's machine, date and targets between the markers of the project's ``README.md``."""
     results = BENCH_DIR / "RESULTS.md"
-    # Section 6 (growth) is written by harness/growth.py, run on its own: keep its block.
+    # Other harnesses write their own sections: growth (harness/growth.py) before the Targets,
+    # and below the Targets table the task queues, the instruction counts and what follows
+    # them. A new run's table replaces the rest and keeps those.
     old = results.read_text() if results.exists() else ""
     kept = re.search(r"<!-- growth:start -->.*?<!-- growth:end -->", old, re.S)
+    written = table
     if kept and "## Targets" in table:
         at = table.index("## Targets")
-        results.write_text(table[:at] + kept.group(0) + "\n\n" + table[at:])
-    else:
-        results.write_text(table)
+        written = table[:at] + kept.group(0) + "\n\n" + table[at:]
+    tail = ""
+    if "## Targets" in old:
+        after = old[old.index("## Targets") :]
+        below = after.find("\n## ")
+        tail = after[below:] if below != -1 else ""
+    results.write_text(written.rstrip("\n") + "\n" + tail)
     body = table.split("\n", 1)[1].lstrip("\n")  # the README has its own title
     body = "\n".join("#" + line if line.startswith("## ") else line for line in body.split("\n"))
     _between_markers(BENCH_DIR / "README.md", body)

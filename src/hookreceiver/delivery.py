@@ -66,9 +66,8 @@ class Headers(Mapping[str, str]):
 
     def _find(self, name: str) -> str | None:
         if self._items is None:
-            try:
-                wanted = name.lower().encode("latin-1")
-            except UnicodeEncodeError:
+            wanted = _encoded_name(name)
+            if wanted is None:
                 return None
             for key, value in self._raw:
                 if key == wanted:
@@ -100,9 +99,8 @@ class Headers(Mapping[str, str]):
     def get_all(self, name: str) -> list[str]:
         """Every value of ``name``, in the order received."""
         if self._items is None:  # ASGI's raw headers: decode only the values asked for
-            try:
-                wanted = name.lower().encode("latin-1")
-            except UnicodeEncodeError:
+            wanted = _encoded_name(name)
+            if wanted is None:
                 return []
             return [value.decode("latin-1") for key, value in self._raw if key == wanted]
         name = name.lower()
@@ -151,6 +149,37 @@ CREDENTIAL_HEADERS = frozenset({"authorization", "cookie", "proxy-authorization"
 PATH_PLACEHOLDER = re.compile(r"{([A-Za-z_][A-Za-z0-9_]*)}")
 # has_any's name sets as bytes, to compare with an ASGI scope's header names undecoded.
 _ENCODED: dict[frozenset[str], frozenset[bytes]] = {}
+# Header names looked up by the receiver (a handful), lower-cased and encoded once each.
+_NAMES: dict[str, bytes | None] = {}
+# Content-Type values (a sender sends one or two) -> their media type, parsed once each.
+_MEDIA_TYPES: dict[str, str] = {}
+#: How many of each the caches above keep before they start over (hostile senders vary them).
+_CACHED = 256
+
+
+def _encoded_name(name: str) -> bytes | None:
+    """``name`` lower-cased as ASGI's header names are, or ``None`` if no header has it."""
+    wanted = _NAMES.get(name, b"")
+    if wanted == b"":
+        try:
+            wanted = name.lower().encode("latin-1")
+        except UnicodeEncodeError:
+            wanted = None
+        if len(_NAMES) >= _CACHED:
+            _NAMES.clear()
+        _NAMES[name] = wanted
+    return wanted
+
+
+def media_type(value: str) -> str:
+    """The media type of a ``Content-Type`` value: lower-case, without parameters."""
+    found = _MEDIA_TYPES.get(value)
+    if found is None:
+        found = value.split(";", 1)[0].strip().lower()
+        if len(_MEDIA_TYPES) >= _CACHED:
+            _MEDIA_TYPES.clear()
+        _MEDIA_TYPES[value] = found
+    return found
 
 
 @dataclass(slots=True)
@@ -184,5 +213,5 @@ class Delivery:
     @property
     def content_type(self) -> str:
         """The media type of the body, lower-case and without parameters (``""`` if absent)."""
-        value = self.headers.get("content-type", "")
-        return value.split(";", 1)[0].strip().lower()
+        value = self.headers.get("content-type")
+        return "" if value is None else media_type(value)

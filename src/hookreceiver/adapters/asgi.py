@@ -117,8 +117,8 @@ class _BodyStream:
         if deadlines is not None and not deadlines.watch(self):
             deadlines = None
         try:
-            while not self._done:
-                body = await self._next_chunk()
+            while not self._done:  # (_next_chunk's steps without a coroutine per chunk)
+                body = self._chunk(await self._receive())
                 if body:
                     sink.feed(body)
         except asyncio.CancelledError:
@@ -137,7 +137,10 @@ class _BodyStream:
                 deadlines.unwatch(self)
 
     async def _next_chunk(self) -> bytes:
-        message = await self._receive()
+        return self._chunk(await self._receive())
+
+    def _chunk(self, message: Message) -> bytes:
+        """The body bytes of one received message (raises if the sender went away)."""
         if message["type"] == "http.disconnect":
             raise ClientDisconnected
         self._done = not message.get("more_body", False)
@@ -160,15 +163,16 @@ def delivery_from_scope(
     """
     client = scope.get("client")
     raw_path = scope.get("raw_path")
-    return Delivery(
-        method=scope["method"],
-        path=scope["path"] if path is None else path,
-        query=scope.get("query_string", b"").decode("latin-1"),
-        headers=Headers.from_raw(scope["headers"]),
-        peer=client[0] if client else None,
-        body=_BodyStream(receive, deadlines),
-        raw_path=raw_path.decode("latin-1") if raw_path is not None else None,
-        scheme=scope.get("scheme", "http"),
+    query = scope.get("query_string")
+    return Delivery(  # positional: this runs for every delivery
+        scope["method"],
+        scope["path"] if path is None else path,
+        query.decode("latin-1") if query else "",
+        Headers.from_raw(scope["headers"]),
+        client[0] if client else None,
+        _BodyStream(receive, deadlines),
+        raw_path.decode("latin-1") if raw_path is not None else None,
+        scope.get("scheme", "http"),
     )
 
 

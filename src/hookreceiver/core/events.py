@@ -24,7 +24,7 @@ class GenericEvent(BaseModel):
     lost; endpoints in strict mode answer 422 instead.
     """
 
-    model_config = ConfigDict(extra="allow", frozen=True)
+    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
 
     provider: str
     name: str

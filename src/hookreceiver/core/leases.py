@@ -131,13 +131,15 @@ class _Keeper:
     """The held leases of this process, and the scans that renew them."""
 
     def __init__(self) -> None:
-        self._held: dict[int, Lease] = {}
+        # A held lease, or a claim's arguments (_ClaimArgs) until a scan finds it due.
+        self._held: dict[int, Lease | _ClaimArgs] = {}
         self._ids = itertools.count(1)
         self._lock = threading.Lock()
         # Seconds between scans: half the shortest renewal interval held so far. It never
         # grows, so a lease that reads it without the lock is always looked at in time.
         self._tick = math.inf
         self._chain = 0
+        self._lease_seen = math.nan  # the last claim lease checked against the tick
 
     def hold(self, lease: Lease) -> int:
         hold_id = next(self._ids)
@@ -146,8 +148,36 @@ class _Keeper:
             self._shorten(lease.interval / 2)
         return hold_id
 
+    def hold_claim(self, args: _ClaimArgs) -> int:
+        """Hold a claim as its arguments: its :class:`_Claim` is built by the scan that finds
+        it due, which most deliveries end long before (a tuple costs a fraction of a Lease)."""
+        hold_id = next(self._ids)
+        self._held[hold_id] = args
+        lease = args[4]
+        if lease != self._lease_seen:  # the same lease every time, in practice
+            interval = renewal_interval(lease)
+            if interval / 2 < self._tick:
+                self._shorten(interval / 2)
+            self._lease_seen = lease
+        return hold_id
+
     def let_go(self, hold_id: int) -> None:
-        self._held.pop(hold_id, None)
+        with self._lock:  # not between a scan's look at a held claim and its replacement
+            self._held.pop(hold_id, None)
+
+    def _built(self, hold_id: int, args: _ClaimArgs, now: float) -> Lease | None:
+        """The claim held as ``args`` as a :class:`_Claim` once it is due (``None``: not due
+        yet, or let go meanwhile)."""
+        taken_at, store, key, token, lease, delivery_id, loop = args
+        if now - taken_at < renewal_interval(lease):
+            return None
+        built = _Claim(store, key, token, lease, delivery_id, loop)
+        built.renewed_at = taken_at
+        with self._lock:
+            if self._held.get(hold_id) is not args:
+                return None
+            self._held[hold_id] = built
+        return built
 
     def _shorten(self, tick: float) -> None:
         with self._lock:
@@ -169,7 +199,14 @@ class _Keeper:
             except RuntimeError:  # changed by another thread while copied: copy again
                 continue
         now = time.monotonic()
-        for hold_id, lease in held:
+        for hold_id, entry in held:
+            if isinstance(entry, Lease):
+                lease = entry
+            else:
+                built = self._built(hold_id, entry, now)
+                if built is None:
+                    continue
+                lease = built
             if lease.busy or now - lease.renewed_at < lease.interval:
                 continue
             loop = lease.loop
@@ -303,7 +340,13 @@ def hold_claim(store: Store, key: str, token: str, lease: float, delivery_id: st
     otherwise (WSGI threads, the memory store) on the pool with the sync ones.
     """
     loop = asyncio._get_running_loop() if store.blocking else None
-    return _keeper.hold(_Claim(store, key, token, lease, delivery_id, loop))
+    return _keeper.hold_claim((time.monotonic(), store, key, token, lease, delivery_id, loop))
+
+
+#: A held claim before its first renewal: when it was taken, then _Claim's arguments.
+_ClaimArgs = tuple[
+    float, "Store", str, str, float, str, "asyncio.AbstractEventLoop | None"
+]
 
 
 # Completions the store could not take ------------------------------------------------------------

@@ -103,13 +103,15 @@ class ReadBody(Effect[Body]):
 
     async def arun(self) -> Body:
         source, sink = self.source, self.sink
-        if type(source) is bytes or not isinstance(source, AsyncIterable):
-            return self.run()
+        # The ASGI stream first: it is asked for read_into before the (costlier) ABC check.
         read_into = getattr(source, "read_into", None)
+        if read_into is None and (type(source) is bytes or not isinstance(source, AsyncIterable)):
+            return self.run()
         try:
             if read_into is not None:  # the ASGI stream feeds the sink without async iteration
                 await read_into(sink)
             else:
+                assert isinstance(source, AsyncIterable)  # (checked above)
                 async for chunk in source:
                     if chunk:
                         sink.feed(chunk)

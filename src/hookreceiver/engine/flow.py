@@ -96,12 +96,13 @@ def delivery_flow(
             )
         # Guards: cheapest first, before a byte of the body is read.
         proxies = receiver.proxies
-        request = GuardRequest(
+        request = GuardRequest(  # positional (signed: None): once per delivery
             delivery,
             endpoint.path,
             route.params,
             delivery.peer if proxies is None else proxies.client_address(delivery),
-            trusted_proxies=proxies is not None,
+            None,
+            proxies is not None,
         )
         for guard in provider.guards:
             guard.check(request)

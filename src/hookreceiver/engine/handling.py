@@ -50,19 +50,19 @@ def new_context(
     attempt: int = 1,
 ) -> DeliveryContext:
     """The context handlers receive, for a live delivery and a stored one alike."""
-    return DeliveryContext(
-        delivery_id=delivery_id,
-        event_name=event.name,
-        provider=provider,
-        idempotency_key=event.key,
-        headers=headers,
-        client=client,
-        raw_body=raw_body,
-        attachments=event.attachments or files,
-        signed=signed,
-        params=params,
-        event=event,
-        attempt=attempt,
+    return DeliveryContext(  # positional, in the order of its fields: once per delivery
+        delivery_id,
+        event.name,
+        provider,
+        event.key,
+        headers,
+        client,
+        raw_body,
+        event.attachments or files,
+        signed,
+        params,
+        event,
+        attempt,
     )
 
 

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import hashlib
-import shutil
-import tempfile
 from pathlib import Path
 from typing import IO
 
@@ -45,6 +43,8 @@ class Attachment:
         self.content_type = content_type
         self.size = 0
         self._sha256: str | None = None
+        import tempfile  # with the first attachment, not with every provider's import
+
         self._file: IO[bytes] = tempfile.SpooledTemporaryFile(
             max_size=SPOOL_IN_MEMORY, dir=spool_dir, prefix="hookreceiver-"
         )
@@ -109,6 +109,8 @@ class Attachment:
         """Copy the content to ``path`` (streamed) and return the path."""
         target = Path(path)
         with target.open("wb") as out:
+            import shutil
+
             shutil.copyfileobj(self.open(), out, 1024 * 1024)
         return target
 

@@ -39,7 +39,7 @@ class WireModel(BaseModel):
     Unknown fields are kept (``model_extra``), never dropped.
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True)
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
 
 class CamelModel(BaseModel):
@@ -48,7 +48,9 @@ class CamelModel(BaseModel):
     ``model_dump(by_alias=True)`` gives the wire names back; unknown fields are kept.
     """
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, alias_generator=to_camel)
+    model_config = ConfigDict(
+        extra="allow", populate_by_name=True, alias_generator=to_camel, defer_build=True
+    )
 
 
 def safe_event_name(value: object) -> str | None:
@@ -106,7 +108,10 @@ def _part(value: object) -> str:
 def make_key(provider: str, event: str, *parts: object) -> str:
     """An idempotency key ``provider:event:part:...``; parts are escaped, long keys hashed."""
     if len(parts) == 1:
-        key = f"{provider}:{event}:{_part(parts[0])}"
+        part = parts[0]
+        if type(part) is not str or ":" in part or "%" in part:  # else: nothing to escape
+            part = _part(part)
+        key = f"{provider}:{event}:{part}"
     else:
         key = ":".join([provider, event, *[_part(part) for part in parts]])
     if len(key) <= MAX_KEY:

@@ -15,7 +15,7 @@ from pydantic import BaseModel, ValidationError
 
 from ..core.events import ParsedEvent
 from ..core.outcome import Outcome, Response, error_response
-from ..delivery import Delivery
+from ..delivery import Delivery, media_type
 from ..errors import ConfigurationError, DeliveryRejected, InvalidPayload, UnsupportedMediaType
 from ..parsing.body import Body, BodySink, BufferedSink, check_declared_length
 from ..security.allowlist import IPAllowlist
@@ -192,7 +192,9 @@ class Provider:
             PayloadTooLarge: a declared length over the limit.
             MalformedBody: a malformed ``Content-Length``.
         """
-        content_type = delivery.content_type
+        headers = delivery.headers
+        declared = headers.get("content-type")  # (Delivery.content_type, without its call)
+        content_type = "" if declared is None else media_type(declared)
         if content_type not in self.content_types:
             if delivery.method == "GET" and (not content_type or not _declares_body(delivery)):
                 # wsgiref (and Django's runserver) give a request without a Content-Type
@@ -201,7 +203,7 @@ class Provider:
             raise UnsupportedMediaType(
                 f"content type {content_type or '(none)'!r} is not one {self.name} sends"
             )
-        lengths = delivery.headers.get_all("content-length")
+        lengths = headers.get_all("content-length")
         if lengths:
             multipart = content_type == "multipart/form-data"
             check_declared_length(lengths, self.max_multipart_body if multipart else self.max_body)
@@ -209,7 +211,7 @@ class Provider:
             # python-multipart loads with the first multipart delivery, not with every app.
             from ..parsing.multipart import MultipartSink, multipart_boundary
 
-            boundary = multipart_boundary(delivery.headers.get("content-type", ""))
+            boundary = multipart_boundary(declared or "")
             return MultipartSink(
                 boundary, limit=self.max_multipart_body, keep_raw=self._keep_raw
             )

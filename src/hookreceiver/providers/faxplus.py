@@ -9,6 +9,7 @@ is ``(hook.event, hook.id)``. Sender addresses 34.65.253.117 and 34.65.146.131.
 
 from __future__ import annotations
 
+import functools
 import re
 from collections.abc import Mapping
 from enum import Enum
@@ -205,15 +206,21 @@ class FaxPlus(Provider):
         # straight from the JSON, and keep the result only if the model's own hook.event is
         # the guess. Anything else (no guess, a page event whose key hashes the decoded data,
         # a body that does not validate) takes the general path, which names the error.
-        found = _EVENT_GUESS.search(raw)
-        if found is None:
-            return None
-        event_name = found.group(1).decode("ascii")
-        model_type = _FAST_MODELS.get(event_name)
-        if model_type is None:
-            return None
+        # The compact spelling Fax.Plus sends is found without the regex; any other falls back.
+        start = raw.find(b'"event":"')
+        end = raw.find(b'"', start + 9) if start >= 0 else -1
+        fast = _FAST_MODELS.get(raw[start + 9 : end]) if end >= 0 else None
+        if fast is None:
+            found = _EVENT_GUESS.search(raw)
+            if found is None:
+                return None
+            fast = _FAST_MODELS.get(found.group(1))
+            if fast is None:
+                return None
+        event_name, model_type = fast
         try:
-            model = model_type.model_validate_json(raw)
+            # model_validate_json's own call, without its Python frame (it adds no option here).
+            model: _FaxPlusEvent = model_type.__pydantic_validator__.validate_json(raw)
         except ValidationError:
             return None
         if model.hook.event != event_name:
@@ -223,17 +230,37 @@ class FaxPlus(Provider):
 
     def _parsed_event(self, event: str, model: _FaxPlusEvent, key: str) -> ParsedEvent:
         # The view is built only if a handler takes it: its name comes from the model alone.
-        direction = "outbound" if isinstance(model, FaxSent) else "inbound"
-        status = "in_progress" if isinstance(model, FaxPage) else fax_status(model.data.status)
+        model_type = type(model)
+        status = model.data.status
+        names = self._names.get((model_type, status)) if type(status) is FaxStatus else None
+        if names is None:
+            names = self._event_names(event, model_type, status)
         return ParsedEvent(
-            self.event_name(event),
+            names[0],
             self.name,
             key,
             model,
-            normalized_name=fax_name(direction, status),
+            normalized_name=names[1],
             normalizer=_view,
             normalized_type=FaxEvent,
         )
+
+    @functools.cached_property
+    def _names(self) -> dict[tuple[type[_FaxPlusEvent], FaxStatus], tuple[str, str]]:
+        # (model class, known status) -> (full event name, normalized name), as they are seen.
+        return {}
+
+    def _event_names(
+        self, event: str, model_type: type[_FaxPlusEvent], status: FaxStatus | str
+    ) -> tuple[str, str]:
+        """The full and the normalized name of an event of ``model_type`` with ``status``;
+        kept for the known statuses (a few dozen pairs), computed each time for others."""
+        direction = "outbound" if issubclass(model_type, FaxSent) else "inbound"
+        normalized = "in_progress" if issubclass(model_type, FaxPage) else fax_status(status)
+        names = (self.event_name(event), fax_name(direction, normalized))
+        if type(status) is FaxStatus and _MODELS.get(event) is model_type:
+            self._names[(model_type, status)] = names
+        return names
 
 
 def _view(event: ParsedEvent) -> FaxEvent:
@@ -242,7 +269,10 @@ def _view(event: ParsedEvent) -> FaxEvent:
 
 # "event": "<name>" anywhere in the body: only a guess, checked against the validated model.
 _EVENT_GUESS = re.compile(rb'"event"\s*:\s*"([a-z0-9_]{1,64})"')
-# Events whose key needs nothing but the model (page events hash their decoded data).
-_FAST_MODELS: dict[str, type[_FaxPlusEvent]] = {
-    name: model for name, model in _MODELS.items() if not issubclass(model, FaxPage)
+# Events whose key needs nothing but the model (page events hash their decoded data), by the
+# bytes of their name in a body.
+_FAST_MODELS: dict[bytes, tuple[str, type[_FaxPlusEvent]]] = {
+    name.encode(): (name, model)
+    for name, model in _MODELS.items()
+    if not issubclass(model, FaxPage)
 }

@@ -89,7 +89,7 @@ _FINAL_FAX = frozenset({"success", "partial", "failed", "cancelled"})
 
 
 class _View(BaseModel):
-    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True)
+    model_config = ConfigDict(frozen=True, arbitrary_types_allowed=True, defer_build=True)
 
     #: The provider's name (``"documo"``).
     provider: str
