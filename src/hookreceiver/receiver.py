@@ -291,7 +291,7 @@ class Receiver:
         method: str,
         path: str,
         headers: HeadersArg,
-        body: BodySource,
+        body: BodySource | str,
         *,
         client: str | None = None,
         query: str = "",
@@ -299,12 +299,16 @@ class Receiver:
         """Verify and parse one delivery your own route received; run no handler.
 
         The endpoint is found by ``path`` (the query string may follow a ``?``); ``client`` is
-        the TCP peer's address (trusted proxies apply, as for the adapters). Returns the
-        :class:`~hookreceiver.engine.verify.Verified` event; nothing is claimed or stored.
+        the TCP peer's address (trusted proxies apply, as for the adapters). ``body`` is bytes,
+        a ``str`` (sent as its UTF-8 bytes, like Stripe's and svix's libraries) or chunks of
+        bytes. Returns the :class:`~hookreceiver.engine.verify.Verified` event; nothing is
+        claimed or stored.
 
         Raises:
             DeliveryRejected: a typed refusal whose ``status``, ``error`` and ``detail`` are
                 the answer to send (404 ``not_found`` for a path that is no endpoint).
+            TypeError: an argument of the wrong type (``bytes`` for ``method``, a number for
+                ``body``...), at the call: never a 500.
         """
         from .engine.verify import delivery_of
         from .engine.verify import verify as run
@@ -316,7 +320,7 @@ class Receiver:
         method: str,
         path: str,
         headers: HeadersArg,
-        body: BodySource,
+        body: BodySource | str,
         *,
         client: str | None = None,
         query: str = "",
