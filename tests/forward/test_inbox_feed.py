@@ -26,7 +26,7 @@ from hookreceiver.inbox.feed import (
 from hookreceiver.inbox.records import StoredFile
 from hookreceiver.parsing.multipart import MultipartSink, multipart_boundary
 from hookreceiver.testing import LocalGuards, StoredDelivery
-from support.servers import serve_wsgi
+from support.servers import serve_asgi, serve_wsgi
 
 TOKEN = "t" * 32
 
@@ -265,10 +265,10 @@ def test_a_delivery_without_a_signed_url_is_sent_without_a_token() -> None:
 @pytest.mark.parametrize(
     ("path", "query", "status"),
     [
-        ("/feed/deliveries/\x00", "", 404),
-        ("/feed/deliveries/a\x00b", "", 404),
-        ("/feed/deliveries", "after=1.0~%00", 400),
-        ("/feed/deliveries", "after=1.0~a%00b", 400),
+        ("/deliveries/\x00", "", 404),
+        ("/deliveries/a\x00b", "", 404),
+        ("/deliveries", "after=1.0~%00", 400),
+        ("/deliveries", "after=1.0~a%00b", 400),
     ],
 )
 def test_ids_no_inbox_can_store_are_a_clear_4xx(
@@ -280,3 +280,43 @@ def test_ids_no_inbox_can_store_are_a_clear_4xx(
     answer = feed.respond("GET", path, query, f"Bearer {TOKEN}")
     assert answer.status == status
     assert json.loads(answer.body)["error"] in ("not_found", "bad_request")
+
+
+def test_routes_are_exact_paths_relative_to_the_mount_and_the_rest_is_404(tmp_path: Path) -> None:
+    # The routes were matched by their path's end: /deliveries/cursor answered the cursor,
+    # /x/deliveries the deliveries.
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    box = SQLiteInbox(tmp_path / "m.db")
+    box.put(record("m1", 5.0))
+    feed = InboxFeed(box, auth=TOKEN)
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    good = {"/deliveries": 200, "/cursor": 200, "/deliveries/m1": 200, "/deliveries/zz": 404}
+    bad = ["/deliveries/cursor", "/x/deliveries", "/x/cursor", "/deliveries/m1/cursor",
+           "/deliveries/m1/x", "/feed/deliveries", "//deliveries", "/", "/cursor/x"]  # fmt: skip
+    app = Starlette(routes=[Mount("/_feed", app=feed)])
+    with serve_asgi(app) as direct, serve_asgi(app, root_path="/proxied") as behind:
+        for base in (direct, behind):
+            for path, status in good.items():
+                assert httpx.get(base + "/_feed" + path, headers=auth).status_code == status, path
+            for path in bad:
+                answer = httpx.get(base + "/_feed" + path, headers=auth)
+                assert answer.status_code == 404, path
+                assert answer.json()["error"] == "not_found"
+        # The bare feed app, at the root of its server.
+    with serve_asgi(feed) as bare:
+        assert httpx.get(bare + "/cursor", headers=auth).status_code == 200
+        assert httpx.get(bare + "/x/cursor", headers=auth).status_code == 404
+
+    def wsgi_root(environ: dict[str, object], start_response: object) -> object:
+        environ["SCRIPT_NAME"] = "/_feed"  # what a DispatcherMiddleware does
+        environ["PATH_INFO"] = str(environ["PATH_INFO"]).removeprefix("/_feed")
+        return feed.wsgi(environ, start_response)  # type: ignore[arg-type]
+
+    with serve_wsgi(wsgi_root) as base:
+        for path, status in good.items():
+            assert httpx.get(base + "/_feed" + path, headers=auth).status_code == status, path
+        for path in bad:
+            assert httpx.get(base + "/_feed" + path, headers=auth).status_code == 404, path
+    box.close()

@@ -9,7 +9,8 @@ it, to send each delivery again to an app on their laptop. Mount it under any pa
         auth=os.environ["HOOKRECEIVER_FEED_TOKEN"]))])
     # Flask / Django: hooks.inbox_feed_app(auth=...).wsgi, e.g. in a DispatcherMiddleware
 
-Its routes, relative to where it is mounted, all ``GET`` with
+Its routes, exactly these paths relative to where it is mounted (ASGI ``root_path``, WSGI
+``SCRIPT_NAME``; any other path is a 404), all ``GET`` with
 ``Authorization: Bearer <token>``:
 
 - ``/deliveries?after=CURSOR&limit=N``: the deliveries received after ``CURSOR`` (from the
@@ -190,21 +191,22 @@ class InboxFeed:
         return scheme.lower() == "bearer" and matched
 
     def respond(self, method: str, path: str, query: str, authorization: str | None) -> Response:
-        """The answer to one request (``path`` relative to the mount point or absolute: the
-        route is read from its end). Blocking: it reads the inbox."""
+        """The answer to one request (``path`` relative to where the feed is mounted: exactly
+        ``/deliveries``, ``/deliveries/ID`` or ``/cursor``; anything else is a 404). Blocking:
+        it reads the inbox."""
         if not self._allowed(authorization):
             return error_response(401, "unauthorized", "feed token required", _CHALLENGE)
         if method not in ("GET", "HEAD"):
             return error_response(405, "method_not_allowed", "GET only", (("allow", "GET"),))
-        segments = [s for s in path.split("/") if s]
+        segments = path.split("/")
         try:
-            if segments[-1:] == ["cursor"]:
+            if segments == ["", "cursor"]:
                 return Response.json(200, {"cursor": encode_cursor(self.inbox.last_received())})
-            if segments[-1:] == ["deliveries"]:
+            if segments == ["", "deliveries"]:
                 return self._page(query)
-            if segments[-2:-1] == ["deliveries"]:
+            if len(segments) == 3 and segments[:2] == ["", "deliveries"] and segments[2]:
                 # Ids are printable: a NUL byte would make PostgreSQL's driver raise.
-                record = self.inbox.get(segments[-1]) if segments[-1].isprintable() else None
+                record = self.inbox.get(segments[2]) if segments[2].isprintable() else None
                 if record is None:
                     return error_response(404, "not_found", "no such delivery")
                 return Response.json(200, record_to_json(record))
@@ -251,8 +253,13 @@ class InboxFeed:
             None,
         )
         query = bytes(scope.get("query_string", b"")).decode("latin-1")
+        # Starlette's Mount (and a server's --root-path) leave the whole path in "path" and
+        # where the feed is mounted in "root_path"; a bare ASGI mount may give the rest only.
+        path, root = str(scope["path"]), str(scope.get("root_path", ""))
+        if root and path.startswith(root):
+            path = path[len(root) :]
         response = await asyncio.to_thread(
-            self.respond, scope["method"], scope["path"], query, authorization
+            self.respond, scope["method"], path, query, authorization
         )
         await send(
             {
@@ -270,10 +277,9 @@ class InboxFeed:
         self, environ: Mapping[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         """The same feed as a WSGI app."""
-        path = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
         response = self.respond(
             str(environ.get("REQUEST_METHOD", "GET")),
-            path,
+            str(environ.get("PATH_INFO", "")),  # relative to the mount (SCRIPT_NAME)
             str(environ.get("QUERY_STRING", "")),
             environ.get("HTTP_AUTHORIZATION"),
         )
