@@ -329,9 +329,7 @@ class Receiver:
         from .engine.verify import averify as run
         from .engine.verify import delivery_of
 
-        return await run(
-            self, delivery_of(method, path, headers, body, client=client, query=query)
-        )
+        return await run(self, delivery_of(method, path, headers, body, client=client, query=query))
 
     # Observers --------------------------------------------------------------------------------
 
@@ -460,10 +458,13 @@ class Receiver:
 
         return WSGIMiddleware(not_found_wsgi_app, receiver=self)
 
-    def inbox_feed_app(self, *, auth: str | Sequence[str]) -> InboxFeed:
+    def inbox_feed_app(
+        self, *, auth: str | Sequence[str], max_page_bytes: int | None = None
+    ) -> InboxFeed:
         """An app serving the inbox's deliveries to holders of a bearer token in ``auth``
         (several while rotating), for ``hookreceiver forward`` on a developer's machine:
-        ASGI itself, WSGI as its ``.wsgi``. Mount it at a path of its own.
+        ASGI itself, WSGI as its ``.wsgi``. Mount it at a path of its own. A page of
+        deliveries weighs at most ``max_page_bytes`` (default 16 MiB) but for a single record.
 
         Raises:
             ConfigurationError: the receiver has no inbox, or a token is shorter than 16.
@@ -472,4 +473,6 @@ class Receiver:
 
         if self.inbox is None:
             raise ConfigurationError("the inbox feed needs Receiver(inbox=...)")
-        return InboxFeed(self.inbox, auth=auth)
+        if max_page_bytes is None:
+            return InboxFeed(self.inbox, auth=auth)
+        return InboxFeed(self.inbox, auth=auth, max_page_bytes=max_page_bytes)

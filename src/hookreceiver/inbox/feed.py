@@ -15,7 +15,9 @@ Its routes, exactly these paths relative to where it is mounted (ASGI ``root_pat
 
 - ``/deliveries?after=CURSOR&limit=N``: the deliveries received after ``CURSOR`` (from the
   first when omitted), oldest first, with their bodies: ``{"deliveries": [...], "cursor": C}``,
-  ``C`` to pass as ``after`` next time.
+  ``C`` to pass as ``after`` next time. At most ``N`` (500) deliveries and at most
+  ``max_page_bytes`` of JSON (a first delivery larger than that comes alone), so a page can
+  be shorter than ``N`` with more to come: a reader is caught up when a page is empty.
 - ``/deliveries/ID``: one delivery, or 404.
 - ``/cursor``: ``{"cursor": C}`` for the delivery received last: what to follow from.
 
@@ -31,6 +33,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -42,6 +45,7 @@ from .base import Inbox
 from .records import InboxRecord, InboxState, StoredFile
 
 __all__ = [
+    "DEFAULT_PAGE_BYTES",
     "InboxFeed",
     "decode_cursor",
     "encode_cursor",
@@ -53,6 +57,9 @@ logger = logging.getLogger("hookreceiver")
 
 _MIN_TOKEN = 16
 _MAX_LIMIT = 500
+#: The default most bytes of one page of ``/deliveries`` (16 MiB of JSON).
+DEFAULT_PAGE_BYTES = 16 * 1024 * 1024
+_PAGE_OVERHEAD = 256  # the page's own keys and its cursor
 _CHALLENGE = (("www-authenticate", 'Bearer realm="hookreceiver-feed"'),)
 
 
@@ -174,10 +181,22 @@ class InboxFeed:
     Args:
         inbox: the inbox to serve.
         auth: the accepted bearer tokens (at least 16 characters; several while rotating).
+        max_page_bytes: the most a page of ``/deliveries`` weighs (its JSON, bodies in
+            base64); a page stops before the record that would pass it, except its first,
+            which goes whatever its size. Records are loaded about as many as fit.
     """
 
-    def __init__(self, inbox: Inbox, *, auth: str | Sequence[str]) -> None:
+    def __init__(
+        self,
+        inbox: Inbox,
+        *,
+        auth: str | Sequence[str],
+        max_page_bytes: int = DEFAULT_PAGE_BYTES,
+    ) -> None:
+        if max_page_bytes <= _PAGE_OVERHEAD:
+            raise ConfigurationError(f"max_page_bytes must be over {_PAGE_OVERHEAD} bytes")
         self.inbox = inbox
+        self.max_page_bytes = max_page_bytes
         self._digests = _tokens(auth)
 
     # The decisions, once for both interfaces ---------------------------------------------
@@ -223,11 +242,36 @@ class InboxFeed:
         except ValueError:
             return error_response(400, "bad_request", "after is a cursor, limit a number")
         limit = max(1, min(limit, _MAX_LIMIT))
-        records = self.inbox.received_after(after, limit=limit)
-        cursor = after if not records else (records[-1].received_at, records[-1].id)
-        return Response.json(
+        budget = self.max_page_bytes - _PAGE_OVERHEAD
+        parts: list[bytes] = []
+        size = 0
+        position = after
+        batch = 1  # what the first record weighs is unknown: load one, then as many as fit
+        largest = 1
+        while len(parts) < limit:
+            records = self.inbox.received_after(position, limit=min(batch, limit - len(parts)))
+            for record in records:
+                encoded = json.dumps(record_to_json(record), separators=(",", ":")).encode()
+                if parts and size + len(encoded) + 1 > budget:
+                    records = []  # full: this one starts the next page
+                    break
+                parts.append(encoded)
+                size += len(encoded) + 1
+                largest = max(largest, len(encoded))
+                position = (record.received_at, record.id)
+            else:
+                if records:
+                    batch = max(1, (budget - size) // (2 * largest))
+                    continue
+            break
+        body = b'{"deliveries":[%b],"cursor":%b}' % (
+            b",".join(parts),
+            json.dumps(encode_cursor(position)).encode(),
+        )
+        return Response(
             200,
-            {"deliveries": [record_to_json(r) for r in records], "cursor": encode_cursor(cursor)},
+            (("content-type", "application/json"), ("content-length", str(len(body)))),
+            body,
         )
 
     # ASGI ----------------------------------------------------------------------------------

@@ -462,7 +462,7 @@ class Forwarder:
                 continue
             for record in records:
                 yield self.forward(record)
-            if len(records) < batch:
+            if not records:  # a feed's page may be short (its byte cap) with more to come
                 if once:
                     return
                 stop.wait(poll_interval)
