@@ -26,7 +26,7 @@ from hookreceiver.inbox.feed import (
 )
 from hookreceiver.inbox.records import StoredFile
 from hookreceiver.parsing.multipart import MultipartSink, multipart_boundary
-from hookreceiver.testing import LocalGuards, StoredDelivery
+from hookreceiver.testing import LocalGuards, StoredDelivery, send_http
 from support.servers import serve_asgi, serve_wsgi
 
 TOKEN = "t" * 32
@@ -215,7 +215,7 @@ def test_stored_headers_for_one_hop_are_not_sent_again_and_a_query_token_is_resi
         method="POST", path="/hooks/updox/inbound_fax", query="a=1&token=***",
         headers=(("host", "hooks.example.com"), ("x-forwarded-for", "203.0.113.1"),
                  ("content-length", "2"), ("content-type", "application/json")),
-        params={"event": "inbound_fax"}, signed={"job": 1}, body=b"{}",
+        params={"event": "inbound_fax"}, signed={"job": 1}, body=b"{}", basic_auth=True,
     )  # fmt: skip
     sent = stored.simulated(LocalGuards(url_signer=signer, basic_auth=("u", "p")))
     names = [name for name, _ in sent.headers]
@@ -406,4 +406,34 @@ def test_forward_follows_past_a_page_the_byte_cap_cut_short(tmp_path: Path) -> N
         sent = [f.record.id for f in forwarder.follow(cursor="", once=True, batch=100)]
     assert sent == [f"r{i}" for i in range(5)]
     assert len(got) == 5
+    box.close()
+
+
+def test_basic_auth_goes_only_to_a_delivery_that_came_with_it(tmp_path: Path) -> None:
+    # --basic-auth went to every forwarded delivery: the local Kazoo and Updox endpoints
+    # received the Documo password. The inbox now keeps whether basic auth came (not what).
+    from hookreceiver import providers
+    from hookreceiver.testing import documo, faxplus
+
+    box = SQLiteInbox(tmp_path / "ba.db")
+    hooks = Receiver(inbox=box, worker=False, log_events=False)
+    hooks.endpoint(
+        "/hooks/documo",
+        providers.Documo(basic_auth=[("documo", "prod-pw")], allow_ips=["127.0.0.1"]),
+        ack="inbox",
+    )
+    hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"]), ack="inbox")
+    with serve_asgi(hooks.asgi_app) as base:
+        fax = documo.fax_inbound(basic_auth=("documo", "prod-pw"))
+        assert send_http(fax, base).status == 200
+        assert send_http(faxplus.fax_received(), base).status == 200
+    kept = {r.provider: r for r in box.received_after(None, limit=10)}
+    assert kept["documo"].basic_auth is True and kept["faxplus"].basic_auth is False
+    assert all("prod-pw" not in repr(r) for r in kept.values())
+    guards = LocalGuards(basic_auth=("local", "local-pw"))
+    for provider, record_ in kept.items():
+        again = record_from_json(json.loads(json.dumps(record_to_json(record_))))
+        assert again.basic_auth is record_.basic_auth
+        sent = StoredDelivery.from_record(again).simulated(guards)
+        assert (sent.header("authorization") is not None) is (provider == "documo"), provider
     box.close()

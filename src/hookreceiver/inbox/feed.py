@@ -115,6 +115,7 @@ def record_to_json(record: InboxRecord) -> dict[str, Any]:
             for f in record.files
         ],
         "signed": record.signed,
+        "basic_auth": record.basic_auth,
     }
 
 
@@ -157,6 +158,7 @@ def record_from_json(data: Mapping[str, Any]) -> InboxRecord:
                 for f in data["files"]
             ),
             signed=data.get("signed"),
+            basic_auth=data.get("basic_auth") is True,
         )
     except (KeyError, TypeError, AttributeError, binascii.Error) as exc:
         raise ValueError(f"not a stored delivery: {type(exc).__name__} {exc}") from None
