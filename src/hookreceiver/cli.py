@@ -538,7 +538,8 @@ def _loopback_hint(url: str, result: Any) -> str | None:
     "--basic-auth",
     envvar="HOOKRECEIVER_FORWARD_BASIC_AUTH",
     metavar="USER:PASSWORD",
-    help="Basic auth for the local app (or HOOKRECEIVER_FORWARD_BASIC_AUTH).",
+    help="Basic auth for the local app, sent only to deliveries that came with basic auth "
+    "(or HOOKRECEIVER_FORWARD_BASIC_AUTH).",
 )
 @click.option(
     "--url-keys",
@@ -586,9 +587,10 @@ def forward(
       hookreceiver forward --from sqlite:///hooks.db --to http://127.0.0.1:8000 --id 1a2b3c
 
     The inbox keeps no credential: --basic-auth, --url-keys and --webhook-secret make the
-    local app's own again. Prints one row per delivery and the local answer; secrets never.
-    Exits 0, or 1 when a delivery given by --id was not answered 2xx, 3 when the source
-    cannot be read.
+    local app's own again (--basic-auth only for deliveries that came with basic auth,
+    --url-keys only for those that came signed). Prints one row per delivery and the local
+    answer; secrets never. Exits 0, or 1 when a delivery given by --id was not answered 2xx,
+    3 when the source cannot be read.
     """
     import threading
 

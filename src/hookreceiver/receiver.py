@@ -300,7 +300,7 @@ class Receiver:
         method: str,
         path: str,
         headers: HeadersArg,
-        body: BodySource,
+        body: BodySource | str,
         *,
         client: str | None = None,
         query: str = "",
@@ -308,12 +308,16 @@ class Receiver:
         """Verify and parse one delivery your own route received; run no handler.
 
         The endpoint is found by ``path`` (the query string may follow a ``?``); ``client`` is
-        the TCP peer's address (trusted proxies apply, as for the adapters). Returns the
-        :class:`~hookreceiver.engine.verify.Verified` event; nothing is claimed or stored.
+        the TCP peer's address (trusted proxies apply, as for the adapters). ``body`` is bytes,
+        a ``str`` (sent as its UTF-8 bytes, like Stripe's and svix's libraries) or chunks of
+        bytes. Returns the :class:`~hookreceiver.engine.verify.Verified` event; nothing is
+        claimed or stored.
 
         Raises:
             DeliveryRejected: a typed refusal whose ``status``, ``error`` and ``detail`` are
                 the answer to send (404 ``not_found`` for a path that is no endpoint).
+            TypeError: an argument of the wrong type (``bytes`` for ``method``, a number for
+                ``body``...), at the call: never a 500.
         """
         from .engine.verify import delivery_of
         from .engine.verify import verify as run
@@ -325,7 +329,7 @@ class Receiver:
         method: str,
         path: str,
         headers: HeadersArg,
-        body: BodySource,
+        body: BodySource | str,
         *,
         client: str | None = None,
         query: str = "",
@@ -334,9 +338,7 @@ class Receiver:
         from .engine.verify import averify as run
         from .engine.verify import delivery_of
 
-        return await run(
-            self, delivery_of(method, path, headers, body, client=client, query=query)
-        )
+        return await run(self, delivery_of(method, path, headers, body, client=client, query=query))
 
     # Observers --------------------------------------------------------------------------------
 
@@ -465,10 +467,13 @@ class Receiver:
 
         return WSGIMiddleware(not_found_wsgi_app, receiver=self)
 
-    def inbox_feed_app(self, *, auth: str | Sequence[str]) -> InboxFeed:
+    def inbox_feed_app(
+        self, *, auth: str | Sequence[str], max_page_bytes: int | None = None
+    ) -> InboxFeed:
         """An app serving the inbox's deliveries to holders of a bearer token in ``auth``
         (several while rotating), for ``hookreceiver forward`` on a developer's machine:
-        ASGI itself, WSGI as its ``.wsgi``. Mount it at a path of its own.
+        ASGI itself, WSGI as its ``.wsgi``. Mount it at a path of its own. A page of
+        deliveries weighs at most ``max_page_bytes`` (default 16 MiB) but for a single record.
 
         Raises:
             ConfigurationError: the receiver has no inbox, or a token is shorter than 16.
@@ -477,7 +482,9 @@ class Receiver:
 
         if self.inbox is None:
             raise ConfigurationError("the inbox feed needs Receiver(inbox=...)")
-        return InboxFeed(self.inbox, auth=auth)
+        if max_page_bytes is None:
+            return InboxFeed(self.inbox, auth=auth)
+        return InboxFeed(self.inbox, auth=auth, max_page_bytes=max_page_bytes)
 
     # The operator console ----------------------------------------------------------------------
 

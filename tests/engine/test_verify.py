@@ -150,3 +150,48 @@ def test_arbitrary_input_is_an_event_or_a_typed_refusal(
         verified.close()
         assert verified.name
     assert HOOKS.ran == []  # type: ignore[attr-defined]
+
+
+def test_a_str_body_is_its_utf8_bytes_like_stripe_and_svix() -> None:
+    sent = faxplus.fax_received()
+    text = sent.body.decode("utf-8")
+    verified = HOOKS.verify(sent.method, sent.path, sent.headers, text, client=sent.sender)
+    expected = HOOKS.verify(sent.method, sent.path, sent.headers, sent.body, client=sent.sender)
+    assert verified.body == sent.body
+    assert verified.model == expected.model
+    got = asyncio.run(HOOKS.averify(sent.method, sent.path, sent.headers, text, client=sent.sender))
+    assert got.model == expected.model
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"body": 12},
+        {"body": {"a": 1}},
+        {"body": ["chunk"]},  # an iterable of str, not of bytes
+        {"method": b"POST"},
+        {"path": b"/hooks/faxplus"},
+        {"headers": 5},
+        {"headers": [("content-type", 3)]},
+        {"client": ("127.0.0.1", 5000)},
+        {"query": b"x=1"},
+    ],
+    ids=repr,
+)
+def test_a_wrong_typed_argument_is_a_type_error_at_the_call_not_a_500(
+    change: dict[str, object], caplog: pytest.LogCaptureFixture
+) -> None:
+    sent = faxplus.fax_received()
+    args: dict[str, object] = {
+        "method": sent.method,
+        "path": sent.path,
+        "headers": sent.headers,
+        "body": sent.body,
+        "client": sent.sender,
+    }
+    args.update(change)
+    with pytest.raises(TypeError):
+        HOOKS.verify(**args)  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        asyncio.run(HOOKS.averify(**args))  # type: ignore[arg-type]
+    assert "unexpected error" not in caplog.text

@@ -68,6 +68,7 @@ def seen(event, ctx):
         "signed": ctx.signed,
         "files": [hashlib.sha256(a.read()).hexdigest() for a in ctx.attachments],
         "user_agent": ctx.headers.get("user-agent"),
+        "authorization": ctx.headers.get("authorization") is not None,
     }
     with open(os.environ["SEEN"], "a") as f:
         f.write(json.dumps(line) + "\\n")
@@ -226,6 +227,10 @@ def test_forward_follows_the_feed_and_resigns_for_the_local_app(
     assert by_event["updox.outbound_fax"]["raw"] == hashlib.sha256(up.body).hexdigest()
     assert by_event["updox.outbound_fax"]["signed"] == {"job": 42}  # re-signed, same context
     assert by_event["faxplus.fax_received"]["user_agent"] == plus.header("user-agent")
+    # The local Documo password goes to the delivery that came with basic auth only.
+    assert by_event["documo.fax.inbound"]["authorization"] is True
+    assert by_event["faxplus.fax_received"]["authorization"] is False
+    assert by_event["updox.outbound_fax"]["authorization"] is False
     rows = [line for line in output.splitlines() if " 200 " in line]
     assert len(rows) == 3 and all("handled" in row for row in rows), output
     assert "/hooks/updox/outbound_fax/***" in output

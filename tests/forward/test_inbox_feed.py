@@ -5,6 +5,7 @@ answers (WSGI, over a real server), and the parsers under arbitrary input."""
 from __future__ import annotations
 
 import json
+import os
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
@@ -25,8 +26,8 @@ from hookreceiver.inbox.feed import (
 )
 from hookreceiver.inbox.records import StoredFile
 from hookreceiver.parsing.multipart import MultipartSink, multipart_boundary
-from hookreceiver.testing import LocalGuards, StoredDelivery
-from support.servers import serve_wsgi
+from hookreceiver.testing import LocalGuards, StoredDelivery, send_http
+from support.servers import serve_asgi, serve_wsgi
 
 TOKEN = "t" * 32
 
@@ -214,7 +215,7 @@ def test_stored_headers_for_one_hop_are_not_sent_again_and_a_query_token_is_resi
         method="POST", path="/hooks/updox/inbound_fax", query="a=1&token=***",
         headers=(("host", "hooks.example.com"), ("x-forwarded-for", "203.0.113.1"),
                  ("content-length", "2"), ("content-type", "application/json")),
-        params={"event": "inbound_fax"}, signed={"job": 1}, body=b"{}",
+        params={"event": "inbound_fax"}, signed={"job": 1}, body=b"{}", basic_auth=True,
     )  # fmt: skip
     sent = stored.simulated(LocalGuards(url_signer=signer, basic_auth=("u", "p")))
     names = [name for name, _ in sent.headers]
@@ -265,10 +266,10 @@ def test_a_delivery_without_a_signed_url_is_sent_without_a_token() -> None:
 @pytest.mark.parametrize(
     ("path", "query", "status"),
     [
-        ("/feed/deliveries/\x00", "", 404),
-        ("/feed/deliveries/a\x00b", "", 404),
-        ("/feed/deliveries", "after=1.0~%00", 400),
-        ("/feed/deliveries", "after=1.0~a%00b", 400),
+        ("/deliveries/\x00", "", 404),
+        ("/deliveries/a\x00b", "", 404),
+        ("/deliveries", "after=1.0~%00", 400),
+        ("/deliveries", "after=1.0~a%00b", 400),
     ],
 )
 def test_ids_no_inbox_can_store_are_a_clear_4xx(
@@ -280,3 +281,159 @@ def test_ids_no_inbox_can_store_are_a_clear_4xx(
     answer = feed.respond("GET", path, query, f"Bearer {TOKEN}")
     assert answer.status == status
     assert json.loads(answer.body)["error"] in ("not_found", "bad_request")
+
+
+def test_routes_are_exact_paths_relative_to_the_mount_and_the_rest_is_404(tmp_path: Path) -> None:
+    # The routes were matched by their path's end: /deliveries/cursor answered the cursor,
+    # /x/deliveries the deliveries.
+    from starlette.applications import Starlette
+    from starlette.routing import Mount
+
+    box = SQLiteInbox(tmp_path / "m.db")
+    box.put(record("m1", 5.0))
+    feed = InboxFeed(box, auth=TOKEN)
+    auth = {"authorization": f"Bearer {TOKEN}"}
+    good = {"/deliveries": 200, "/cursor": 200, "/deliveries/m1": 200, "/deliveries/zz": 404}
+    bad = ["/deliveries/cursor", "/x/deliveries", "/x/cursor", "/deliveries/m1/cursor",
+           "/deliveries/m1/x", "/feed/deliveries", "//deliveries", "/", "/cursor/x"]  # fmt: skip
+    app = Starlette(routes=[Mount("/_feed", app=feed)])
+    with serve_asgi(app) as direct, serve_asgi(app, root_path="/proxied") as behind:
+        for base in (direct, behind):
+            for path, status in good.items():
+                assert httpx.get(base + "/_feed" + path, headers=auth).status_code == status, path
+            for path in bad:
+                answer = httpx.get(base + "/_feed" + path, headers=auth)
+                assert answer.status_code == 404, path
+                assert answer.json()["error"] == "not_found"
+        # The bare feed app, at the root of its server.
+    with serve_asgi(feed) as bare:
+        assert httpx.get(bare + "/cursor", headers=auth).status_code == 200
+        assert httpx.get(bare + "/x/cursor", headers=auth).status_code == 404
+
+    def wsgi_root(environ: dict[str, object], start_response: object) -> object:
+        environ["SCRIPT_NAME"] = "/_feed"  # what a DispatcherMiddleware does
+        environ["PATH_INFO"] = str(environ["PATH_INFO"]).removeprefix("/_feed")
+        return feed.wsgi(environ, start_response)  # type: ignore[arg-type]
+
+    with serve_wsgi(wsgi_root) as base:
+        for path, status in good.items():
+            assert httpx.get(base + "/_feed" + path, headers=auth).status_code == status, path
+        for path in bad:
+            assert httpx.get(base + "/_feed" + path, headers=auth).status_code == 404, path
+    box.close()
+
+
+class Loads:
+    """The inbox, counting the records the feed loads from it (not a fake: it reads it)."""
+
+    def __init__(self, inbox: Inbox) -> None:
+        self.inbox = inbox
+        self.loaded: list[int] = []
+
+    def received_after(self, after: tuple[float, str] | None, *, limit: int) -> list[InboxRecord]:
+        found = self.inbox.received_after(after, limit=limit)
+        self.loaded.append(len(found))
+        return found
+
+    def __getattr__(self, name: str) -> object:
+        return getattr(self.inbox, name)
+
+
+def test_a_page_is_capped_by_bytes_and_loads_about_what_it_sends(tmp_path: Path) -> None:
+    # A page of 100 faxes of 25 MiB was ~3 GB of JSON built in the production process.
+    mib = 1024 * 1024
+    box = SQLiteInbox(tmp_path / "big.db")
+    bodies = {f"b{i}": os.urandom(3 * mib) for i in range(6)}
+    for i, (rid, body) in enumerate(bodies.items()):
+        box.put(record(rid, 10.0 + i, body=body, size=len(body)))
+    box.put(record("small", 20.0))
+    box.put(record("huge", 30.0, body=os.urandom(12 * mib), size=12 * mib))
+    cap = 10 * mib
+    loads = Loads(box)
+    feed = InboxFeed(loads, auth=TOKEN, max_page_bytes=cap)  # type: ignore[arg-type]
+    seen: list[str] = []
+    cursor = ""
+    with serve_asgi(feed) as base:
+        auth = {"authorization": f"Bearer {TOKEN}"}
+        for _ in range(20):
+            loads.loaded.clear()
+            answer = httpx.get(
+                base + "/deliveries", params={"after": cursor, "limit": 500}, headers=auth
+            )
+            page = answer.json()
+            ids = [d["id"] for d in page["deliveries"]]
+            if not ids:
+                break
+            if ids != ["huge"]:  # one record over the cap still goes, alone
+                assert len(answer.content) <= cap, ids
+            assert sum(loads.loaded) <= len(ids) + 2, (loads.loaded, ids)
+            seen += ids
+            cursor = page["cursor"]
+    assert seen == [*bodies, "small", "huge"]
+    assert record_from_json(httpx_get_one(feed, "b3")).body == bodies["b3"]
+    box.close()
+
+
+def httpx_get_one(feed: InboxFeed, record_id: str) -> dict[str, object]:
+    answer = feed.respond("GET", f"/deliveries/{record_id}", "", f"Bearer {TOKEN}")
+    return dict(json.loads(answer.body))
+
+
+def test_the_page_cap_must_be_positive(tmp_path: Path) -> None:
+    with pytest.raises(ConfigurationError, match="max_page_bytes"):
+        InboxFeed(SQLiteInbox(tmp_path / "c.db"), auth=TOKEN, max_page_bytes=0)
+
+
+def test_forward_follows_past_a_page_the_byte_cap_cut_short(tmp_path: Path) -> None:
+    # The follower took a page shorter than its batch for "caught up": with once=True it
+    # stopped, leaving deliveries behind.
+    from hookreceiver.testing.forward import FeedSource, Forwarder
+
+    box = SQLiteInbox(tmp_path / "f.db")
+    for i in range(5):
+        box.put(record(f"r{i}", 10.0 + i, body=os.urandom(300_000), size=300_000))
+    feed = InboxFeed(box, auth=TOKEN, max_page_bytes=500_000)
+    got: list[bytes] = []
+
+    def local(environ: dict[str, object], start_response: object) -> list[bytes]:
+        stream = environ["wsgi.input"]
+        got.append(stream.read(int(str(environ.get("CONTENT_LENGTH") or 0))))  # type: ignore[attr-defined]
+        start_response("200 OK", [("content-type", "application/json")])  # type: ignore[operator]
+        return [b"{}"]
+
+    with serve_asgi(feed) as remote, serve_wsgi(local) as to:
+        forwarder = Forwarder(FeedSource(remote, TOKEN), to)
+        sent = [f.record.id for f in forwarder.follow(cursor="", once=True, batch=100)]
+    assert sent == [f"r{i}" for i in range(5)]
+    assert len(got) == 5
+    box.close()
+
+
+def test_basic_auth_goes_only_to_a_delivery_that_came_with_it(tmp_path: Path) -> None:
+    # --basic-auth went to every forwarded delivery: the local Kazoo and Updox endpoints
+    # received the Documo password. The inbox now keeps whether basic auth came (not what).
+    from hookreceiver import providers
+    from hookreceiver.testing import documo, faxplus
+
+    box = SQLiteInbox(tmp_path / "ba.db")
+    hooks = Receiver(inbox=box, worker=False, log_events=False)
+    hooks.endpoint(
+        "/hooks/documo",
+        providers.Documo(basic_auth=[("documo", "prod-pw")], allow_ips=["127.0.0.1"]),
+        ack="inbox",
+    )
+    hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"]), ack="inbox")
+    with serve_asgi(hooks.asgi_app) as base:
+        fax = documo.fax_inbound(basic_auth=("documo", "prod-pw"))
+        assert send_http(fax, base).status == 200
+        assert send_http(faxplus.fax_received(), base).status == 200
+    kept = {r.provider: r for r in box.received_after(None, limit=10)}
+    assert kept["documo"].basic_auth is True and kept["faxplus"].basic_auth is False
+    assert all("prod-pw" not in repr(r) for r in kept.values())
+    guards = LocalGuards(basic_auth=("local", "local-pw"))
+    for provider, record_ in kept.items():
+        again = record_from_json(json.loads(json.dumps(record_to_json(record_))))
+        assert again.basic_auth is record_.basic_auth
+        sent = StoredDelivery.from_record(again).simulated(guards)
+        assert (sent.header("authorization") is not None) is (provider == "documo"), provider
+    box.close()

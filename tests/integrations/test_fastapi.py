@@ -20,7 +20,7 @@ pytestmark = pytest.mark.slow
 KEY = "fastapi-key-" + "k" * 20
 
 
-def make_app(*, openapi: bool) -> tuple[FastAPI, list[tuple[str, Any]]]:
+def make_app(*, openapi: bool, prefix: str = "") -> tuple[FastAPI, list[tuple[str, Any]]]:
     hooks = Receiver(log_events=False)
     hooks.endpoint(
         "/hooks/documo",
@@ -39,7 +39,7 @@ def make_app(*, openapi: bool) -> tuple[FastAPI, list[tuple[str, Any]]]:
         seen.append((ctx.event_name, pages or ctx.signed))
 
     app = FastAPI()
-    app.include_router(webhook_router(hooks, openapi=openapi))
+    app.include_router(webhook_router(hooks, openapi=openapi), prefix=prefix)
 
     @app.get("/health")
     def health() -> dict[str, str]:
@@ -99,3 +99,29 @@ def test_openapi_lists_each_endpoint_with_its_event_models() -> None:
     zipwhip_params = paths["/hooks/zipwhip/{event}"]["post"]["parameters"]
     assert [p["name"] for p in zipwhip_params] == ["event"]
     assert set(paths["/hooks/zipwhip/{event}"]) == {"post", "put", "get"}
+
+
+@pytest.mark.parametrize("root_path", ["", "/proxied"])
+def test_a_router_included_under_a_prefix_answers_there(root_path: str) -> None:
+    # include_router(..., prefix="/api") answered 404 to every delivery: the receiver looked
+    # for /api/hooks/documo among its endpoints.
+    app, seen = make_app(openapi=True, prefix="/api")
+    with serve_asgi(app, root_path=root_path) as base:
+        fax = documo.fax_inbound(pages=1, basic_auth=("documo", "s3cret"))
+        # Behind a proxy that strips root_path (uvicorn --root-path puts it back in the scope).
+        assert send_http(fax, base + "/api").status == 200
+        assert send_http(fax.with_basic_auth("documo", "nope"), base + "/api").status == 401
+        message = zipwhip.receive(path="/hooks/zipwhip/receive")
+        assert send_http(message, base + "/api").status == 200
+        signed = URLSigner([KEY], expires_in=None).url(
+            base + "/api", "/hooks/updox/{event}/{token}", {"event": "inbound_fax"}, {"job": 4}
+        )
+        assert send_http(updox.inbound_fax(url=signed), base).status == 200
+        assert send_http(fax, base).status == 404  # not at the unprefixed path
+        paths = httpx.get(base + "/openapi.json").json()["paths"]
+        assert "/api/hooks/documo" in paths and "/hooks/documo" not in paths
+    assert [name for name, _ in seen] == [
+        "documo.fax.inbound",
+        "zipwhip.message.receive",
+        "updox.inbound_fax",
+    ]

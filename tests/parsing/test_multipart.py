@@ -6,6 +6,8 @@ import hashlib
 import os
 
 import pytest
+from hypothesis import HealthCheck, assume, given, settings
+from hypothesis import strategies as st
 
 from hookreceiver import MalformedBody, PayloadTooLarge
 from hookreceiver.parsing import MultipartSink, multipart_boundary
@@ -119,3 +121,53 @@ def test_broken_bodies_are_malformed(body: bytes) -> None:
 def test_missing_boundary_is_malformed(header: str) -> None:
     with pytest.raises(MalformedBody):
         multipart_boundary(header)
+
+
+def parts(body: bytes, chunk: int) -> tuple[dict[str, str], list[tuple[str, bytes]]]:
+    sink = MultipartSink(BOUNDARY.encode(), limit=1 << 20)
+    feed(sink, body, chunk)
+    parsed = sink.finish()
+    try:
+        return dict(parsed.fields), [(f.field, f.read()) for f in parsed.files]
+    finally:
+        parsed.close()
+
+
+def test_a_preamble_is_ignored_as_rfc_2046_says() -> None:
+    # python-multipart skips leading CR/LF only, and refused the rest: a 400 for a valid body.
+    body = multipart({"data": '{"a": 1}'}, {"attachment": ("f.pdf", "application/pdf", b"%PDF")})
+    with_preamble = b"This is a multi-part message in MIME format.\r\n" + body
+    assert parts(with_preamble, 7_919) == parts(body, 7_919)
+    assert parts(with_preamble, 1) == parts(body, 1)
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(
+    preamble=st.binary(max_size=300),
+    epilogue=st.binary(max_size=300),
+    value=st.text(max_size=50).filter(lambda v: "\r" not in v),
+    data=st.binary(max_size=300),
+    chunk=st.integers(min_value=1, max_value=64),
+)
+def test_any_preamble_and_epilogue_parse_to_the_same_parts(
+    preamble: bytes, epilogue: bytes, value: str, data: bytes, chunk: int
+) -> None:
+    delimiter = b"\r\n--" + BOUNDARY.encode()
+    assume(delimiter not in b"\r\n" + preamble + b"\r\n" and delimiter[2:] not in data)
+    body = multipart({"data": value}, {"attachment": ("f.pdf", "application/pdf", data)})
+    expected = parts(body, 7_919)
+    assert expected == ({"data": value}, [("attachment", data)])
+    assert parts(preamble + b"\r\n" + body + epilogue, chunk) == expected
+
+
+def test_a_documo_fax_with_a_preamble_is_verified_like_one_without() -> None:
+    from hookreceiver import Receiver, providers
+    from hookreceiver.testing import documo
+
+    hooks = Receiver(log_events=False)
+    hooks.endpoint("/hooks/documo", providers.Documo(basic_auth=[("documo", "s3cret")]))
+    sent = documo.fax_inbound(pages=1, basic_auth=("documo", "s3cret"))
+    body = b"This is a multi-part message in MIME format.\r\n" + sent.body
+    with hooks.verify(sent.method, sent.path, sent.headers, body, client=sent.sender) as got:
+        assert got.name == "documo.fax.inbound"
+        assert got.attachments[0].read() == sent.attachment

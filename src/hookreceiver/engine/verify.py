@@ -12,7 +12,7 @@ binding); no store is claimed, no inbox written, no handler run, no observer tol
 from __future__ import annotations
 
 import logging
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import AsyncIterable, AsyncIterator, Generator, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -100,7 +100,7 @@ def delivery_of(
     method: str,
     path: str,
     headers: HeadersArg,
-    body: BodySource,
+    body: BodySource | str,
     *,
     client: str | None = None,
     query: str = "",
@@ -108,23 +108,91 @@ def delivery_of(
     """A :class:`~hookreceiver.Delivery` from what a framework gives a route.
 
     ``path`` may carry the query string (``/hooks/x?token=...``) when ``query`` is not given.
+    ``body`` is bytes (or ``bytearray``/``memoryview``), a ``str`` (sent as its UTF-8 bytes,
+    like Stripe's and svix's libraries), or an iterable / async iterable of bytes chunks;
+    header names and values are ``str`` (or ``bytes``, read as latin-1, as in an ASGI scope).
+
+    Raises:
+        TypeError: an argument of another type (a chunk of another type when it is read).
     """
+    for name, value in (("method", method), ("path", path), ("query", query)):
+        if not isinstance(value, str):
+            raise TypeError(f"{name} must be a str, not {type(value).__name__}")
+    if client is not None and not isinstance(client, str):
+        raise TypeError(f"client must be a str address or None, not {type(client).__name__}")
     if not query and "?" in path:
         path, _, query = path.partition("?")
-    if isinstance(headers, Headers):
-        found = headers
-    elif isinstance(headers, Mapping):
-        found = Headers((str(k), str(v)) for k, v in headers.items())
-    else:
-        found = Headers((str(k), str(v)) for k, v in headers)
     return Delivery(
-        method=str(method).upper(),
+        method=method.upper(),
         path=path,
         query=query,
-        headers=found,
+        headers=_headers(headers),
         peer=client,
-        body=body,
+        body=_body(body),
     )
+
+
+class _WrongType(TypeError):
+    """A caller's argument of the wrong type, found while the body is read."""
+
+
+def _text(value: object, what: str) -> str:
+    if isinstance(value, str):
+        return value
+    if isinstance(value, bytes):
+        return value.decode("latin-1")
+    raise TypeError(f"header {what}s must be str or bytes, not {type(value).__name__}")
+
+
+def _headers(headers: object) -> Headers:
+    if isinstance(headers, Headers):
+        return headers
+    if isinstance(headers, Mapping):
+        pairs: Iterable[Any] = headers.items()
+    elif isinstance(headers, Iterable) and not isinstance(headers, (str, bytes)):
+        pairs = headers
+    else:
+        raise TypeError(f"headers must be a mapping or (name, value) pairs, not {headers!r:.40}")
+    found: list[tuple[str, str]] = []
+    for pair in pairs:
+        if not isinstance(pair, (tuple, list)) or len(pair) != 2:
+            raise TypeError(f"headers must be (name, value) pairs, not {pair!r:.40}")
+        found.append((_text(pair[0], "name"), _text(pair[1], "value")))
+    return Headers(found)
+
+
+def _body(body: object) -> BodySource:
+    if isinstance(body, bytes):
+        return body
+    if isinstance(body, str):
+        return body.encode("utf-8")
+    if isinstance(body, (bytearray, memoryview)):
+        return bytes(body)
+    if isinstance(body, AsyncIterable):
+        return _checked_async(body)
+    if isinstance(body, Iterable) and not isinstance(body, Mapping):
+        return _checked(body)
+    raise TypeError(
+        f"body must be bytes, str or an iterable of bytes chunks, not {type(body).__name__}"
+    )
+
+
+def _chunk(chunk: object) -> bytes:
+    if isinstance(chunk, bytes):
+        return chunk
+    if isinstance(chunk, (bytearray, memoryview)):
+        return bytes(chunk)
+    raise _WrongType(f"body chunks must be bytes, not {type(chunk).__name__}")
+
+
+def _checked(chunks: Iterable[object]) -> Iterator[bytes]:
+    for chunk in chunks:
+        yield _chunk(chunk)
+
+
+async def _checked_async(chunks: AsyncIterable[object]) -> AsyncIterator[bytes]:
+    async for chunk in chunks:
+        yield _chunk(chunk)
 
 
 _NOT_FOUND = ("no webhook endpoint at this path", 404, "not_found")
@@ -194,10 +262,11 @@ def verify(receiver: ReceiverState, delivery: Delivery) -> Verified:
         DeliveryRejected: a typed refusal (``NotVerified``, ``InvalidPayload``,
             ``PayloadTooLarge``, ...; status 404 ``not_found`` for a path that is no endpoint,
             500 ``internal_error`` for a bug of the receiver's, logged with its traceback).
+        TypeError: an argument of the wrong type (see :func:`delivery_of`).
     """
     try:
         return drive_sync(_steps(receiver, delivery))
-    except DeliveryRejected:
+    except (DeliveryRejected, _WrongType):
         raise
     except Exception as exc:
         raise _bug(delivery, exc) from exc
@@ -207,7 +276,7 @@ async def averify(receiver: ReceiverState, delivery: Delivery) -> Verified:
     """:func:`verify` on the running event loop (an async body is read without blocking)."""
     try:
         return await drive_async(_steps(receiver, delivery))
-    except DeliveryRejected:
+    except (DeliveryRejected, _WrongType):
         raise
     except Exception as exc:
         raise _bug(delivery, exc) from exc

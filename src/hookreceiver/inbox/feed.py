@@ -9,12 +9,15 @@ it, to send each delivery again to an app on their laptop. Mount it under any pa
         auth=os.environ["HOOKRECEIVER_FEED_TOKEN"]))])
     # Flask / Django: hooks.inbox_feed_app(auth=...).wsgi, e.g. in a DispatcherMiddleware
 
-Its routes, relative to where it is mounted, all ``GET`` with
+Its routes, exactly these paths relative to where it is mounted (ASGI ``root_path``, WSGI
+``SCRIPT_NAME``; any other path is a 404), all ``GET`` with
 ``Authorization: Bearer <token>``:
 
 - ``/deliveries?after=CURSOR&limit=N``: the deliveries received after ``CURSOR`` (from the
   first when omitted), oldest first, with their bodies: ``{"deliveries": [...], "cursor": C}``,
-  ``C`` to pass as ``after`` next time.
+  ``C`` to pass as ``after`` next time. At most ``N`` (500) deliveries and at most
+  ``max_page_bytes`` of JSON (a first delivery larger than that comes alone), so a page can
+  be shorter than ``N`` with more to come: a reader is caught up when a page is empty.
 - ``/deliveries/ID``: one delivery, or 404.
 - ``/cursor``: ``{"cursor": C}`` for the delivery received last: what to follow from.
 
@@ -30,6 +33,7 @@ import base64
 import binascii
 import hashlib
 import hmac
+import json
 import logging
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
@@ -41,6 +45,7 @@ from .base import Inbox
 from .records import InboxRecord, InboxState, StoredFile
 
 __all__ = [
+    "DEFAULT_PAGE_BYTES",
     "InboxFeed",
     "decode_cursor",
     "encode_cursor",
@@ -52,6 +57,9 @@ logger = logging.getLogger("hookreceiver")
 
 _MIN_TOKEN = 16
 _MAX_LIMIT = 500
+#: The default most bytes of one page of ``/deliveries`` (16 MiB of JSON).
+DEFAULT_PAGE_BYTES = 16 * 1024 * 1024
+_PAGE_OVERHEAD = 256  # the page's own keys and its cursor
 _CHALLENGE = (("www-authenticate", 'Bearer realm="hookreceiver-feed"'),)
 
 
@@ -107,6 +115,7 @@ def record_to_json(record: InboxRecord) -> dict[str, Any]:
             for f in record.files
         ],
         "signed": record.signed,
+        "basic_auth": record.basic_auth,
     }
 
 
@@ -149,6 +158,7 @@ def record_from_json(data: Mapping[str, Any]) -> InboxRecord:
                 for f in data["files"]
             ),
             signed=data.get("signed"),
+            basic_auth=data.get("basic_auth") is True,
         )
     except (KeyError, TypeError, AttributeError, binascii.Error) as exc:
         raise ValueError(f"not a stored delivery: {type(exc).__name__} {exc}") from None
@@ -173,10 +183,22 @@ class InboxFeed:
     Args:
         inbox: the inbox to serve.
         auth: the accepted bearer tokens (at least 16 characters; several while rotating).
+        max_page_bytes: the most a page of ``/deliveries`` weighs (its JSON, bodies in
+            base64); a page stops before the record that would pass it, except its first,
+            which goes whatever its size. Records are loaded about as many as fit.
     """
 
-    def __init__(self, inbox: Inbox, *, auth: str | Sequence[str]) -> None:
+    def __init__(
+        self,
+        inbox: Inbox,
+        *,
+        auth: str | Sequence[str],
+        max_page_bytes: int = DEFAULT_PAGE_BYTES,
+    ) -> None:
+        if max_page_bytes <= _PAGE_OVERHEAD:
+            raise ConfigurationError(f"max_page_bytes must be over {_PAGE_OVERHEAD} bytes")
         self.inbox = inbox
+        self.max_page_bytes = max_page_bytes
         self._digests = _tokens(auth)
 
     # The decisions, once for both interfaces ---------------------------------------------
@@ -190,21 +212,22 @@ class InboxFeed:
         return scheme.lower() == "bearer" and matched
 
     def respond(self, method: str, path: str, query: str, authorization: str | None) -> Response:
-        """The answer to one request (``path`` relative to the mount point or absolute: the
-        route is read from its end). Blocking: it reads the inbox."""
+        """The answer to one request (``path`` relative to where the feed is mounted: exactly
+        ``/deliveries``, ``/deliveries/ID`` or ``/cursor``; anything else is a 404). Blocking:
+        it reads the inbox."""
         if not self._allowed(authorization):
             return error_response(401, "unauthorized", "feed token required", _CHALLENGE)
         if method not in ("GET", "HEAD"):
             return error_response(405, "method_not_allowed", "GET only", (("allow", "GET"),))
-        segments = [s for s in path.split("/") if s]
+        segments = path.split("/")
         try:
-            if segments[-1:] == ["cursor"]:
+            if segments == ["", "cursor"]:
                 return Response.json(200, {"cursor": encode_cursor(self.inbox.last_received())})
-            if segments[-1:] == ["deliveries"]:
+            if segments == ["", "deliveries"]:
                 return self._page(query)
-            if segments[-2:-1] == ["deliveries"]:
+            if len(segments) == 3 and segments[:2] == ["", "deliveries"] and segments[2]:
                 # Ids are printable: a NUL byte would make PostgreSQL's driver raise.
-                record = self.inbox.get(segments[-1]) if segments[-1].isprintable() else None
+                record = self.inbox.get(segments[2]) if segments[2].isprintable() else None
                 if record is None:
                     return error_response(404, "not_found", "no such delivery")
                 return Response.json(200, record_to_json(record))
@@ -221,11 +244,36 @@ class InboxFeed:
         except ValueError:
             return error_response(400, "bad_request", "after is a cursor, limit a number")
         limit = max(1, min(limit, _MAX_LIMIT))
-        records = self.inbox.received_after(after, limit=limit)
-        cursor = after if not records else (records[-1].received_at, records[-1].id)
-        return Response.json(
+        budget = self.max_page_bytes - _PAGE_OVERHEAD
+        parts: list[bytes] = []
+        size = 0
+        position = after
+        batch = 1  # what the first record weighs is unknown: load one, then as many as fit
+        largest = 1
+        while len(parts) < limit:
+            records = self.inbox.received_after(position, limit=min(batch, limit - len(parts)))
+            for record in records:
+                encoded = json.dumps(record_to_json(record), separators=(",", ":")).encode()
+                if parts and size + len(encoded) + 1 > budget:
+                    records = []  # full: this one starts the next page
+                    break
+                parts.append(encoded)
+                size += len(encoded) + 1
+                largest = max(largest, len(encoded))
+                position = (record.received_at, record.id)
+            else:
+                if records:
+                    batch = max(1, (budget - size) // (2 * largest))
+                    continue
+            break
+        body = b'{"deliveries":[%b],"cursor":%b}' % (
+            b",".join(parts),
+            json.dumps(encode_cursor(position)).encode(),
+        )
+        return Response(
             200,
-            {"deliveries": [record_to_json(r) for r in records], "cursor": encode_cursor(cursor)},
+            (("content-type", "application/json"), ("content-length", str(len(body)))),
+            body,
         )
 
     # ASGI ----------------------------------------------------------------------------------
@@ -251,8 +299,13 @@ class InboxFeed:
             None,
         )
         query = bytes(scope.get("query_string", b"")).decode("latin-1")
+        # Starlette's Mount (and a server's --root-path) leave the whole path in "path" and
+        # where the feed is mounted in "root_path"; a bare ASGI mount may give the rest only.
+        path, root = str(scope["path"]), str(scope.get("root_path", ""))
+        if root and path.startswith(root):
+            path = path[len(root) :]
         response = await asyncio.to_thread(
-            self.respond, scope["method"], scope["path"], query, authorization
+            self.respond, scope["method"], path, query, authorization
         )
         await send(
             {
@@ -270,10 +323,9 @@ class InboxFeed:
         self, environ: Mapping[str, Any], start_response: Callable[..., Any]
     ) -> Iterable[bytes]:
         """The same feed as a WSGI app."""
-        path = str(environ.get("SCRIPT_NAME", "")) + str(environ.get("PATH_INFO", ""))
         response = self.respond(
             str(environ.get("REQUEST_METHOD", "GET")),
-            path,
+            str(environ.get("PATH_INFO", "")),  # relative to the mount (SCRIPT_NAME)
             str(environ.get("QUERY_STRING", "")),
             environ.get("HTTP_AUTHORIZATION"),
         )

@@ -84,8 +84,15 @@ def capture(
         fields=dict(body.fields),
         files=files,
         signed=dict(request.signed) if request.signed is not None else None,
+        basic_auth=_came_with_basic_auth(delivery.headers.get("authorization")),
         traceparent=traceparent,
     )
+
+
+def _came_with_basic_auth(authorization: str | None) -> bool:
+    """Whether the request carried basic auth: kept (not the credentials), so a forwarded
+    copy gets the local app's credentials and no other delivery does."""
+    return authorization is not None and authorization.lstrip()[:6].lower() == "basic "
 
 
 def without_url_secrets(

@@ -150,6 +150,9 @@ class InboxRecord(InboxEntry):
         fields: multipart text fields.
         files: multipart files.
         signed: the context a signed callback URL carried, when the endpoint uses them.
+        basic_auth: the request came with ``Authorization: Basic`` credentials (never kept:
+            only that they came, so ``hookreceiver forward`` sends the local app's own to
+            this delivery and no other).
         lock_token: set on a record a worker has taken: only it may finish the record.
         traceparent: the W3C trace context of the span that received it, when traces are on
             (the worker's span links to it).
@@ -166,6 +169,7 @@ class InboxRecord(InboxEntry):
     fields: dict[str, str] = field(default_factory=dict)
     files: tuple[StoredFile, ...] = ()
     signed: dict[str, Any] | None = None
+    basic_auth: bool = False
     lock_token: str | None = None
     traceparent: str | None = None
 
@@ -218,6 +222,8 @@ class InboxRecord(InboxEntry):
         }
         if self.traceparent is not None:
             meta["traceparent"] = self.traceparent
+        if self.basic_auth:
+            meta["basic_auth"] = True
         if files_apart and self.files:
             meta["files_apart"] = True
             payload = self.body
@@ -269,6 +275,7 @@ class InboxRecord(InboxEntry):
             fields=dict(meta["fields"]),
             files=tuple(files),
             signed=meta["signed"],
+            basic_auth=bool(meta.get("basic_auth")),
             traceparent=meta.get("traceparent"),
         )
 

@@ -8,11 +8,12 @@
     app = FastAPI()
     app.include_router(webhook_router(hooks, openapi=True))
 
-Each endpoint of the receiver becomes a route of the router, at the path the sender uses (so
-include it without a ``prefix``), for the provider's methods. A request to it is answered by
-the receiver's own ASGI adapter, exactly as ``hooks.asgi_middleware`` would: guards before the
-body, limits while it streams, the provider's statuses. FastAPI never reads or validates the
-body, and its dependencies do not run for it.
+Each endpoint of the receiver becomes a route of the router, at the path the sender uses, or
+below the ``prefix`` it is included with (``include_router(router, prefix="/api")`` serves
+``/hooks/documo`` at ``/api/hooks/documo``), for the provider's methods. A request to it is
+answered by the receiver's own ASGI adapter, exactly as ``hooks.asgi_middleware`` would: guards
+before the body, limits while it streams, the provider's statuses. FastAPI never reads or
+validates the body, and its dependencies do not run for it.
 
 With ``openapi=True`` each endpoint is listed in the app's OpenAPI document, like FastAPI's
 own ``app.webhooks`` entries: the request body is any of the provider's event models (their
@@ -73,13 +74,29 @@ class WebhookReceiver(Protocol):
 
 
 class _Delegate(Response):
-    """The answer of a webhook route: the receiver's ASGI app answers on the raw connection."""
+    """The answer of a webhook route: the receiver's ASGI app answers on the raw connection.
 
-    def __init__(self, app: ASGIApp) -> None:
+    Under a prefix (``include_router(..., prefix="/api")``) the scope's ``root_path`` is
+    extended to the prefix, so the receiver finds its endpoint below it, as under a ``Mount``.
+    The prefix is what precedes the endpoint's own path (its template filled with the matched
+    path parameters): how FastAPI includes a router (copied routes in older versions, an
+    included router's context in newer ones) does not matter.
+    """
+
+    def __init__(self, app: ASGIApp, template: str) -> None:
         self.app = app
+        self.template = template
         self.background = None
 
     async def __call__(self, scope: Scope, receive: Any, send: Any) -> None:
+        root: str = scope.get("root_path") or ""
+        path: str = scope["path"]
+        if root and not path.startswith(root):  # a pre-3.0 server: path below root_path
+            path = root + path
+        params = scope.get("path_params") or {}
+        own = PATH_PLACEHOLDER.sub(lambda m: str(params.get(m.group(1), m.group(0))), self.template)
+        if path != own and path.endswith(own) and len(path) - len(own) > len(root):
+            scope = {**scope, "path": path, "root_path": path[: len(path) - len(own)]}
         await self.app(scope, receive, send)
 
 
@@ -88,9 +105,10 @@ class WebhookRoute(APIRoute):
 
     def get_route_handler(self) -> Callable[[Request], Any]:
         app: ASGIApp = getattr(self.endpoint, "hookreceiver_app")  # noqa: B009
+        template: str = getattr(self.endpoint, "hookreceiver_path")  # noqa: B009
 
         async def handle(request: Request) -> Response:
-            return _Delegate(app)
+            return _Delegate(app, template)
 
         return handle
 
@@ -120,6 +138,7 @@ def _documenting_endpoint(endpoint: Endpoint, app: ASGIApp, openapi: bool) -> Ca
     webhook.__signature__ = inspect.Signature(parameters)  # type: ignore[attr-defined]
     webhook.__name__ = f"{provider.name}_webhook"
     webhook.hookreceiver_app = app  # type: ignore[attr-defined]
+    webhook.hookreceiver_path = endpoint.path  # type: ignore[attr-defined]
     return webhook
 
 

@@ -2,8 +2,9 @@
 
 Text fields are kept in memory up to ``max_field_size``; file parts are written chunk by chunk to
 spooled temporary files (see :class:`~hookreceiver.parsing.attachment.Attachment`), so a 20 MiB
-fax never sits whole in memory. When a guard checks the body's bytes (a signature over them),
-those are spooled as they arrive as well (``keep_raw``), to a file of their own.
+fax never sits whole in memory. A preamble before the first boundary is skipped and an epilogue
+after the last one ignored, as RFC 2046 says. When a guard checks the body's bytes (a signature
+over them), those are spooled as they arrive as well (``keep_raw``), to a file of their own.
 """
 
 from __future__ import annotations
@@ -76,6 +77,11 @@ class MultipartSink:
         self._file: Attachment | None = None
         self._data = bytearray()
         self._raw: IO[bytes] | None = None
+        # Until the first delimiter: the preamble, discarded (RFC 2046 5.1.1). Searched as if
+        # the body began with CRLF, so a body starting with the boundary needs no preamble;
+        # only the delimiter's length is ever held.
+        self._delimiter: bytes | None = b"\r\n--" + boundary
+        self._pending = b"\r\n"
         if keep_raw:
             self._raw = tempfile.SpooledTemporaryFile(
                 max_size=SPOOL_IN_MEMORY, dir=spool_dir, prefix="hookreceiver-raw-"
@@ -104,6 +110,8 @@ class MultipartSink:
             raise PayloadTooLarge(f"body is larger than the limit of {self.limit} bytes")
         if self._raw is not None:
             self._raw.write(chunk)
+        if self._delimiter is not None:
+            chunk = self._skip_preamble(chunk)
         try:
             self._parser.write(chunk)
         except MultipartParseError as exc:
@@ -112,6 +120,22 @@ class MultipartSink:
         except PayloadTooLarge:
             self.abort()
             raise
+
+    def _skip_preamble(self, chunk: bytes) -> bytes:
+        """What of ``chunk`` follows the preamble (from the first delimiter), or ``b""``.
+
+        python-multipart skips leading CR/LF only and refuses any other preamble, which
+        RFC 2046 allows senders to write ("This is a multi-part message in MIME format.").
+        """
+        assert self._delimiter is not None
+        data = self._pending + chunk
+        found = data.find(self._delimiter)
+        if found < 0:
+            self._pending = data[-(len(self._delimiter) - 1) :]
+            return b""
+        self._delimiter = None
+        self._pending = b""
+        return data[found:]  # the parser skips the CRLF that begins the delimiter
 
     def finish(self) -> Body:
         """Check the closing boundary arrived, and return the fields and files."""

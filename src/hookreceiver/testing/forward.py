@@ -22,7 +22,7 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import quote, urlsplit
 
@@ -76,7 +76,8 @@ class LocalGuards:
     """The local app's own secrets, to make again the credentials the inbox does not keep.
 
     Attributes:
-        basic_auth: ``(user, password)`` sent as ``Authorization: Basic``.
+        basic_auth: ``(user, password)`` sent as ``Authorization: Basic`` to the deliveries
+            that came with basic auth (``StoredDelivery.basic_auth``), and to no other.
         url_signer: signs a stored signed URL's token again (``***`` in the stored path or
             query) for the local app's keys.
         webhook_signer: signs a Standard Webhooks delivery again (fresh timestamp).
@@ -112,6 +113,8 @@ class StoredDelivery:
     body: bytes = b""
     fields: Mapping[str, str] = field(default_factory=dict)
     files: tuple[StoredFile, ...] = ()
+    #: It came with basic auth (which the inbox does not keep): the local credentials go to it.
+    basic_auth: bool = False
 
     @classmethod
     def from_record(cls, record: InboxRecord) -> StoredDelivery:
@@ -132,6 +135,7 @@ class StoredDelivery:
             body=record.body,
             fields=dict(record.fields),
             files=record.files,
+            basic_auth=record.basic_auth,
         )
 
     def wire_body(self) -> bytes:
@@ -145,7 +149,7 @@ class StoredDelivery:
         guards = guards or LocalGuards()
         body = self.wire_body()
         headers = [(k, v) for k, v in self.headers if k.lower() not in _HOP_HEADERS]
-        if guards.basic_auth is not None:
+        if guards.basic_auth is not None and self.basic_auth:  # not to any other endpoint
             headers.append(basic_auth_header(*guards.basic_auth))
         if guards.webhook_signer is not None:
             headers = _signed_headers(headers, guards.webhook_signer, body, int(clock()))
@@ -200,18 +204,22 @@ class StoredDelivery:
         signer: URLSigner | None = None
         webhook: StandardWebhooks | None = None
         route = receiver.match(self.path) if receiver is not None else None
+        local_basic_auth = False  # the local endpoint decides, whatever production had
         for guard in route.endpoint.provider.guards if route is not None else ():
             if isinstance(guard, SignedURLGuard):
                 signer = guard.signer
             elif isinstance(guard, StandardWebhooks):
                 webhook = guard
-            elif isinstance(guard, BasicAuth) and pair is None:
+            elif isinstance(guard, BasicAuth):
+                local_basic_auth = True
+            if isinstance(guard, BasicAuth) and pair is None:
                 raise ValueError(
                     f"endpoint {route.endpoint.path if route else self.path} needs basic auth, "
                     "which the inbox never keeps: pass basic_auth='user:password' (the exported "
                     "test reads HOOKRECEIVER_TEST_BASIC_AUTH)"
                 )
-        return self.simulated(LocalGuards(pair, signer, webhook))
+        delivery = replace(self, basic_auth=local_basic_auth)
+        return delivery.simulated(LocalGuards(pair, signer, webhook))
 
 
 def _pair(value: str | tuple[str, str] | None) -> tuple[str, str] | None:
@@ -462,7 +470,7 @@ class Forwarder:
                 continue
             for record in records:
                 yield self.forward(record)
-            if len(records) < batch:
+            if not records:  # a feed's page may be short (its byte cap) with more to come
                 if once:
                     return
                 stop.wait(poll_interval)
