@@ -10,6 +10,9 @@ Run from the repository root, with the environment of ``examples/starlette_app.p
 (``redis://...`` uses Dramatiq's Redis broker). The broker carries delivery ids only; the
 inbox (``HOOKRECEIVER_INBOX``) holds the deliveries, and each worker process sweeps for those
 whose message was lost.
+
+The JSON event lines come out on the ``dramatiq`` command's stderr (or ``--log-file``): Dramatiq
+sends its worker processes' stdout there.
 """
 
 from __future__ import annotations

@@ -6,7 +6,8 @@ Environment variables, beside those of ``examples/starlette_app.py``:
 ``HOOKRECEIVER_INBOX``       the inbox's URL, shared by receivers and workers: for several
                              hosts ``postgresql://user@host/db`` (passed to psycopg as given, so
                              ``?options=-csearch_path%3Dmyschema`` works; ``?table=`` names it).
-``HOOKRECEIVER_STORE``       the dedup store: ``postgresql://...``, ``redis://...`` or a path.
+``HOOKRECEIVER_STORE``       the dedup store's URL: ``postgresql://...?table=``, ``redis://...``
+                             or ``sqlite:///path``.
 ``HOOKRECEIVER_BROKER_URL``  the broker (each example names its default).
 ``HOOKRECEIVER_QUEUE``       the broker queue's name (default ``hookreceiver``).
 ``HOOKRECEIVER_SWEEP_EVERY`` seconds between sweeps for lost messages (default 30).

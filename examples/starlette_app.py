@@ -20,8 +20,9 @@ Environment variables:
                             (list the new pair beside the old one while rotating).
 ``UPDOX_URL_KEYS``          required: keys that sign Updox callback URLs, newest first.
 ``WIRECLOUD_URL_KEYS``      required: keys that sign Wirecloud (Kazoo) webhook URLs.
-``HOOKRECEIVER_STORE``      the dedup store: a SQLite path (default ``hookreceiver-dedup.db``),
-                            ``redis://...``, ``postgresql://...`` or ``memory``.
+``HOOKRECEIVER_STORE``      the dedup store's URL (default ``hookreceiver-dedup.db``, a SQLite
+                            path): ``sqlite:///path``, ``redis://...?prefix=``,
+                            ``postgresql://...?table=`` or ``memory``.
 ``HOOKRECEIVER_INBOX``      the inbox's URL (default ``sqlite:///hookreceiver-inbox.db``; or
                             ``postgresql://...``), as ``hookreceiver inbox --inbox`` reads it.
 ``HOOKRECEIVER_ALLOW_IPS``  more sender addresses for Fax.Plus, Zipwhip and Documo, beside

@@ -25,7 +25,7 @@ from hookreceiver import DeliveryContext, GenericEvent, Receiver, providers
 from hookreceiver.inbox import open_inbox
 from hookreceiver.providers import CallEvent, FaxEvent, MessageEvent
 from hookreceiver.security import BasicAuth, TrustedProxies, URLSigner, redact_access_logs
-from hookreceiver.stores import MemoryStore, SQLiteStore, Store
+from hookreceiver.stores import Store, open_store
 
 __all__ = ["build_receiver", "observe", "registration_urls"]
 
@@ -40,18 +40,10 @@ def _list(name: str) -> list[str]:
 
 
 def _store(spec: str) -> Store:
-    if spec == "memory":
-        return MemoryStore()
-    # Redis and PostgreSQL need the [redis] and [postgres] extras: imported only when chosen.
-    if spec.startswith(("redis://", "rediss://", "unix://")):
-        from hookreceiver.stores.redis import RedisStore
-
-        return RedisStore(spec)
-    if spec.startswith(("postgres://", "postgresql://")):
-        from hookreceiver.stores.postgres import PostgresStore
-
-        return PostgresStore(spec)
-    return SQLiteStore(spec)
+    # A store URL, read as `hookreceiver store cleanup --store` reads it: sqlite:///path (or a
+    # bare path), postgresql://...?table=, redis://...?prefix=, memory. Redis and PostgreSQL
+    # need the [redis] and [postgres] extras: imported only when chosen.
+    return open_store(spec)
 
 
 def _json_lines_to_stdout() -> None:

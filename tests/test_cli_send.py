@@ -10,7 +10,7 @@ from click.testing import CliRunner
 
 from hookreceiver import DeliveryContext, Receiver, providers
 from hookreceiver.cli import main
-from hookreceiver.security import URLSigner
+from hookreceiver.security import TrustedProxies, URLSigner
 from support.servers import serve_asgi
 
 KEY = "cli-send-signing-key-0123456789"
@@ -94,3 +94,19 @@ def test_unknown_fields_are_refused_listing_the_known_ones(
     drift = send("faxplus", "fax_sent", "--url", url, "-f", "newField=1", "--any-field")
     assert drift.exit_code == 0, drift.output
     assert seen[-1].data.model_extra["newField"] == 1
+
+
+def test_a_forwarded_sender_403_hint_names_the_forwarded_address() -> None:
+    """With --forward-header the receiver may have seen the forwarded sender (it trusts this
+    machine as its proxy): the hint must not say it saw only 127.0.0.1."""
+    hooks = Receiver(proxies=TrustedProxies(["127.0.0.1"]))
+    hooks.endpoint("/preset/faxplus", providers.FaxPlus())
+    with serve_asgi(hooks.asgi_app) as base:
+        result = send(
+            "faxplus", "fax_sent", "--url", f"{base}/preset/faxplus",
+            "--sender", "10.9.9.9", "--forward-header", "X-Forwarded-For",
+        )  # fmt: skip
+    assert result.exit_code == 1 and "-> 403" in result.output, result.output
+    (hint,) = [x for x in result.output.splitlines() if x.startswith("hint:")]
+    assert "10.9.9.9" in hint, hint
+    assert "saw this request from 127.0.0.1 (this machine), not" not in hint

@@ -227,3 +227,29 @@ def test_every_documented_server_command_keeps_the_servers_proxy_handling_off() 
             assert "--no-proxy-headers" in command or "--forwarded-allow-ips" in command, command
         if "uvicorn.workers.UvicornWorker" in command or "uvicorn_worker" in command:
             assert "--forwarded-allow-ips" in command, command
+
+
+def _store_urls(tmp_path: Path) -> list[str]:
+    urls = [f"sqlite:///{tmp_path / 'dedup-url.db'}"]
+    dsn = os.environ.get("HOOKRECEIVER_POSTGRES_DSN")
+    if dsn:
+        table = f"ex_claims_{os.getpid()}_{time.monotonic_ns()}"
+        urls.append(f"{dsn}{'&' if '?' in dsn else '?'}table={table}")
+    return urls
+
+
+def test_example_reads_hookreceiver_store_as_a_url(tmp_path: Path) -> None:
+    """HOOKRECEIVER_STORE is a store URL, as `hookreceiver store cleanup` reads it: a
+    ``sqlite:///`` URL or a PostgreSQL URL with ``?table=`` dedups deliveries (not 503s)."""
+    for url in _store_urls(tmp_path):
+        env = {**example_env(tmp_path), "HOOKRECEIVER_STORE": url}
+        port = free_port()
+        server = Server(commands(port)["starlette"], env, port)
+        try:
+            delivery = faxplus.fax_received(sender="127.0.0.1")
+            answers = [send_http(delivery, server.base_url).status for _ in range(2)]
+            assert answers == [200, 200], (url, answers, server.lines[-5:])
+            assert len(server.wait_for_events(1)) == 1, (url, server.lines[-5:])
+        finally:
+            server.stop()
+    assert not (ROOT / "sqlite:").exists()

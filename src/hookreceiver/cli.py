@@ -459,7 +459,7 @@ def _deliver(
     if chosen is not None:
         click.echo(f"{run.stopped}: {run.reason}")
     last = run.attempts[-1]
-    hint = _loopback_hint(url, last.result)
+    hint = _loopback_hint(url, last.result, delivery.sender if forward_header else None)
     if hint is not None:
         click.echo(hint)
     if run.delivered:
@@ -483,8 +483,9 @@ def _simulated(sender: str, forward_header: str | None) -> str:
     )
 
 
-def _loopback_hint(url: str, result: Any) -> str | None:
-    """A hint when a receiver on this machine refused the loopback address (403)."""
+def _loopback_hint(url: str, result: Any, forwarded: str | None = None) -> str | None:
+    """A hint when a receiver on this machine refused the loopback address (403), or the
+    sender address sent in a forwarding header (``forwarded``)."""
     if result is None or result.status != 403:
         return None
     try:
@@ -499,6 +500,12 @@ def _loopback_hint(url: str, result: Any) -> str | None:
     if error != "address_not_allowed" or not loopback:
         return None
     address = "::1" if ":" in host else "127.0.0.1"
+    if forwarded:
+        return (
+            f"hint: the receiver saw this request from {forwarded} (the forwarded sender, if it "
+            f"trusts this machine as its proxy) or from {address} (if not); neither is one of the "
+            "provider's allowed addresses"
+        )
     return (
         f"hint: the receiver saw this request from {address} (this machine), not from the "
         f"provider's addresses: for local tests add allow_ips=[\"{address}\"] to the endpoint's "
