@@ -322,7 +322,8 @@ def send(
           --basic-auth documo:s3cret -f pages=3
       hookreceiver send zipwhip receive --url http://127.0.0.1:8000/hooks/zipwhip/receive
       hookreceiver send updox inbound_fax --url http://127.0.0.1:8000/hooks/updox/inbound_fax \\
-          --signed-url-secret "$UPDOX_URL_KEYS" --retry-schedule provider
+          --endpoint '/hooks/updox/{event}/{token}' --signed-url-secret "$UPDOX_URL_KEYS" \\
+          --retry-schedule provider
 
     Exits 0 when the provider would count the delivery as delivered, 1 when not, 3 when no
     answer came. `hookreceiver events` lists the providers and events.
