@@ -5,7 +5,8 @@ SIGKILLed mid-handler has its delivery taken over after the lease and completed 
 handler three times slower than the lease runs once (renewal); and with the broker stopped, the
 receivers keep answering 200 and the sweep delivers everything once it is back. Celery and
 Dramatiq use the shared RabbitMQ (queues of the test's own, deleted afterwards), arq the shared
-Redis (a queue of its own); the outage uses a private redis-server for all three.
+Redis (a queue of its own); the outage stops a private broker: a RabbitMQ node of the test's own
+for Celery, a redis-server for Dramatiq and arq.
 """
 
 from __future__ import annotations
@@ -16,7 +17,6 @@ import secrets
 from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
-from urllib.parse import urlsplit
 
 import pytest
 from queue_kit import (
@@ -31,7 +31,7 @@ from queue_kit import (
     wait_until,
 )
 
-from stores.store_kit import PrivateRedis, TcpProxy
+from stores.store_kit import PrivateRabbitMQ, PrivateRedis
 
 pytestmark = pytest.mark.slow
 
@@ -196,32 +196,24 @@ def test_a_killed_workers_delivery_runs_again_after_the_lease_and_a_slow_one_onc
 
 
 class Outage:
-    """A broker of the test's own to stop and start: a private redis-server (its data goes with
-    it), or for Celery a private port in front of the shared RabbitMQ that a stop cuts (kombu's
-    Redis transport needs redis-py 6, which arq does not allow beside it)."""
+    """A broker of the test's own to stop and start, never the shared one: a private RabbitMQ
+    node for Celery (kombu's Redis transport needs redis-py 6, which arq does not allow beside
+    it), a private redis-server for Dramatiq and arq (their data goes with them)."""
 
-    def __init__(self, tool: str) -> None:
-        self.redis: PrivateRedis | None = None
-        self.proxy: TcpProxy | None = None
+    def __init__(self, tool: str, folder: Path) -> None:
+        self.broker: PrivateRabbitMQ | PrivateRedis
         if tool == "celery":
-            amqp = shared_broker(tool, None)
-            parts = urlsplit(amqp)
-            self.proxy = TcpProxy((parts.hostname or "127.0.0.1", parts.port or 5672))
-            self.proxy.start()
-            user = parts.netloc.rsplit("@", 1)[0]
-            self.url = amqp.replace(parts.netloc, f"{user}@127.0.0.1:{self.proxy.port}")
-            self.shared = amqp
+            self.broker = PrivateRabbitMQ(folder)
         else:
-            self.redis = PrivateRedis()
-            self.redis.start()
-            self.url = self.redis.url
-            self.shared = ""
+            self.broker = PrivateRedis()
+        self.broker.start()
+        self.url = self.broker.url
 
     def stop(self) -> None:
-        (self.proxy or self.redis).stop()  # type: ignore[union-attr]
+        self.broker.stop()
 
     def start(self) -> None:
-        (self.proxy or self.redis).start()  # type: ignore[union-attr]
+        self.broker.start()
 
 
 @pytest.mark.parametrize("tool", TOOLS)
@@ -232,7 +224,7 @@ def test_receivers_answer_while_the_broker_is_down_and_the_sweep_delivers_later(
     queue_name: str,
     fleets: list[Fleet],
 ) -> None:
-    broker = Outage(tool)
+    broker = Outage(tool, tmp_path / "broker")
     try:
         fleet = start(
             fleets, tool, tmp_path, schema, broker.url, queue_name, grace=0.5, sweep_every=1

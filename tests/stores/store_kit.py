@@ -300,6 +300,67 @@ class PrivateRedis:
         self.process = None
 
 
+class PrivateRabbitMQ:
+    """A throw-away RabbitMQ node of the test's own (Debian's ``rabbitmq-server``, started
+    directly with its own node name, ports and data folder), stopped and started at will; the
+    shared broker is never touched. Its data folder is kept across a stop, as a restarted
+    server's would be."""
+
+    SERVER = "/usr/lib/rabbitmq/bin/rabbitmq-server"
+
+    def __init__(self, folder: Path) -> None:
+        if not os.access(self.SERVER, os.X_OK):
+            raise RuntimeError("rabbitmq-server is not installed")
+        self.folder = folder
+        self.port = free_port()
+        self.name = f"hookreceiver-test-{self.port}@localhost"
+        folder.mkdir(parents=True, exist_ok=True)
+        (folder / "plugins").write_text("[].\n")
+        self.env = {
+            **os.environ,
+            "HOME": str(folder),  # its Erlang cookie
+            "RABBITMQ_NODENAME": self.name,
+            "RABBITMQ_NODE_PORT": str(self.port),
+            "RABBITMQ_DIST_PORT": str(free_port()),
+            "RABBITMQ_MNESIA_BASE": str(folder / "mnesia"),
+            "RABBITMQ_LOG_BASE": str(folder / "log"),
+            "RABBITMQ_ENABLED_PLUGINS_FILE": str(folder / "plugins"),
+            "RABBITMQ_CONFIG_FILE": str(folder / "none"),
+        }
+        self.process: subprocess.Popen[bytes] | None = None
+
+    @property
+    def url(self) -> str:
+        return f"amqp://guest:guest@127.0.0.1:{self.port}//"
+
+    def start(self) -> None:
+        self.process = subprocess.Popen(
+            [self.SERVER],
+            env=self.env,
+            cwd=self.folder,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+            start_new_session=True,
+        )
+        wait_for_port(self.port, self.process, timeout=60)
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            os.killpg(self.process.pid, signal.SIGTERM)
+            try:
+                self.process.wait(20)
+            except subprocess.TimeoutExpired:
+                os.killpg(self.process.pid, signal.SIGKILL)
+                self.process.wait(10)
+        self.process = None
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:  # the port is free again before a restart
+            with suppress(OSError), socket.create_connection(("127.0.0.1", self.port), 0.2):
+                time.sleep(0.1)
+                continue
+            return
+
+
 class TcpProxy:
     """Forwards a loopback port to a server; ``stop`` cuts every connection, as an outage does."""
 
