@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, MutableMapping
 from typing import TYPE_CHECKING, Any
 from urllib.parse import unquote_to_bytes
 
+from .._asgi import acknowledge_lifespan
 from ..core.outcome import NOT_FOUND, Response
 from ..delivery import Delivery, Headers
 from ..engine import DeliveryAbandoned, adispatch
@@ -313,13 +314,8 @@ class ASGIMiddleware:
 async def not_found_app(scope: Scope, receive: Receive, send: Send) -> None:
     """The app behind :attr:`Receiver.asgi_app`: 404 for HTTP, lifespan acknowledged."""
     if scope["type"] == "lifespan":
-        while True:
-            message = await receive()
-            if message["type"] == "lifespan.startup":
-                await send({"type": "lifespan.startup.complete"})
-            elif message["type"] == "lifespan.shutdown":
-                await send({"type": "lifespan.shutdown.complete"})
-                return
+        await acknowledge_lifespan(receive, send)
+        return
     if scope["type"] != "http":
         return
     await send(

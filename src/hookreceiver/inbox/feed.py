@@ -39,6 +39,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from typing import Any
 from urllib.parse import parse_qsl
 
+from .._asgi import acknowledge_lifespan
 from ..core.outcome import Response, error_response
 from ..errors import ConfigurationError, StoreUnavailable
 from .base import Inbox
@@ -285,13 +286,8 @@ class InboxFeed:
         send: Callable[[dict[str, Any]], Any],
     ) -> None:
         if scope["type"] == "lifespan":
-            while True:
-                message = await receive()
-                if message["type"] == "lifespan.startup":
-                    await send({"type": "lifespan.startup.complete"})
-                elif message["type"] == "lifespan.shutdown":
-                    await send({"type": "lifespan.shutdown.complete"})
-                    return
+            await acknowledge_lifespan(receive, send)
+            return
         if scope["type"] != "http":
             return
         authorization = next(
