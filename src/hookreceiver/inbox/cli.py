@@ -243,28 +243,9 @@ def list_command(
 
 
 def _record_json(record: InboxRecord) -> dict[str, Any]:
-    return {
-        **record.summary(),
-        "method": record.method,
-        "path": record.path,
-        "query": record.query,
-        "headers": [list(pair) for pair in record.headers],
-        "client": record.client,
-        "params": record.params,
-        "content_type": record.content_type,
-        "body": record.body.decode("utf-8", "replace"),
-        "fields": record.fields,
-        "files": [
-            {
-                "field": f.field,
-                "filename": f.filename,
-                "content_type": f.content_type,
-                "size": f.size,
-            }
-            for f in record.files
-        ],
-        "signed": record.signed,
-    }
+    return record.details(
+        body=lambda raw: raw.decode("utf-8", "replace"), file=lambda f: {"size": f.size}
+    )
 
 
 @inbox.command("show")

@@ -95,29 +95,7 @@ def _b64(data: bytes) -> str:
 
 def record_to_json(record: InboxRecord) -> dict[str, Any]:
     """Everything of a stored delivery as JSON values, bytes in base64 (what the feed sends)."""
-    return {
-        **record.summary(),
-        "method": record.method,
-        "path": record.path,
-        "query": record.query,
-        "headers": [list(pair) for pair in record.headers],
-        "client": record.client,
-        "params": record.params,
-        "content_type": record.content_type,
-        "body": _b64(record.body),
-        "fields": record.fields,
-        "files": [
-            {
-                "field": f.field,
-                "filename": f.filename,
-                "content_type": f.content_type,
-                "data": _b64(f.data),
-            }
-            for f in record.files
-        ],
-        "signed": record.signed,
-        "basic_auth": record.basic_auth,
-    }
+    return record.details(body=_b64, file=lambda f: {"data": _b64(f.data)})
 
 
 def record_from_json(data: Mapping[str, Any]) -> InboxRecord:

@@ -187,6 +187,38 @@ class InboxRecord(InboxEntry):
         :func:`wire_body`."""
         return wire_body(self.headers, self.content_type, self.body, self.fields, self.files)
 
+    def details(
+        self,
+        *,
+        body: Callable[[bytes], Any],
+        file: Callable[[StoredFile], Mapping[str, Any]],
+    ) -> dict[str, Any]:
+        """:meth:`summary` and the request, JSON-ready: the body as ``body`` renders it and each
+        file's fields beside what ``file`` gives (its bytes in base64, or only its size)."""
+        return {
+            **self.summary(),
+            "method": self.method,
+            "path": self.path,
+            "query": self.query,
+            "headers": [list(pair) for pair in self.headers],
+            "client": self.client,
+            "params": self.params,
+            "content_type": self.content_type,
+            "body": body(self.body),
+            "fields": self.fields,
+            "files": [
+                {
+                    "field": f.field,
+                    "filename": f.filename,
+                    "content_type": f.content_type,
+                    **file(f),
+                }
+                for f in self.files
+            ],
+            "signed": self.signed,
+            "basic_auth": self.basic_auth,
+        }
+
     def entry(self) -> InboxEntry:
         """The record without its payload."""
         return InboxEntry(**{f.name: getattr(self, f.name) for f in dataclasses.fields(InboxEntry)})
