@@ -137,15 +137,26 @@ def test_a_key_completed_by_the_other_copy_makes_the_waiting_one_done(
     assert (done.state, done.attempts, done.last_error) == (InboxState.DONE, 1, None)
 
 
+class BlindStore(MemoryStore):
+    """A store that cannot tell how long a claim has left (as a third-party store may)."""
+
+    def lease_left(self, key: str) -> float | None:
+        return None
+
+
+@pytest.mark.parametrize(("mode", "tells"), [("sync", True), ("async", True), ("sync", False)])
 def test_a_dead_holder_s_claim_runs_out_and_the_waiting_copy_is_handled(
-    inbox: Inbox, clock: FakeClock
+    inbox: Inbox, clock: FakeClock, mode: str, tells: bool
 ) -> None:
     hooks, store, calls, letters, rid = setup(inbox, clock, failures=0)
+    if not tells:
+        hooks.store = store = BlindStore(clock=clock)
+    claimed_at = clock()
     store.claim(key_of(hooks, inbox, rid), LEASE)  # its worker dies: nobody renews it
-    worker = InboxWorker(hooks)
+    run = runner(InboxWorker(hooks), mode)
     tries = 0
-    while calls == []:
-        assert worker.run_once()
+    while True:
+        assert run()
         entry = inbox.get(rid)
         assert entry is not None
         if entry.state is InboxState.DONE:
@@ -157,6 +168,11 @@ def test_a_dead_holder_s_claim_runs_out_and_the_waiting_copy_is_handled(
     assert calls == [1] and letters == []
     (done,) = inbox.list()
     assert (done.state, done.attempts) == (InboxState.DONE, 1)
+    late = clock() - (claimed_at + LEASE)
+    if tells:  # tried just past the claim's end, as the store told
+        assert 0 < late <= 0.25 + 1e-6
+    else:  # the backoff alone: within one claim lease of its end
+        assert 0 < late <= LEASE
 
 
 def test_a_task_queue_re_sends_a_waiting_delivery_within_a_claim_lease(

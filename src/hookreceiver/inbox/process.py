@@ -21,7 +21,7 @@ from ..core.leases import Lease, hold, let_go
 from ..core.outcome import NOT_FOUND, Outcome, Response
 from ..delivery import Delivery, Headers
 from ..engine import DeliveryReport, drive_async, drive_sync, notify, perform
-from ..engine.effects import Effect, RunCallback
+from ..engine.effects import Effect, LeaseLeft, RunCallback
 from ..engine.flow import parse_event
 from ..engine.handling import handle_event, new_context
 from ..engine.tracing import DeliveryTrace, drive_async_traced, drive_sync_traced
@@ -161,19 +161,29 @@ def _retry_or_fail(inbox: Inbox, record: InboxRecord, fault: bool) -> tuple[Inbo
     return InboxState.FAILED, 0.0
 
 
-def _key_wait(inbox: Inbox, receiver: InboxReceiver, record: InboxRecord) -> float:
+#: Past the claim's end, so the next try finds it over (clocks and round trips differ a little).
+_AFTER_LEASE = 0.25
+
+
+def _key_wait(
+    inbox: Inbox, receiver: InboxReceiver, record: InboxRecord, lease_left: float | None
+) -> float:
     """The delay before a delivery whose key another delivery holds is tried again.
 
     Such a try ran nothing, so it spends no attempt: it is rescheduled however long the key is
     held (the other copy's handlers may run for hours, renewing their claim). The delay grows
     with the time the delivery has waited since it arrived (half of it, at least the retry's
-    first delay and a second), and is never longer than the receiver's claim lease: the stores
-    do not tell how long a claim has left, and a dead holder's claim ends at most a lease after
-    its last renewal, so the delivery is handled within about a lease of the key coming free.
+    first delay and a second) up to the receiver's claim lease (a dead holder's claim ends at
+    most a lease after its last renewal), and is cut to just past the claim's end when the store
+    tells how long it has left (``lease_left``): the delivery is handled soon after the key
+    comes free.
     """
     waited = max(0.0, record.updated_at - record.received_at)  # updated_at: the take's time
     longest = max(1.0, min(float(receiver.lease), inbox.retry.max_delay))
-    return min(longest, max(1.0, inbox.retry.first_delay, waited / 2))
+    delay = min(longest, max(1.0, inbox.retry.first_delay, waited / 2))
+    if lease_left is not None:
+        delay = min(delay, max(0.0, lease_left) + _AFTER_LEASE)
+    return delay
 
 
 def process_flow(
@@ -237,7 +247,11 @@ def process_flow(
     error = describe(failure) if failure is not None else _RETRY_LATER.get(outcome, outcome.value)
     if outcome is Outcome.IN_FLIGHT:
         # Nothing ran and nothing failed: wait for the key without spending the retry budget.
-        delay = _key_wait(inbox, receiver, record)
+        try:
+            left = yield from perform(LeaseLeft(receiver.store, event.key))
+        except Exception:  # the store cannot say now: the backoff alone times the next try
+            left = None
+        delay = _key_wait(inbox, receiver, record, left)
         logger.info(
             "delivery %s (%s): %s; trying again in %g s (no attempt counted)",
             record.id,
