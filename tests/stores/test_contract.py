@@ -54,6 +54,12 @@ class Ops:
             return store.renew(key, token, lease)
         return self._run(store.arenew(key, token, lease))
 
+    def lease_left(self, store: Store, key: str) -> float | None:
+        self.used.append(store)
+        if self.loop is None:
+            return store.lease_left(key)
+        return self._run(store.alease_left(key))
+
     def close(self) -> None:
         if self.loop is not None:
             for store in dict.fromkeys(self.used):
@@ -214,3 +220,19 @@ def test_concurrent_async_claims_of_one_key_have_exactly_one_winner(kit: Kit) ->
 
     answers = [claim.state for claim in asyncio.run(race())]
     assert sorted(answers) == sorted([NEW] + [IN_FLIGHT] * 15)
+
+
+def test_lease_left_tells_how_long_an_in_flight_claim_lasts(kit: Kit, ops: Ops) -> None:
+    store, other = kit.new(), kit.new()
+    assert ops.lease_left(other, "fax:1") == 0.0  # free
+    held = ops.claim(store, "fax:1", 30)
+    left = ops.lease_left(other, "fax:1")
+    assert left is not None and 25 < left <= 30
+    assert ops.renew(store, "fax:1", held.token, 60)
+    left = ops.lease_left(other, "fax:1")
+    assert left is not None and 55 < left <= 60
+    assert ops.complete(store, "fax:1", held.token)
+    assert ops.lease_left(other, "fax:1") == 0.0  # done: no claim in flight
+    ops.claim(store, "fax:2")
+    kit.advance(LEASE + 0.2)
+    assert ops.lease_left(other, "fax:2") == 0.0  # its worker died: the claim ran out

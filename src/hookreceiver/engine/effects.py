@@ -32,6 +32,7 @@ __all__ = [
     "DeferCompletion",
     "Effect",
     "Keep",
+    "LeaseLeft",
     "ReadBody",
     "ReleaseKey",
     "RunCallback",
@@ -162,6 +163,22 @@ class CompleteKey(_StoreEffect[bool]):
 
     async def arun(self) -> bool:
         return await self.store.acomplete(self.key, self.token, self.retain_for)
+
+
+class LeaseLeft(_StoreEffect["float | None"]):
+    """Seconds left on a key's in-flight claim, or ``None`` when the store cannot tell."""
+
+    __slots__ = ("key",)
+
+    def __init__(self, store: Store, key: str) -> None:
+        self.store, self.key = store, key
+        self.nonblocking = not store.blocking
+
+    def run(self) -> float | None:
+        return self.store.lease_left(self.key)
+
+    async def arun(self) -> float | None:
+        return await self.store.alease_left(self.key)
 
 
 class ReleaseKey(_StoreEffect[bool]):

@@ -174,6 +174,10 @@ class Statements:
             f" event_name = COALESCE({p}, event_name), event_key = COALESCE({p}, event_key)"
             f" WHERE id = {p} AND lock_token = {p} AND state = 'processing'"
         )
+        # The same, giving back the attempt the take counted (a try that ran nothing: the
+        # event's key was held by another delivery).
+        give_back = "attempts = CASE WHEN attempts > 0 THEN attempts - 1 ELSE 0 END"
+        self.finish_waiting = self.finish.replace("SET state", f"SET {give_back}, state", 1)
         self.renew = (
             f"UPDATE {t} SET next_attempt_at = {p}"
             f" WHERE id = {p} AND lock_token = {p} AND state = 'processing'"
@@ -418,13 +422,16 @@ class SQLInbox(Inbox):
         event_name: str | None,
         key: str | None,
         history: Attempt | None = None,
+        *,
+        give_back: bool = False,
     ) -> bool:
         params = (state.value, now, due, error, event_name, key, record_id, token)
+        sql = self._sql.finish_waiting if give_back else self._sql.finish
         if history is None:
-            return self._execute(self._sql.finish, params) > 0
+            return self._execute(sql, params) > 0
         with self._connection() as conn:
             with transaction(conn):
-                finished = conn.execute(self._sql.finish, params).rowcount > 0
+                finished = conn.execute(sql, params).rowcount > 0
                 if finished:
                     conn.execute(self._sql.listed.add_attempt, attempt_params(history))
         return finished

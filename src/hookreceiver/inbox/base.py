@@ -146,13 +146,16 @@ class Inbox(Keeper):
         attempt: int | None = None,
         started: float | None = None,
         traceback: str | None = None,
+        give_back: bool = False,
     ) -> bool:
         """End ``token``'s lease: move the delivery to ``state``; ``False`` if the lease was lost.
 
         ``pending`` deliveries become due ``retry_in`` seconds from now. ``done`` deliveries are
         deleted at once when ``keep_done`` is ``0``. With ``attempt`` (its number), the
         attempt is added to the delivery's history (:meth:`attempts`), its duration counted
-        from ``started`` and its ``traceback`` kept.
+        from ``started`` and its ``traceback`` kept. With ``give_back``, the take's attempt is
+        not counted (the attempt count goes back down by one): the try ran nothing, as when
+        another delivery of the same event holds its key.
         """
         now = self.clock()
         if state is InboxState.DONE and self.keep_done <= 0:
@@ -161,6 +164,19 @@ class Inbox(Keeper):
         if attempt is not None:
             duration = None if started is None else max(0.0, now - started)
             history = Attempt(record_id, now, attempt, state.value, duration, error, traceback)
+        if give_back:
+            return self._finish(
+                record_id,
+                token,
+                state,
+                now,
+                now + retry_in,
+                error,
+                event_name,
+                key,
+                history,
+                give_back=True,
+            )
         return self._finish(
             record_id, token, state, now, now + retry_in, error, event_name, key, history
         )
@@ -178,6 +194,7 @@ class Inbox(Keeper):
         attempt: int | None = None,
         started: float | None = None,
         traceback: str | None = None,
+        give_back: bool = False,
     ) -> bool:
         """Async :meth:`finish`."""
         return await asyncio.to_thread(
@@ -192,6 +209,7 @@ class Inbox(Keeper):
                 attempt=attempt,
                 started=started,
                 traceback=traceback,
+                give_back=give_back,
             )
         )
 
@@ -385,9 +403,12 @@ class Inbox(Keeper):
         event_name: str | None,
         key: str | None,
         history: Attempt | None = None,
+        *,
+        give_back: bool = False,
     ) -> bool:
         """Move a leased delivery to ``state`` and, when it was, add ``history`` to its
-        attempts, both at once (a worker stops renewing its lease only once this returns)."""
+        attempts, both at once (a worker stops renewing its lease only once this returns).
+        ``give_back``: take back the attempt its take counted."""
         raise NotImplementedError
 
     def _delete_owned(self, record_id: str, token: str) -> bool:

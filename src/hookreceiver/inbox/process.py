@@ -21,7 +21,7 @@ from ..core.leases import Lease, hold, let_go
 from ..core.outcome import NOT_FOUND, Outcome, Response
 from ..delivery import Delivery, Headers
 from ..engine import DeliveryReport, drive_async, drive_sync, notify, perform
-from ..engine.effects import Effect, RunCallback
+from ..engine.effects import Effect, LeaseLeft, RunCallback
 from ..engine.flow import parse_event
 from ..engine.handling import handle_event, new_context
 from ..engine.tracing import DeliveryTrace, drive_async_traced, drive_sync_traced
@@ -80,6 +80,7 @@ class FinishRecord(Effect[bool]):
     attempt: int | None = None
     started: float | None = None
     traceback: str | None = None
+    give_back: bool = False
 
     def run(self) -> bool:
         return self.inbox.finish(
@@ -93,6 +94,7 @@ class FinishRecord(Effect[bool]):
             attempt=self.attempt,
             started=self.started,
             traceback=self.traceback,
+            give_back=self.give_back,
         )
 
     async def arun(self) -> bool:
@@ -107,6 +109,7 @@ class FinishRecord(Effect[bool]):
             attempt=self.attempt,
             started=self.started,
             traceback=self.traceback,
+            give_back=self.give_back,
         )
 
 
@@ -150,11 +153,37 @@ def _observe(
 
 def _retry_or_fail(inbox: Inbox, record: InboxRecord, fault: bool) -> tuple[InboxState, float]:
     """The state an attempt that did not succeed leaves its delivery in, and the delay before
-    the next one. A failure that is no fault of the event (a busy key, a store outage) is
-    retried however many attempts it took, never dead."""
+    the next one. A failure that is no fault of the event (a store outage) is retried however
+    many attempts it took, never dead (a busy key spends no attempt at all: see
+    :func:`_key_wait`)."""
     if not fault or record.attempts < inbox.retry.max_attempts:
         return InboxState.PENDING, inbox.retry.delay(record.attempts)
     return InboxState.FAILED, 0.0
+
+
+#: Past the claim's end, so the next try finds it over (clocks and round trips differ a little).
+_AFTER_LEASE = 0.25
+
+
+def _key_wait(
+    inbox: Inbox, receiver: InboxReceiver, record: InboxRecord, lease_left: float | None
+) -> float:
+    """The delay before a delivery whose key another delivery holds is tried again.
+
+    Such a try ran nothing, so it spends no attempt: it is rescheduled however long the key is
+    held (the other copy's handlers may run for hours, renewing their claim). The delay grows
+    with the time the delivery has waited since it arrived (half of it, at least the retry's
+    first delay and a second) up to the receiver's claim lease (a dead holder's claim ends at
+    most a lease after its last renewal), and is cut to just past the claim's end when the store
+    tells how long it has left (``lease_left``): the delivery is handled soon after the key
+    comes free.
+    """
+    waited = max(0.0, record.updated_at - record.received_at)  # updated_at: the take's time
+    longest = max(1.0, min(float(receiver.lease), inbox.retry.max_delay))
+    delay = min(longest, max(1.0, inbox.retry.first_delay, waited / 2))
+    if lease_left is not None:
+        delay = min(delay, max(0.0, lease_left) + _AFTER_LEASE)
+    return delay
 
 
 def process_flow(
@@ -216,6 +245,22 @@ def process_flow(
         yield from _finish(inbox, record, token, InboxState.DONE, None, **named)
         return InboxState.DONE
     error = describe(failure) if failure is not None else _RETRY_LATER.get(outcome, outcome.value)
+    if outcome is Outcome.IN_FLIGHT:
+        # Nothing ran and nothing failed: wait for the key without spending the retry budget.
+        try:
+            left = yield from perform(LeaseLeft(receiver.store, event.key))
+        except Exception:  # the store cannot say now: the backoff alone times the next try
+            left = None
+        delay = _key_wait(inbox, receiver, record, left)
+        logger.info(
+            "delivery %s (%s): %s; trying again in %g s (no attempt counted)",
+            record.id,
+            event.name,
+            error,
+            delay,
+        )
+        yield from _finish(inbox, record, token, InboxState.PENDING, error, delay, True, **named)
+        return InboxState.PENDING
     named["traceback"] = format_traceback(failure)
     state, delay = _retry_or_fail(inbox, record, fault=failure is not None)
     if state is InboxState.PENDING:
@@ -248,6 +293,7 @@ def _finish(
     state: InboxState,
     error: str | None,
     retry_in: float = 0.0,
+    give_back: bool = False,
     *,
     event_name: str | None = None,
     key: str | None = None,
@@ -265,6 +311,7 @@ def _finish(
         attempt=record.attempts,
         started=record.updated_at,  # the take's time
         traceback=traceback,
+        give_back=give_back,
     )
     if not (yield from perform(finish)):
         logger.warning(

@@ -14,7 +14,9 @@ class Retry:
 
     After failed attempt ``n`` the next one waits ``first_delay * factor ** (n - 1)`` seconds,
     at most ``max_delay``. With the defaults: 2 s, 4 s, 8 s ... about 17 minutes in all over
-    ten attempts.
+    ten attempts. A try that found the event's key held by another delivery (in flight) ran
+    nothing and is no attempt: it waits for the key apart from this budget, at most the
+    receiver's claim lease at a time (just past the claim's end when the store tells it).
 
     Attributes:
         max_attempts: attempts before the delivery is marked ``failed``.

@@ -82,6 +82,16 @@ class Store:
         """Forget ``key`` so a retry is handled; ``False`` if ``token`` no longer owns it."""
         raise NotImplementedError
 
+    def lease_left(self, key: str) -> float | None:
+        """Seconds left on the live in-flight claim of ``key`` (``0.0`` when there is none: the
+        key is free, or done), or ``None`` when the store cannot tell. Not on the delivery
+        path: the inbox asks it to time the next try of a delivery whose key was in flight."""
+        return None
+
+    async def alease_left(self, key: str) -> float | None:
+        """Async :meth:`lease_left`."""
+        return await asyncio.to_thread(self.lease_left, key)
+
     async def aclaim(self, key: str, lease: float) -> Claim:
         """Async :meth:`claim`."""
         return await asyncio.to_thread(self.claim, key, lease)

@@ -90,6 +90,19 @@ class MemoryStore(Store):
             entries[key] = (_DONE, token, expires)
         return True
 
+    def lease_left(self, key: str) -> float | None:
+        """Seconds left on the in-flight claim of ``key``; ``0.0`` when there is none."""
+        now = self._clock()
+        with self._lock:
+            entry = self._entries.get(key)
+        if entry is None or entry[0] != _IN_FLIGHT:
+            return 0.0
+        return max(0.0, entry[2] - now)
+
+    async def alease_left(self, key: str) -> float | None:
+        """Async :meth:`lease_left` (no I/O: called on the loop)."""
+        return self.lease_left(key)
+
     def renew(self, key: str, token: str, lease: float) -> bool:
         """Extend ``token``'s claim on ``key`` to ``lease`` seconds from now."""
         expires = self._clock() + lease

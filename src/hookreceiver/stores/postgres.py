@@ -73,6 +73,10 @@ _RENEW = (
     " WHERE key = %s AND token = %s AND NOT done"
 )
 _RELEASE = "DELETE FROM {table} WHERE key = %s AND token = %s AND NOT done"
+_LEASE_LEFT = (
+    "SELECT EXTRACT(EPOCH FROM expires_at - now())::float8 FROM {table}"
+    " WHERE key = %s AND NOT done AND expires_at > now()"
+)
 _CLEANUP = (
     "DELETE FROM {table} WHERE key IN (SELECT key FROM {table} WHERE expires_at <= now()"
     " LIMIT %s FOR UPDATE SKIP LOCKED)"
@@ -141,6 +145,7 @@ class PostgresStore(Store):
         self._release_sql = sql.SQL(_RELEASE).format(table=ident)
         self._renew_sql = sql.SQL(_RENEW).format(table=ident)
         self._cleanup_sql = sql.SQL(_CLEANUP).format(table=ident)
+        self._lease_left_sql = sql.SQL(_LEASE_LEFT).format(table=ident)
         self._ready = False
         self._claims = itertools.count(1)
         timeout = connect_timeout + 1.0
@@ -239,6 +244,16 @@ class PostgresStore(Store):
     def renew(self, key: str, token: str, lease: float) -> bool:
         """Extend ``token``'s claim on ``key`` to ``lease`` seconds from now."""
         return self._write(self._renew_sql, (float(lease), key, token)) > 0
+
+    def lease_left(self, key: str) -> float | None:
+        """Seconds left on the in-flight claim of ``key`` (on the server's clock); ``0.0``
+        when there is none."""
+        try:
+            with self._pool.connection() as conn:
+                row = self._execute(conn, self._lease_left_sql, (key,)).fetchone()
+        except psycopg.Error as exc:
+            raise self._failed(exc) from exc
+        return 0.0 if row is None else max(0.0, float(row[0]))
 
     def release(self, key: str, token: str) -> bool:
         """Forget ``key``, if ``token`` still owns it."""

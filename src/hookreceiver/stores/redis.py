@@ -69,6 +69,15 @@ if redis.call('GET', KEYS[1]) == 'i' .. ARGV[1] then
 end
 return 0
 """
+# KEYS[1] the key. Milliseconds left on its in-flight claim; 0 when it is free or done.
+_LEASE_LEFT = """
+local v = redis.call('GET', KEYS[1])
+if v and string.sub(v, 1, 1) == 'i' then
+  local left = redis.call('PTTL', KEYS[1])
+  if left > 0 then return left end
+end
+return 0
+"""
 _STATES = {_NEW: ClaimState.NEW, _DONE: ClaimState.DONE, _IN_FLIGHT: ClaimState.IN_FLIGHT}
 
 
@@ -193,6 +202,16 @@ class RedisStore(Store):
         except RedisError as exc:
             raise _unavailable(exc) from exc
 
+    def lease_left(self, key: str) -> float | None:
+        """Seconds left on the in-flight claim of ``key``; ``0.0`` when there is none."""
+        try:
+            self._sync_scripts()  # the client, made if need be
+            assert self._client is not None
+            left = self._client.register_script(_LEASE_LEFT)(keys=[self.prefix + key])
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        return int(left) / 1000
+
     # Async --------------------------------------------------------------------------------------
 
     async def aclaim(self, key: str, lease: float) -> Claim:
@@ -227,6 +246,17 @@ class RedisStore(Store):
             return bool(await self._loop_scripts()[3](keys=[self.prefix + key], args=args))
         except RedisError as exc:
             raise _unavailable(exc) from exc
+
+    async def alease_left(self, key: str) -> float | None:
+        """Async :meth:`lease_left`."""
+        try:
+            self._loop_scripts()  # the loop's client, made if need be
+            assert self._async_client is not None
+            script = self._async_client.register_script(_LEASE_LEFT)
+            left = await script(keys=[self.prefix + key])
+        except RedisError as exc:
+            raise _unavailable(exc) from exc
+        return int(left) / 1000
 
     # Life cycle ---------------------------------------------------------------------------------
 

@@ -136,6 +136,18 @@ class SQLiteStore(Store):
         except sqlite3.Error as exc:
             raise _unavailable(exc) from exc
 
+    def lease_left(self, key: str) -> float | None:
+        """Seconds left on the in-flight claim of ``key``; ``0.0`` when there is none."""
+        try:
+            with self._pool.connection() as conn:
+                now = self._clock()
+                row = conn.execute(_READ, (key,)).fetchone()
+        except sqlite3.Error as exc:
+            raise _unavailable(exc) from exc
+        if row is None or row[0]:
+            return 0.0
+        return max(0.0, float(row[1]) - now)
+
     def complete(self, key: str, token: str, retain_for: float) -> bool:
         """Mark ``key`` done for ``retain_for`` seconds, if ``token`` still owns it."""
         return self._write(_COMPLETE, (key, token, self._clock() + retain_for))
