@@ -75,6 +75,28 @@ def handle_event(
     replay) runs the handlers even when the key is already handled or in flight, without
     touching the store's record of it.
     """
+    store = receiver.store
+    if not store.blocking and receiver.tracer is None and event.sequence is None and not force:
+        # The fast path of the memory store, untraced: its claim and settle are called here
+        # as either driver would run their effects (no I/O, no tracer to tell), without an
+        # effect object, a generator and a driver step each. The same helpers decide.
+        claimed = _claim_now(receiver, event, ctx)
+        if isinstance(claimed, Outcome):
+            return claimed, None
+        token = claimed.token
+        assert token is not None
+        failure = yield from _dispatch(receiver, event, ctx, token)
+        try:
+            if failure is None:
+                kept = store.complete(event.key, token, receiver.retain_for)
+            else:
+                kept = store.release(event.key, token)
+        except StoreUnavailable as exc:
+            yield from _settle_failed(receiver, event, ctx, token, failure, exc)
+        else:
+            if kept is False:
+                _lease_lost(event, ctx)
+        return (Outcome.HANDLED, None) if failure is None else (Outcome.HANDLER_FAILED, failure)
     claimed = yield from _claim(receiver, event, ctx, force)
     if isinstance(claimed, Outcome):
         return claimed, None
@@ -99,15 +121,7 @@ def _claim(
     """The event's claim, or the outcome that ends the delivery here (a duplicate, an outage).
     Forced, the claim may be done or in flight: the handlers run all the same."""
     if not force and event.key in receiver.pending_completions:
-        # Handled here, and its completion waits for the store to be back: the store cannot
-        # answer for it yet, this process can.
-        logger.info(
-            "duplicate done %s (%s, delivery %s): handled, its completion waits for the store",
-            ctx.event_name,
-            event.key,
-            ctx.delivery_id,
-        )
-        return Outcome.DUPLICATE
+        return _pending_duplicate(event, ctx)
     if event.sequence is not None and not event.final and not force:
         if (yield from _sequence_ended(receiver, event.sequence)):
             logger.info(
@@ -122,12 +136,48 @@ def _claim(
         yield claiming
         claim = claiming.result
     except StoreUnavailable as exc:
-        logger.error(
-            "store unavailable for %s (delivery %s): %s", ctx.event_name, ctx.delivery_id, exc
-        )
-        if not force:
-            return Outcome.STORE_UNAVAILABLE
-        return Claim(ClaimState.IN_FLIGHT)
+        return _claim_failed(ctx, exc, force)
+    return _claimed(claim, event, ctx, force)
+
+
+def _claim_now(
+    receiver: ReceiverState, event: ParsedEvent, ctx: DeliveryContext
+) -> Claim | Outcome:
+    """:func:`_claim` of an event with no sequence, not forced, from a store that does no I/O:
+    called, not yielded."""
+    if event.key in receiver.pending_completions:
+        return _pending_duplicate(event, ctx)
+    try:
+        claim = receiver.store.claim(event.key, receiver.lease)
+    except StoreUnavailable as exc:
+        return _claim_failed(ctx, exc, False)
+    return _claimed(claim, event, ctx, False)
+
+
+def _pending_duplicate(event: ParsedEvent, ctx: DeliveryContext) -> Outcome:
+    # Handled here, and its completion waits for the store to be back: the store cannot
+    # answer for it yet, this process can.
+    logger.info(
+        "duplicate done %s (%s, delivery %s): handled, its completion waits for the store",
+        ctx.event_name,
+        event.key,
+        ctx.delivery_id,
+    )
+    return Outcome.DUPLICATE
+
+
+def _claim_failed(ctx: DeliveryContext, exc: StoreUnavailable, force: bool) -> Claim | Outcome:
+    logger.error(
+        "store unavailable for %s (delivery %s): %s", ctx.event_name, ctx.delivery_id, exc
+    )
+    if not force:
+        return Outcome.STORE_UNAVAILABLE
+    return Claim(ClaimState.IN_FLIGHT)
+
+
+def _claimed(
+    claim: Claim, event: ParsedEvent, ctx: DeliveryContext, force: bool
+) -> Claim | Outcome:
     if claim.state is not ClaimState.NEW and not force:
         logger.info(
             "duplicate %s %s (%s, delivery %s)",
@@ -223,32 +273,47 @@ def _settle(
         yield settling
         kept = settling.result
         if kept is False:
-            # The lease ran out during the handlers although it was renewed (the renewals did
-            # not reach the store, or the process stalled) and another worker took the key.
-            logger.warning(
-                "lease on %s ran out before its handlers finished (delivery %s): its renewals "
-                "did not reach the store in time; another worker may have run them too",
-                event.key,
-                ctx.delivery_id,
-            )
+            _lease_lost(event, ctx)
     except StoreUnavailable as exc:
-        # The handlers ran: answer by their result. A success is kept and recorded once the
-        # store is back (a late complete wins over an expired claim nobody took over), so the
-        # sender's retry does not run them again; a failure's claim just expires.
-        logger.error(
-            "store unavailable after handling %s (delivery %s): %s%s",
-            ctx.event_name,
-            ctx.delivery_id,
-            exc,
-            "; its completion is retried in the background" if failure is None else "",
+        yield from _settle_failed(receiver, event, ctx, token, failure, exc)
+
+
+def _lease_lost(event: ParsedEvent, ctx: DeliveryContext) -> None:
+    # The lease ran out during the handlers although it was renewed (the renewals did not
+    # reach the store, or the process stalled) and another worker took the key.
+    logger.warning(
+        "lease on %s ran out before its handlers finished (delivery %s): its renewals "
+        "did not reach the store in time; another worker may have run them too",
+        event.key,
+        ctx.delivery_id,
+    )
+
+
+def _settle_failed(
+    receiver: ReceiverState,
+    event: ParsedEvent,
+    ctx: DeliveryContext,
+    token: str,
+    failure: Exception | None,
+    exc: StoreUnavailable,
+) -> Generator[Effect[Any], None, None]:
+    """The store was down for the settle: the handlers ran, answer by their result. A success
+    is kept and recorded once the store is back (a late complete wins over an expired claim
+    nobody took over), so the sender's retry does not run them again; a failure's claim just
+    expires."""
+    logger.error(
+        "store unavailable after handling %s (delivery %s): %s%s",
+        ctx.event_name,
+        ctx.delivery_id,
+        exc,
+        "; its completion is retried in the background" if failure is None else "",
+    )
+    if failure is None:
+        pending = receiver.pending_completions
+        store = receiver.store
+        yield from perform(
+            DeferCompletion(pending, store, event.key, token, receiver.retain_for, ctx.delivery_id)
         )
-        if failure is None:
-            pending = receiver.pending_completions
-            yield from perform(
-                DeferCompletion(
-                    pending, store, event.key, token, receiver.retain_for, ctx.delivery_id
-                )
-            )
 
 
 def _sequence_ended(receiver: ReceiverState, sequence: str) -> Generator[Effect[Any], None, bool]:
