@@ -190,6 +190,8 @@ def delivery_flow(
         delivery_id,
         started,
         time.perf_counter() - started,
+        delivery=delivery,  # references, for the inbox's record of a sync delivery
+        fields=body.fields,
     )
 
 
