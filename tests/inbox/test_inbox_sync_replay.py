@@ -9,7 +9,6 @@ import json
 from typing import Any
 from urllib.parse import urlencode
 
-import pytest
 from inbox_support import kazoo_fields
 
 from hookreceiver import Delivery, Headers, Receiver, providers
