@@ -6,15 +6,22 @@ from __future__ import annotations
 
 import asyncio
 import json
+import socket
+from pathlib import Path
 from typing import Any
 from urllib.parse import urlencode
 
+import pytest
+from click.testing import CliRunner
 from inbox_support import kazoo_fields
 
 from hookreceiver import Delivery, Headers, Receiver, providers
-from hookreceiver.inbox import Inbox, InboxRecord, InboxState
+from hookreceiver.cli import main
+from hookreceiver.inbox import Inbox, InboxRecord, InboxState, SQLiteInbox
+from hookreceiver.inbox.feed import record_from_json, record_to_json
 from hookreceiver.inbox.recorder import SyncRecorder
 from hookreceiver.inbox.replay import areplay, replay, replay_many
+from hookreceiver.testing.forward import Forwarder, InboxSource
 
 BOUNDARY = "----syncRecorderBoundary0123"
 PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
@@ -166,3 +173,38 @@ def test_the_flag_survives_the_storage_encoding() -> None:
     assert InboxRecord.decode(record.entry(), meta, payload).not_replayable == record.not_replayable
     record.not_replayable = None
     assert "not_replayable" not in json.loads(record.encode()[0])
+
+
+def test_forward_feed_and_export_never_send_a_fax_without_its_bytes(
+    sqlite_inbox: SQLiteInbox, tmp_path: Path
+) -> None:
+    sync = Sync(sqlite_inbox)
+    delivery = Delivery(
+        "POST",
+        "/hooks/documo",
+        headers=Headers([("content-type", f"multipart/form-data; boundary={BOUNDARY}")]),
+        peer="127.0.0.1",
+        body=documo_multipart(),
+    )
+    record = sync.send(delivery)
+    assert record.not_replayable is not None
+    through_feed = record_from_json(json.loads(json.dumps(record_to_json(record))))
+    assert through_feed.not_replayable == record.not_replayable
+    with socket.socket() as listener:  # a local app that would see a connection
+        listener.bind(("127.0.0.1", 0))
+        listener.listen()
+        listener.settimeout(0.2)
+        port = listener.getsockname()[1]
+        sent = Forwarder(InboxSource(sqlite_inbox), f"http://127.0.0.1:{port}").forward(
+            through_feed
+        )
+        assert sent.status is None and sent.error is not None
+        assert sent.error.startswith("not forwarded") and "not kept" in sent.error
+        with pytest.raises(TimeoutError):
+            listener.accept()
+    exported = CliRunner().invoke(
+        main,
+        ["inbox", "--inbox", f"sqlite:///{tmp_path / 'inbox.db'}", "export", record.id]
+        + ["--as-test", "-o", "-"],
+    )
+    assert exported.exit_code != 0 and "cannot be replayed" in exported.output

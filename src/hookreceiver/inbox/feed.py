@@ -116,7 +116,14 @@ def record_to_json(record: InboxRecord) -> dict[str, Any]:
         ],
         "signed": record.signed,
         "basic_auth": record.basic_auth,
+        "not_replayable": record.not_replayable,
     }
+
+
+def _text_or_none(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError("not_replayable is a text")
 
 
 def record_from_json(data: Mapping[str, Any]) -> InboxRecord:
@@ -159,6 +166,7 @@ def record_from_json(data: Mapping[str, Any]) -> InboxRecord:
             ),
             signed=data.get("signed"),
             basic_auth=data.get("basic_auth") is True,
+            not_replayable=_text_or_none(data.get("not_replayable")),
         )
     except (KeyError, TypeError, AttributeError, binascii.Error) as exc:
         raise ValueError(f"not a stored delivery: {type(exc).__name__} {exc}") from None
