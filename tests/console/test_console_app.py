@@ -293,3 +293,58 @@ def test_demo_serve_prints_the_console_and_keeps_it_browsable() -> None:
             process.kill()
             process.wait(10)
         process.stdout.close()
+
+
+@pytest.mark.slow
+def test_a_sync_fax_without_its_bytes_has_no_replay_button(sqlite: SQLiteInbox) -> None:
+    from hookreceiver import Delivery, Headers
+    from hookreceiver.inbox.recorder import SyncRecorder
+
+    hooks = Receiver(inbox=sqlite, worker=False)
+    hooks.endpoint("/hooks/documo", providers.Documo(allow_ips=["127.0.0.1"]), ack="sync")
+    hooks.endpoint("/hooks/kazoo", providers.Wirecloud(allow_ips=["127.0.0.1"]), ack="sync")
+    seen: list[str] = []
+    hooks.on("*")(lambda event, ctx: seen.append(ctx.event_name))
+    boundary = "b0undary"
+    fax = (
+        f'--{boundary}\r\nContent-Disposition: form-data; name="data"\r\n\r\n'
+        '{"messageId": "m-sync", "status": "success", "direction": "inbound", '
+        '"faxNumber": "+18332394039", "createdAt": "2021-05-14T13:34:30.000Z"}\r\n'
+        f'--{boundary}\r\nContent-Disposition: form-data; name="attachment"; filename="f.pdf"'
+        f"\r\nContent-Type: application/pdf\r\n\r\n%PDF-1.4 fax\r\n--{boundary}--\r\n"
+    ).encode()
+    multipart = ("content-type", f"multipart/form-data; boundary={boundary}")
+    sent = hooks.handle(
+        Delivery("POST", "/hooks/documo", headers=Headers([multipart]), peer="127.0.0.1", body=fax)
+    )
+    assert sent.status == 200, sent.body
+    kazoo = b'{"hook_event": "channel_destroy", "call_id": "c-json", "timestamp": "63724349409"}'
+    json_headers = Headers([("content-type", "application/json"), ("x-hook-id", "h")])
+    sent = hooks.handle(
+        Delivery("POST", "/hooks/kazoo", headers=json_headers, peer="127.0.0.1", body=kazoo)
+    )
+    assert sent.status == 200, sent.body
+    assert len(seen) == 2
+    recorder = next(o for o in hooks.observers if isinstance(o, SyncRecorder))
+    assert recorder.flush() == 2
+    ids = {e.provider: e.id for e in sqlite.search().entries}
+    app = ConsoleApp(hooks, auth=[ADMIN])
+    with serve_asgi(app, interface="asgi3") as url:
+        plain = httpx.get(url + f"/deliveries/{ids['wirecloud']}", headers=basic(*ADMIN))
+        assert plain.status_code == 200 and "Replay now" in plain.text
+        page = httpx.get(url + f"/deliveries/{ids['documo']}", headers=basic(*ADMIN))
+        assert page.status_code == 200
+        assert "Replay now" not in page.text and "/replay" not in page.text
+        assert "Not possible" in page.text and "bytes were not kept" in page.text
+        token = plain.text.split('name="csrf" value="')[1].split('"')[0]
+        forced = httpx.post(  # a hand-made POST is refused too
+            url + f"/deliveries/{ids['documo']}/replay",
+            data={"csrf": token},
+            headers={**basic(*ADMIN), "origin": url},
+        )
+        assert forced.status_code == 303
+    assert seen == [seen[0], seen[1]]  # no handler ran again
+    history = sqlite.attempts(ids["documo"])
+    assert history[-1].outcome == "replayed" and "bytes were not kept" in (history[-1].error or "")
+    kept = sqlite.get(ids["documo"])
+    assert kept is not None and kept.state is InboxState.DONE

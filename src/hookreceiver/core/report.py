@@ -15,6 +15,9 @@ from ..errors import DeliveryRejected
 from .outcome import Outcome, Response
 
 if TYPE_CHECKING:
+    from collections.abc import Mapping
+
+    from ..delivery import Delivery
     from .events import DeliveryContext
 
 __all__ = ["DeliveryReport", "Observer"]
@@ -38,6 +41,10 @@ class DeliveryReport:
         source: ``"http"`` for a live delivery, ``"inbox"`` for one the worker processed.
         event: the full event name of a delivery accepted into the inbox (which has no
             ``context`` yet); else ``None`` (see :attr:`event_name`).
+        delivery: the live request a handled delivery came in (a reference, not a copy: its
+            method and query string); else ``None``.
+        fields: the form fields of a handled multipart delivery's body (a reference); else
+            ``None``.
     """
 
     outcome: Outcome
@@ -51,6 +58,8 @@ class DeliveryReport:
     duration: float = 0.0
     source: str = "http"
     event: str | None = None
+    delivery: Delivery | None = None
+    fields: Mapping[str, str] | None = None
 
     @property
     def event_name(self) -> str | None:

@@ -190,6 +190,10 @@ def delivery_flow(
         delivery_id,
         started,
         time.perf_counter() - started,
+        "http",
+        None,
+        delivery,  # references, for the inbox's record of a sync delivery
+        body.fields,
     )
 
 

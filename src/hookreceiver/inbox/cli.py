@@ -308,6 +308,9 @@ def export_command(target: _Target, record_id: str, as_test: bool, output: str |
     record = target.inbox().get(record_id)
     if record is None:
         raise click.ClickException(f"no delivery {record_id}")
+    if record.not_replayable is not None:
+        why = record.not_replayable
+        raise click.ClickException(f"delivery {record_id} cannot be replayed: {why}")
     source = pytest_source(record, app=target.app)
     if output == "-":
         click.echo(source, nl=False)

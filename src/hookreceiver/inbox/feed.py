@@ -98,6 +98,12 @@ def record_to_json(record: InboxRecord) -> dict[str, Any]:
     return record.details(body=_b64, file=lambda f: {"data": _b64(f.data)})
 
 
+def _text_or_none(value: Any) -> str | None:
+    if value is None or isinstance(value, str):
+        return value
+    raise TypeError("not_replayable is a text")
+
+
 def record_from_json(data: Mapping[str, Any]) -> InboxRecord:
     """The :class:`InboxRecord` :func:`record_to_json` describes.
 
@@ -138,6 +144,7 @@ def record_from_json(data: Mapping[str, Any]) -> InboxRecord:
             ),
             signed=data.get("signed"),
             basic_auth=data.get("basic_auth") is True,
+            not_replayable=_text_or_none(data.get("not_replayable")),
         )
     except (KeyError, TypeError, AttributeError, binascii.Error) as exc:
         raise ValueError(f"not a stored delivery: {type(exc).__name__} {exc}") from None

@@ -203,6 +203,11 @@ def process_flow(
         yield from _finish(inbox, record, token, InboxState.QUARANTINED, error)
         _observe(receiver, record, Outcome.QUARANTINED, NOT_FOUND, trace)
         return InboxState.QUARANTINED
+    if record.not_replayable is not None:  # requeued anyway: its handlers ran once, for good
+        why = f"not replayed: {record.not_replayable}"
+        logger.warning("delivery %s %s", record.id, why)
+        yield from _finish(inbox, record, token, InboxState.DONE, why)
+        return InboxState.DONE
     provider = endpoint.provider
     delivery = Delivery(
         record.method, record.path, record.query, Headers(record.headers), record.client

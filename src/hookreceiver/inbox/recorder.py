@@ -7,10 +7,13 @@ show and replay. The request path only appends the report to a queue; a backgrou
 writes the queue in batches (one transaction each) every ``interval`` seconds, after the
 answer has gone. A receiver without an inbox has no recorder and pays nothing.
 
-What is not kept: the query string and the method (the report does not carry them; POST is
-recorded) and multipart files' bytes (they are removed once the handlers end; their names and
-sizes are kept). Reports still queued when the process is killed are lost (a normal exit
-writes them): the deliveries were handled, only their record is missing.
+The record is the request as received (method, path and query with any URL secret as ``***``,
+headers without credentials, body, multipart form fields), taken from references the report
+holds to the live request: nothing is copied on the request path. What is not kept: multipart
+files' bytes (they are removed once the handlers end; their names are kept), so such
+a record is marked :attr:`~.records.InboxRecord.not_replayable`: a replay refuses it rather
+than give the handlers an empty file. Reports still queued when the process is killed are lost
+(a normal exit writes them): the deliveries were handled, only their record is missing.
 """
 
 from __future__ import annotations
@@ -40,6 +43,12 @@ logger = logging.getLogger("hookreceiver")
 
 #: Outcomes of a sync delivery that are kept: its handlers ran (or had run) to the end.
 _KEPT = frozenset({Outcome.HANDLED, Outcome.DUPLICATE})
+#: Why a recorded sync delivery cannot be replayed.
+_NO_FILES = (
+    "answered in sync mode: its files' bytes were not kept (only their names), so "
+    "it cannot be replayed"
+)
+_NO_FIELDS = "answered in sync mode: its form fields were not kept, so it cannot be replayed"
 
 
 class SyncRecorder:
@@ -136,9 +145,22 @@ class SyncRecorder:
         if ctx is None or endpoint is None or report.delivery_id is None:
             return None
         params = dict(ctx.params)
-        path = PATH_PLACEHOLDER.sub(lambda m: params.get(m.group(1), m.group(0)), endpoint.path)
-        path, _, params = without_url_secrets(endpoint, path, "", params)
+        delivery = report.delivery
+        if delivery is None:  # a report built by hand: the request is not known
+            method, query = "POST", ""
+            path = PATH_PLACEHOLDER.sub(lambda m: params.get(m.group(1), m.group(0)), endpoint.path)
+        else:
+            method, path, query = delivery.method, delivery.path, delivery.query
+        path, query, params = without_url_secrets(endpoint, path, query, params)
         files = tuple(StoredFile(a.field, a.filename, a.content_type, b"") for a in ctx.attachments)
+        content_type = ctx.headers.get("content-type") or ""
+        if delivery is not None:
+            content_type = delivery.content_type
+        not_replayable = None
+        if files:
+            not_replayable = _NO_FILES
+        elif content_type.startswith("multipart/") and report.fields is None:
+            not_replayable = _NO_FIELDS
         return InboxRecord(
             id=report.delivery_id,
             state=InboxState.DONE,
@@ -153,8 +175,9 @@ class SyncRecorder:
             last_error=None,
             size=len(ctx.raw_body),
             subject=subject_of(ctx.event),
-            method="POST",
+            method=method,
             path=path,
+            query=query,
             headers=tuple(
                 (name, value)
                 for name, value in ctx.headers.items_list()
@@ -162,11 +185,12 @@ class SyncRecorder:
             ),
             client=ctx.client,
             params=params,
-            content_type=ctx.headers.get("content-type") or "",
+            content_type=content_type,
             body=ctx.raw_body,
-            fields={},
+            fields=dict(report.fields) if report.fields is not None else {},
             files=files,
             signed=dict(ctx.signed) if ctx.signed is not None else None,
+            not_replayable=not_replayable,
         )
 
     def __repr__(self) -> str:

@@ -156,6 +156,9 @@ class InboxRecord(InboxEntry):
         lock_token: set on a record a worker has taken: only it may finish the record.
         traceparent: the W3C trace context of the span that received it, when traces are on
             (the worker's span links to it).
+        not_replayable: why the record does not hold the payload as received (a sync
+            delivery's attachments, whose bytes were not kept), so it is never processed
+            again; ``None`` for a record that can be replayed.
     """
 
     method: str = "POST"
@@ -172,6 +175,7 @@ class InboxRecord(InboxEntry):
     basic_auth: bool = False
     lock_token: str | None = None
     traceparent: str | None = None
+    not_replayable: str | None = None
 
     def to_body(self) -> Body:
         """The body as the provider's parser expects it (attachments rebuilt from bytes)."""
@@ -217,6 +221,7 @@ class InboxRecord(InboxEntry):
             ],
             "signed": self.signed,
             "basic_auth": self.basic_auth,
+            "not_replayable": self.not_replayable,
         }
 
     def entry(self) -> InboxEntry:
@@ -256,6 +261,8 @@ class InboxRecord(InboxEntry):
             meta["traceparent"] = self.traceparent
         if self.basic_auth:
             meta["basic_auth"] = True
+        if self.not_replayable is not None:
+            meta["not_replayable"] = self.not_replayable
         if files_apart and self.files:
             meta["files_apart"] = True
             payload = self.body
@@ -309,6 +316,7 @@ class InboxRecord(InboxEntry):
             signed=meta["signed"],
             basic_auth=bool(meta.get("basic_auth")),
             traceparent=meta.get("traceparent"),
+            not_replayable=meta.get("not_replayable"),
         )
 
 

@@ -42,6 +42,16 @@ def _not_taken(inbox: Inbox, record_id: str) -> ReplayResult:
     return ReplayResult(record_id, None, "a worker is processing it")
 
 
+def _refused(inbox: Inbox, record_id: str) -> ReplayResult | None:
+    """The refusal of a record that does not hold the payload as received (see
+    :attr:`~.records.InboxRecord.not_replayable`: the flag never changes, so checking it
+    before the take is safe), else ``None``."""
+    record = inbox.get(record_id)
+    if record is not None and record.not_replayable is not None:
+        return ReplayResult(record_id, None, record.not_replayable)
+    return None
+
+
 def _result(inbox: Inbox, record_id: str, state: InboxState) -> ReplayResult:
     if state is InboxState.DONE:
         return ReplayResult(record_id, state)
@@ -54,9 +64,14 @@ def replay(receiver: InboxReceiver, record_id: str, *, force: bool = False) -> R
 
     The parser runs again (a quarantined delivery is handled once the model accepts it) and the
     handlers run through the dedup rules: an event already handled is not handled again unless
-    ``force`` is set. A delivery that fails again goes back to the retry cycle.
+    ``force`` is set. A delivery that fails again goes back to the retry cycle. A record that
+    does not hold the payload as received (a sync delivery's files) is refused: its result has
+    no state and says why, and no handler runs.
     """
     inbox = inbox_of(receiver)
+    refused = _refused(inbox, record_id)
+    if refused is not None:
+        return refused
     token = new_token()
     record = inbox.take_id(token, record_id, replay=True)
     if record is None:
@@ -67,6 +82,9 @@ def replay(receiver: InboxReceiver, record_id: str, *, force: bool = False) -> R
 async def areplay(receiver: InboxReceiver, record_id: str, *, force: bool = False) -> ReplayResult:
     """Async :func:`replay`."""
     inbox = inbox_of(receiver)
+    refused = await asyncio.to_thread(_refused, inbox, record_id)
+    if refused is not None:
+        return refused
     token = new_token()
     record = await inbox.atake_id(token, record_id, replay=True)
     if record is None:
@@ -89,7 +107,7 @@ def replay_many(
     force: bool = False,
 ) -> list[ReplayResult]:
     """Replay every stored delivery matching the filter (all failed and quarantined ones by
-    default), oldest first."""
+    default), oldest first; the ones :func:`replay` refuses are in the list with why."""
     inbox = inbox_of(receiver)
     chosen = inbox.list(states=states, provider=provider, event=event, limit=limit)
     return [replay(receiver, entry.id, force=force) for entry in chosen]

@@ -418,7 +418,10 @@ class Forwarder:
         self.timeout = timeout
 
     def forward(self, record: InboxRecord) -> Forwarded:
-        """Send one stored delivery; never raises for the local app's failures."""
+        """Send one stored delivery; never raises for the local app's failures. One that does
+        not hold the payload as received (:attr:`InboxRecord.not_replayable`) is not sent."""
+        if record.not_replayable is not None:
+            return Forwarded(record, None, error=f"not forwarded: {record.not_replayable}")
         delivery = StoredDelivery.from_record(record).simulated(self.guards)
         started = time.perf_counter()
         try:
