@@ -93,10 +93,12 @@ def _traced(
 ) -> DeliveryReport:
     """:func:`dispatch` told to ``tracer``: the same steps, through the traced driver."""
     trace = tracer.start(delivery, route.endpoint)
+    steps = trace.steps  # else no phase to tell of
     try:
-        trace.phase("verify")
+        if steps:
+            trace.phase("verify")
         try:
-            flow = delivery_flow(receiver, route, delivery, started, trace)
+            flow = delivery_flow(receiver, route, delivery, started, trace if steps else None)
             report = drive_sync_traced(flow, trace)
         except DeliveryAbandoned:
             raise
@@ -115,10 +117,12 @@ async def _atraced(
 ) -> DeliveryReport:
     """:func:`adispatch` told to ``tracer``."""
     trace = tracer.start(delivery, route.endpoint)
+    steps = trace.steps  # else no phase to tell of
     try:
-        trace.phase("verify")
+        if steps:
+            trace.phase("verify")
         try:
-            flow = delivery_flow(receiver, route, delivery, started, trace)
+            flow = delivery_flow(receiver, route, delivery, started, trace if steps else None)
             report = await drive_async_traced(flow, trace)
         except DeliveryAbandoned:
             raise

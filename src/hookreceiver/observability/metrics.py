@@ -116,7 +116,12 @@ class Metrics:
         self.handler_duration = families["handler_duration"]
         self.store_errors = families["store_errors"]
         self.inbox_attempts = families["inbox_attempts"]
-        self._children: dict[tuple[Any, ...], Any] = {}
+        # prometheus-client's labelled children, looked up once per label set.
+        self._delivered: dict[tuple[str, str, Outcome, int], tuple[Any, Any]] = {}
+        self._attempts: dict[tuple[str, str, Outcome], Any] = {}
+        self._refused: dict[tuple[str, str], Any] = {}
+        self._handlers_ok: dict[str, Any] = {}
+        self._handlers_failed: dict[str, Any] = {}
         self.inbox_collector: InboxCollector | None = None
         if self.inbox is not None:
             self.inbox_collector = InboxCollector(self.inbox)
@@ -133,37 +138,45 @@ class Metrics:
         provider = report.provider
         if provider is None:  # a path that is no endpoint: no bounded label to count it by
             return
-        outcome = report.outcome.value
+        outcome = report.outcome
+        event = self.events.of(report)
         if report.source != "http":
-            key: tuple[Any, ...] = ("a", provider, self.events.of(report), outcome)
-            child = self._children.get(key)
+            attempt = (provider, event, outcome)
+            child = self._attempts.get(attempt)
             if child is None:
-                child = self._children[key] = self.inbox_attempts.labels(*key[1:])
+                labels = (provider, event, outcome.value)
+                child = self._attempts[attempt] = self.inbox_attempts.labels(*labels)
             child.inc()
             return
         status = report.response.status
-        key = ("d", provider, self.events.of(report), outcome, status)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self.deliveries.labels(*key[1:4], str(status))
-        child.inc()
-        key = ("t", provider, outcome)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self.delivery_duration.labels(provider, outcome)
-        child.observe(report.duration)
-        if report.outcome is Outcome.REJECTED:
-            self.refusals.labels(provider, refusal_reason(report.error)).inc()
+        # Every label is bounded (configured providers, documented events or "other", the
+        # outcomes, the providers' statuses): so is this cache of prometheus-client's children.
+        key = (provider, event, outcome, status)
+        children = self._delivered.get(key)
+        if children is None:
+            children = self._delivered[key] = (
+                self.deliveries.labels(provider, event, outcome.value, str(status)),
+                self.delivery_duration.labels(provider, outcome.value),
+            )
+        children[0].inc()
+        children[1].observe(report.duration)
+        if outcome is Outcome.REJECTED:
+            refusal = (provider, refusal_reason(report.error))
+            child = self._refused.get(refusal)
+            if child is None:
+                child = self._refused[refusal] = self.refusals.labels(*refusal)
+            child.inc()
 
     # What the tracer hook gives --------------------------------------------------------------
 
     def handler_ran(self, handler: str, seconds: float, failed: bool) -> None:
         """One handler ran for ``seconds``."""
-        key = ("h", handler, failed)
-        child = self._children.get(key)
+        children = self._handlers_failed if failed else self._handlers_ok
+        child = children.get(handler)
         if child is None:
-            labels = (handler, "error" if failed else "ok")
-            child = self._children[key] = self.handler_duration.labels(*labels)
+            child = children[handler] = self.handler_duration.labels(
+                handler, "error" if failed else "ok"
+            )
         child.observe(seconds)
 
     def store_failed(self, store: str) -> None:

@@ -110,10 +110,18 @@ class Tracing:
     def start_delivery(
         self, delivery: Delivery | None, endpoint: Endpoint | None, source: str, link: str | None
     ) -> tuple[Any, Any, object]:
-        """Start the delivery's span and make it current: ``(span, context, token)``."""
+        """Start the delivery's span and make it current: ``(span, context, token)``.
+
+        A span the sampler dropped under a current span of the host app's is not made current
+        (``context`` and ``token`` are ``None``): the host's span carries the same decision to
+        the handlers' own spans. Without a parent, a dropped span is made current all the same,
+        so that the handlers' spans follow it (a parent-based sampler drops them too) rather
+        than start traces of their own. :meth:`drop_delivery` or :meth:`end_delivery` ends it.
+        """
         trace, kind = self._trace, self._kind
         current = self._context.get_current()
-        has_parent = trace.get_current_span(current).get_span_context().is_valid
+        # An empty context (the usual case without a host app's instrumentation) has no span.
+        has_parent = bool(current) and trace.get_current_span(current).get_span_context().is_valid
         attributes: dict[str, Any] = {"hookreceiver.source": source}
         if endpoint is not None:
             attributes["hookreceiver.provider"] = endpoint.provider.name
@@ -135,6 +143,8 @@ class Tracing:
             if received is not None:
                 links = [self._link(received, {"hookreceiver.link": "received"})]
         span = self.tracer.start_span("hookreceiver.delivery", parent, span_kind, attributes, links)
+        if has_parent and not span.is_recording():
+            return span, None, None
         ctx = trace.set_span_in_context(span, parent)
         return span, ctx, self._context.attach(ctx)
 
@@ -176,14 +186,19 @@ class Tracing:
         finally:
             self._context.detach(cast(Any, token))
 
+    def drop_delivery(self, token: object) -> None:
+        """End a delivery whose span the sampler dropped: detach its context, if it was made
+        current (a dropped span has nothing to describe or end)."""
+        if token is not None:
+            self._context.detach(cast(Any, token))
+
     def describe(self, span: Any, report: DeliveryReport) -> None:
-        """Set a report's attributes on the delivery's span."""
+        """Set a report's attributes on the delivery's span (its provider was set when it
+        started: the report's is the endpoint's)."""
         attributes: dict[str, Any] = {
             "hookreceiver.outcome": report.outcome.value,
             "http.response.status_code": report.response.status,
         }
-        if report.provider is not None:
-            attributes["hookreceiver.provider"] = report.provider
         if report.delivery_id is not None:
             attributes["hookreceiver.delivery_id"] = report.delivery_id
         event = report.event_name
