@@ -104,7 +104,11 @@ def _traced(
             raise
         except Exception as exc:
             report = _failed(delivery, route, exc, started)
-        notify(receiver.observers, report)
+        for observer in receiver.observers:  # notify(), inlined
+            try:
+                observer.on_report(report)
+            except Exception:
+                observer_failed(observer, report)
     except BaseException as exc:
         trace.end(None, exc)
         raise
@@ -128,7 +132,11 @@ async def _atraced(
             raise
         except Exception as exc:
             report = _failed(delivery, route, exc, started)
-        notify(receiver.observers, report)
+        for observer in receiver.observers:  # notify(), inlined
+            try:
+                observer.on_report(report)
+            except Exception:
+                observer_failed(observer, report)
     except BaseException as exc:
         trace.end(None, exc)
         raise

@@ -14,7 +14,7 @@ implements these protocols with OpenTelemetry and prometheus-client.
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator
+from collections.abc import Coroutine, Generator
 from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
@@ -116,12 +116,18 @@ def drive_sync_traced(flow: Generator[Effect[Any], None, T], trace: DeliveryTrac
         trace.exit(entered, error)
 
 
-async def drive_async_traced(flow: Generator[Effect[Any], None, T], trace: DeliveryTrace) -> T:
-    """:func:`~.drivers.drive_async`, telling ``trace`` of each effect (or of what it asks)."""
-    if not trace.steps:
-        if trace.timed:
-            return await _drive_async_timed(flow, trace)
-        return await drive_async(flow)
+def drive_async_traced(
+    flow: Generator[Effect[Any], None, T], trace: DeliveryTrace
+) -> Coroutine[Any, Any, T]:
+    """:func:`~.drivers.drive_async`, telling ``trace`` of each effect (or of what it asks):
+    the driver's coroutine itself, to await (no coroutine around it)."""
+    if trace.steps:
+        return _drive_async_stepped(flow, trace)
+    return _drive_async_timed(flow, trace) if trace.timed else drive_async(flow)
+
+
+async def _drive_async_stepped(flow: Generator[Effect[Any], None, T], trace: DeliveryTrace) -> T:
+    """:func:`~.drivers.drive_async`, telling ``trace`` of each effect."""
     error: BaseException | None = None
     while True:
         try:

@@ -69,8 +69,7 @@ class Telemetry:
         if tracing is None:
             return self._counted
         try:
-            span, ctx, token = tracing.start_delivery(delivery, endpoint, source, link)
-            recording = span.is_recording()
+            span, ctx, token, recording = tracing.start_delivery(delivery, endpoint, source, link)
         except Exception:  # telemetry never changes an answer: this one goes untraced
             _failed("start")
             return self._counted
@@ -108,7 +107,7 @@ class _Counted:
         metrics = self.metrics
         if metrics is not None:
             try:
-                metrics.handler_ran(effect.spec.name, seconds, error is not None)
+                metrics.spec_ran(effect.spec, seconds, error is not None)
             except Exception:  # telemetry never changes an answer
                 _failed("ran")
 
@@ -229,9 +228,9 @@ class _Trace:
             if self.phase_span is not None:
                 tracing.end_child(self.phase_span, None)
                 self.phase_span = self.phase_ctx = None
-            if name is not None:
-                self.phase_span = tracing.start_child(_PHASES.get(name) or f"hookreceiver.{name}", self.ctx)
-                self.phase_ctx = tracing.context_with(self.phase_span, self.ctx)
+            if name is not None:  # its context is made when an effect runs in it (rarely)
+                span_name = _PHASES.get(name) or f"hookreceiver.{name}"
+                self.phase_span = tracing.start_child(span_name, self.ctx)
         except Exception:  # telemetry never changes an answer
             _failed("phase")
 
@@ -242,7 +241,11 @@ class _Trace:
             if kind is ReadBody:
                 return effect
             tracing = self.tracing
-            parent = self.phase_ctx if self.phase_ctx is not None else self.ctx
+            parent = self.ctx
+            if self.phase_span is not None:  # an effect inside a phase: a quarantined delivery
+                if self.phase_ctx is None:
+                    self.phase_ctx = tracing.context_with(self.phase_span, self.ctx)
+                parent = self.phase_ctx
             token = None
             if kind is RunHandler:
                 assert isinstance(effect, RunHandler)
@@ -267,7 +270,7 @@ class _Trace:
                 effect: Any = entered.effect
                 if self.metrics is not None and type(effect) is RunHandler:
                     seconds = perf_counter() - entered.started
-                    self.metrics.handler_ran(effect.spec.name, seconds, error is not None)
+                    self.metrics.spec_ran(effect.spec, seconds, error is not None)
                 if entered.token is not None:
                     self.tracing.restore(entered.token)
                 self.tracing.end_child(entered.span, error)

@@ -109,8 +109,9 @@ class Tracing:
 
     def start_delivery(
         self, delivery: Delivery | None, endpoint: Endpoint | None, source: str, link: str | None
-    ) -> tuple[Any, Any, object]:
-        """Start the delivery's span and make it current: ``(span, context, token)``.
+    ) -> tuple[Any, Any, object, bool]:
+        """Start the delivery's span and make it current: ``(span, context, token,
+        recording)``.
 
         A span the sampler dropped under a current span of the host app's is not made current
         (``context`` and ``token`` are ``None``): the host's span carries the same decision to
@@ -132,21 +133,28 @@ class Tracing:
             parent = current if has_parent or delivery is None else self._extract(delivery)
             if delivery is not None:
                 attributes["http.request.method"] = delivery.method
-                if delivery.peer:
-                    attributes["network.peer.address"] = delivery.peer
-                agent = delivery.headers.get("user-agent")
-                if agent:
-                    attributes["user_agent.original"] = agent[:256]
         else:
             span_kind, parent = kind.CONSUMER, current
             received = self.context_of(link)
             if received is not None:
                 links = [self._link(received, {"hookreceiver.link": "received"})]
         span = self.tracer.start_span("hookreceiver.delivery", parent, span_kind, attributes, links)
-        if has_parent and not span.is_recording():
-            return span, None, None
+        recording: bool = span.is_recording()
+        if not recording:
+            if has_parent:
+                return span, None, None, False
+        elif delivery is not None and source == "http":
+            # What a sampler does not look at, only on a span that records.
+            more: dict[str, Any] = {}
+            if delivery.peer:
+                more["network.peer.address"] = delivery.peer
+            agent = delivery.headers.get("user-agent")
+            if agent:
+                more["user_agent.original"] = agent[:256]
+            if more:
+                span.set_attributes(more)
         ctx = trace.set_span_in_context(span, parent)
-        return span, ctx, self._context.attach(ctx)
+        return span, ctx, self._context.attach(ctx), recording
 
     def _extract(self, delivery: Delivery) -> Any:
         textmap = self._propagate.get_global_textmap()
@@ -190,7 +198,7 @@ class Tracing:
         """End a delivery whose span the sampler dropped: detach its context, if it was made
         current (a dropped span has nothing to describe or end)."""
         if token is not None:
-            self._context.detach(cast(Any, token))
+            self._context.detach(token)  # type: ignore[arg-type]
 
     def describe(self, span: Any, report: DeliveryReport) -> None:
         """Set a report's attributes on the delivery's span (its provider was set when it
