@@ -82,7 +82,8 @@ def _load(target: str) -> Callable[..., Any]:
 
     sys.path.insert(0, str(BENCH_DIR))
     module, _, name = TARGETS[target].rpartition(":")
-    app: Callable[..., Any] = getattr(importlib.import_module(f"apps.{module or 'asgi_apps'}"), name)
+    found = importlib.import_module(f"apps.{module or 'asgi_apps'}")
+    app: Callable[..., Any] = getattr(found, name)
     return app
 
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import logging
 from time import perf_counter
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 from ..engine.effects import ClaimKey, CompleteKey, Effect, Keep, ReadBody, ReleaseKey, RunHandler
 from ..errors import StoreUnavailable
@@ -190,22 +190,15 @@ class _SpanTrace(_Counted):
             _failed("end")
 
 
-class _Entered:
-    """An effect under way: its span, the token of its context (a handler's), its start."""
-
-    __slots__ = ("effect", "span", "started", "token")
-
-    def __init__(self, effect: Effect[Any], span: Any, token: object, started: float) -> None:
-        self.effect, self.span, self.token, self.started = effect, span, token, started
-
-
 class _Trace:
     """One recorded delivery with its steps: a child span for each phase and effect (reading
     the body gets none of its own: it is inside ``verify``), handler durations and store
-    errors for the metrics."""
+    errors for the metrics. The drivers run one effect at a time: the one under way is kept
+    here (its span, a handler's context token and start), not in an object per effect."""
 
     __slots__ = (
-        "ctx", "metrics", "phase_ctx", "phase_span", "report", "span", "token", "tracing",
+        "ctx", "metrics", "phase_ctx", "phase_span", "report", "span", "started", "step",
+        "step_token", "token", "tracing",
     )  # fmt: skip
 
     steps = True
@@ -220,6 +213,9 @@ class _Trace:
         self.report: DeliveryReport | None = None
         self.phase_span: Any = None
         self.phase_ctx: Any = None
+        self.step: Any = None  # the span of the effect under way
+        self.step_token: object = None  # a handler's: its span made current
+        self.started = 0.0
 
     def phase(self, name: str | None) -> None:
         """End the open phase's span; start ``name``'s."""
@@ -235,10 +231,9 @@ class _Trace:
             _failed("phase")
 
     def enter(self, effect: Effect[Any]) -> object:
-        """An effect begins: its span (a handler's made current), its start time."""
+        """An effect begins: its span (a handler's made current, and timed)."""
         try:
-            kind = type(effect)
-            if kind is ReadBody:
+            if type(effect) is ReadBody:  # inside verify's span
                 return effect
             tracing = self.tracing
             parent = self.ctx
@@ -246,38 +241,34 @@ class _Trace:
                 if self.phase_ctx is None:
                     self.phase_ctx = tracing.context_with(self.phase_span, self.ctx)
                 parent = self.phase_ctx
-            token = None
-            if kind is RunHandler:
-                assert isinstance(effect, RunHandler)
-                span = tracing.start_child(
-                    "hookreceiver.handler", parent, {"hookreceiver.handler": effect.spec.name}
-                )
-                _, token = tracing.current(span, parent)
-            else:
-                if kind is Keep:
-                    assert isinstance(effect, Keep)
-                    effect.traceparent = tracing.traceparent(self.ctx)
-                span = tracing.start_child(effect_span_name(effect), parent)
-            return _Entered(effect, span, token, perf_counter())
+            if type(effect) is RunHandler:
+                span = tracing.start_handler(effect.spec, parent)
+                self.step = span
+                self.step_token = tracing.current(span, parent)
+                self.started = perf_counter()
+                return effect
+            if type(effect) is Keep:
+                effect.traceparent = tracing.traceparent(self.ctx)
+            self.step = tracing.start_child(effect_span_name(effect), parent)
         except Exception:  # telemetry never changes an answer
             _failed("enter")
-            return effect
+        return effect
 
     def exit(self, entered: object, error: BaseException | None) -> None:
         """An effect has ended."""
         try:
-            if type(entered) is _Entered:
-                effect: Any = entered.effect
-                if self.metrics is not None and type(effect) is RunHandler:
-                    seconds = perf_counter() - entered.started
-                    self.metrics.spec_ran(effect.spec, seconds, error is not None)
-                if entered.token is not None:
-                    self.tracing.restore(entered.token)
-                self.tracing.end_child(entered.span, error)
-            else:
-                effect = entered
+            span, self.step = self.step, None
+            if type(entered) is RunHandler:
+                if self.metrics is not None:
+                    seconds = perf_counter() - self.started
+                    self.metrics.spec_ran(entered.spec, seconds, error is not None)
+                token, self.step_token = self.step_token, None
+                if token is not None:
+                    self.tracing.restore(token)
+            if span is not None:
+                self.tracing.end_child(span, error)
             if error is not None and self.metrics is not None:
-                _store_failed(self.metrics, effect, error)
+                _store_failed(self.metrics, cast(Effect[Any], entered), error)
         except Exception:  # telemetry never changes an answer
             _failed("exit")
 

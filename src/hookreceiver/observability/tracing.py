@@ -30,6 +30,7 @@ from ..engine.effects import (
 from .labels import refusal_reason
 
 if TYPE_CHECKING:
+    from ..core.handlers import HandlerSpec
     from ..core.routing import Endpoint
     from ..delivery import Delivery
     from ..engine import DeliveryReport
@@ -104,6 +105,10 @@ class Tracing:
         self._getter = _Getter()
         self._textmap: Any = None
         self._fields: frozenset[str] = frozenset()
+        self._internal = SpanKind.INTERNAL
+        # Each handler's span attributes, by the spec's identity (the spec kept: its id stays
+        # its own).
+        self._handlers: dict[int, tuple[HandlerSpec, dict[str, Any]]] = {}
 
     # The delivery's span ---------------------------------------------------------------------
 
@@ -222,7 +227,14 @@ class Tracing:
 
     def start_child(self, name: str, parent: Any, attributes: dict[str, Any] | None = None) -> Any:
         """A child span of the span current in ``parent``."""
-        return self.tracer.start_span(name, parent, self._kind.INTERNAL, attributes)
+        return self.tracer.start_span(name, parent, self._internal, attributes)
+
+    def start_handler(self, spec: HandlerSpec, parent: Any) -> Any:
+        """The span of one handler's run, a child of the span current in ``parent``."""
+        found = self._handlers.get(id(spec))
+        if found is None or found[0] is not spec:  # its attributes made once per handler
+            found = self._handlers[id(spec)] = (spec, {"hookreceiver.handler": spec.name})
+        return self.tracer.start_span("hookreceiver.handler", parent, self._internal, found[1])
 
     def end_child(self, span: Any, error: BaseException | None) -> None:
         """End a child span, with ``error`` recorded on it."""
@@ -235,14 +247,13 @@ class Tracing:
         """``parent`` with ``span`` as its current span."""
         return self._trace.set_span_in_context(span, parent)
 
-    def current(self, span: Any, parent: Any) -> tuple[Any, object]:
-        """Make ``span`` current: its context, and the token that :meth:`restore` takes."""
-        ctx = self._trace.set_span_in_context(span, parent)
-        return ctx, self._context.attach(ctx)
+    def current(self, span: Any, parent: Any) -> object:
+        """Make ``span`` current (in ``parent``'s context): the token :meth:`restore` takes."""
+        return self._context.attach(self._trace.set_span_in_context(span, parent))
 
     def restore(self, token: object) -> None:
         """Undo :meth:`current`."""
-        self._context.detach(cast(Any, token))
+        self._context.detach(token)  # type: ignore[arg-type]
 
 
 #: Span names of the inbox's own effects (a sibling package: known by class name).
