@@ -7,7 +7,7 @@ WSGI (Flask, sync handler), each served alone, with
   exporter that drops the spans), every delivery traced with its child spans;
 - ``delivery_span``: the same with ``enable_tracing(steps=False)``: the delivery's span only;
 - ``sampled``: metrics and full tracing with the SDK's ``ParentBased(TraceIdRatioBased(0.1))``
-  sampler, as production set-ups trace a share of the traffic;
+  sampler, as production set-ups trace a share of the traffic; ``sampled_1``: 1 %;
 - ``sampled_out``: the same with ``ParentBased(ALWAYS_OFF)``: every delivery goes the way of the
   nine in ten a 10 % sampler drops (deterministic, for ``bench/harness/instructions.py``).
 
@@ -47,7 +47,7 @@ def _receiver(handler: Any, mode: str) -> Receiver:
         from prometheus_client import CollectorRegistry
 
         hooks.enable_metrics(registry=CollectorRegistry())
-    if mode in ("on", "delivery_span", "sampled", "sampled_out", "traced_only"):
+    if mode in ("on", "delivery_span", "sampled", "sampled_1", "sampled_out", "traced_only"):
         from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
         from opentelemetry.sdk.trace.export import (
             BatchSpanProcessor,
@@ -65,6 +65,8 @@ def _receiver(handler: Any, mode: str) -> Receiver:
         sampler = None
         if mode == "sampled":
             sampler = ParentBased(TraceIdRatioBased(0.1))
+        elif mode == "sampled_1":
+            sampler = ParentBased(TraceIdRatioBased(0.01))
         elif mode == "sampled_out":
             sampler = ParentBased(ALWAYS_OFF)
         provider = TracerProvider(sampler=sampler)
@@ -93,7 +95,7 @@ def _wsgi(mode: str) -> Flask:
     return app
 
 
-MODES = ("off", "metrics", "on", "delivery_span", "sampled")
+MODES = ("off", "metrics", "on", "delivery_span", "sampled", "sampled_1")
 #: The modes counted in process by bench/harness/instructions.py.
 BARE_MODES = (*MODES, "sampled_out", "traced_only")
 _BUILD = {
