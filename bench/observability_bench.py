@@ -26,13 +26,14 @@ from harness.http_bench import run_http
 from harness.load import wrk_available
 from harness.servers import BENCH_DIR, ServerSpec
 
-MODES = ("off", "metrics", "on", "delivery_span", "sampled")
+MODES = ("off", "metrics", "on", "delivery_span", "sampled", "sampled_1")
 LABELS = {
     "off": "off (neither)",
     "metrics": "metrics",
     "on": "metrics + tracing, every delivery",
     "delivery_span": "metrics + tracing, delivery span only (`steps=False`)",
     "sampled": "metrics + tracing, 10 % sampled",
+    "sampled_1": "metrics + tracing, 1 % sampled",
 }
 ASGI = tuple(ServerSpec(f"asgi_{m}", "asgi", f"apps.observed:asgi_{m}") for m in MODES)
 WSGI = tuple(ServerSpec(f"wsgi_{m}", "wsgi", f"apps.observed:wsgi_{m}") for m in MODES)

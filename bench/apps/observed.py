@@ -7,7 +7,12 @@ WSGI (Flask, sync handler), each served alone, with
   exporter that drops the spans), every delivery traced with its child spans;
 - ``delivery_span``: the same with ``enable_tracing(steps=False)``: the delivery's span only;
 - ``sampled``: metrics and full tracing with the SDK's ``ParentBased(TraceIdRatioBased(0.1))``
-  sampler, as production set-ups trace a share of the traffic.
+  sampler, as production set-ups trace a share of the traffic; ``sampled_1``: 1 %;
+- ``sampled_out``: the same with ``ParentBased(ALWAYS_OFF)``: every delivery goes the way of the
+  nine in ten a 10 % sampler drops (deterministic, for ``bench/harness/instructions.py``).
+
+``bare_<mode>`` is the receiver's own ASGI app of each mode, without Starlette around it: what
+``bench/harness/instructions.py`` counts beside ``hookreceiver_asgi_app``.
 """
 
 from __future__ import annotations
@@ -23,7 +28,7 @@ from starlette.routing import Route
 
 from hookreceiver import DeliveryContext, Receiver, providers
 
-__all__ = ["MODES"]
+__all__ = ["BARE_MODES", "MODES"]
 
 
 async def _noop(event: object, ctx: DeliveryContext) -> None:
@@ -38,18 +43,18 @@ def _receiver(handler: Any, mode: str) -> Receiver:
     hooks = Receiver()
     hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"]))
     hooks.on("*")(handler)
-    if mode != "off":
+    if mode not in ("off", "traced_only"):
         from prometheus_client import CollectorRegistry
 
         hooks.enable_metrics(registry=CollectorRegistry())
-    if mode in ("on", "delivery_span", "sampled"):
+    if mode in ("on", "delivery_span", "sampled", "sampled_1", "sampled_out", "traced_only"):
         from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
         from opentelemetry.sdk.trace.export import (
             BatchSpanProcessor,
             SpanExporter,
             SpanExportResult,
         )
-        from opentelemetry.sdk.trace.sampling import ParentBased, TraceIdRatioBased
+        from opentelemetry.sdk.trace.sampling import ALWAYS_OFF, ParentBased, TraceIdRatioBased
 
         class Dropped(SpanExporter):
             """Exports nowhere: the spans are made, batched and handed over, then dropped."""
@@ -57,7 +62,13 @@ def _receiver(handler: Any, mode: str) -> Receiver:
             def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
                 return SpanExportResult.SUCCESS
 
-        sampler = ParentBased(TraceIdRatioBased(0.1)) if mode == "sampled" else None
+        sampler = None
+        if mode == "sampled":
+            sampler = ParentBased(TraceIdRatioBased(0.1))
+        elif mode == "sampled_1":
+            sampler = ParentBased(TraceIdRatioBased(0.01))
+        elif mode == "sampled_out":
+            sampler = ParentBased(ALWAYS_OFF)
         provider = TracerProvider(sampler=sampler)
         provider.add_span_processor(BatchSpanProcessor(Dropped()))
         hooks.enable_tracing(provider, steps=mode != "delivery_span")
@@ -84,8 +95,11 @@ def _wsgi(mode: str) -> Flask:
     return app
 
 
-MODES = ("off", "metrics", "on", "delivery_span", "sampled")
+MODES = ("off", "metrics", "on", "delivery_span", "sampled", "sampled_1")
+#: The modes counted in process by bench/harness/instructions.py.
+BARE_MODES = (*MODES, "sampled_out", "traced_only")
 _BUILD = {
+    **{f"bare_{mode}": (lambda mode=mode: _receiver(_noop, mode).asgi_app) for mode in BARE_MODES},
     **{f"asgi_{mode}": (lambda mode=mode: _asgi(mode)) for mode in MODES},
     **{f"wsgi_{mode}": (lambda mode=mode: _wsgi(mode)) for mode in MODES},
 }

@@ -39,7 +39,8 @@ __all__ = ["TARGETS", "count_instructions", "instructions_per_request"]
 BENCH_DIR = Path(__file__).resolve().parent.parent
 REPO = BENCH_DIR.parent
 
-#: Target name -> attribute of ``apps.asgi_apps`` (the same apps the HTTP section serves).
+#: Target name -> attribute of ``apps.asgi_apps`` (the same apps the HTTP section serves), or
+#: ``module:attribute`` of another module of ``apps``.
 TARGETS = {
     "raw_app": "raw_app",
     "starlette_app": "starlette_app",
@@ -50,6 +51,23 @@ TARGETS = {
     "hookreceiver_recorded_queue_app": "hookreceiver_recorded_queue_app",
     "hookreceiver_inbox_sync_app": "hookreceiver_inbox_sync_app",
 }
+#: Observability's cost (needs ``hookreceiver[prometheus,otel]`` and the OpenTelemetry SDK):
+#: the receiver's own ASGI app as ``hookreceiver_asgi_app``, with ``enable_metrics()``; with
+#: ``enable_tracing()`` too (SDK, batch processor, an exporter that drops the spans), every
+#: delivery traced; with the delivery's span only; with a sampler that drops every delivery
+#: (``ParentBased(ALWAYS_OFF)``: the nine in ten a 10 % sampler drops); tracing without metrics.
+#: Run them with ``--targets observability``; they are not gated.
+OBSERVABILITY = {
+    "hookreceiver_asgi_off": "observed:bare_off",
+    "hookreceiver_asgi_metrics": "observed:bare_metrics",
+    "hookreceiver_asgi_traced": "observed:bare_on",
+    "hookreceiver_asgi_traced_delivery_span": "observed:bare_delivery_span",
+    "hookreceiver_asgi_traced_sampled_out": "observed:bare_sampled_out",
+    "hookreceiver_asgi_traced_only": "observed:bare_traced_only",
+}
+#: What a run without ``--targets`` counts.
+DEFAULT = tuple(TARGETS)
+TARGETS.update(OBSERVABILITY)
 #: The targets whose cost the CI gate watches.
 GATED = ("hookreceiver_app", "hookreceiver_asgi_app")
 WARMUP = 300
@@ -63,10 +81,12 @@ _COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 
 
 def _load(target: str) -> Callable[..., Any]:
-    sys.path.insert(0, str(BENCH_DIR))
-    from apps import asgi_apps
+    import importlib
 
-    app: Callable[..., Any] = getattr(asgi_apps, TARGETS[target])
+    sys.path.insert(0, str(BENCH_DIR))
+    module, _, name = TARGETS[target].rpartition(":")
+    found = importlib.import_module(f"apps.{module or 'asgi_apps'}")
+    app: Callable[..., Any] = getattr(found, name)
     return app
 
 
@@ -166,6 +186,12 @@ def measure(targets: Sequence[str]) -> dict[str, float]:
 
 def table(results: dict[str, float]) -> str:
     """A markdown table with ratios against the bare Starlette route where it was measured."""
+    off = results.get("hookreceiver_asgi_off")
+    if off:  # observability's targets: each against the same receiver with neither
+        lines = ["| target | instructions/request | over off | ÷ off |", "|---|---:|---:|---:|"]
+        for target, value in results.items():
+            lines.append(f"| {target} | {value:,.0f} | {value - off:+,.0f} | {off / value:.3f}× |")
+        return "\n".join(lines)
     lines = ["| target | instructions/request | vs bare Starlette |", "|---|---:|---:|"]
     anchor = results.get("starlette_app")
     for target, value in results.items():
@@ -192,7 +218,9 @@ def main(argv: list[str] | None = None) -> int:
     """Measure, print, and optionally check against or write a baseline."""
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--drive", nargs=2, metavar=("TARGET", "COUNT"), help=argparse.SUPPRESS)
-    parser.add_argument("--targets", help=f"comma-separated of {', '.join(TARGETS)}")
+    parser.add_argument(
+        "--targets", help=f"comma-separated of {', '.join(TARGETS)}; or observability"
+    )
     parser.add_argument("--check", type=Path, help="fail if a gated target regressed")
     parser.add_argument("--tolerance", type=float, default=0.10)
     parser.add_argument("--write-baseline", type=Path)
@@ -200,7 +228,9 @@ def main(argv: list[str] | None = None) -> int:
     if args.drive:
         drive(args.drive[0], int(args.drive[1]))
         return 0
-    targets = args.targets.split(",") if args.targets else list(TARGETS)
+    targets = args.targets.split(",") if args.targets else list(DEFAULT)
+    if targets == ["observability"]:
+        targets = list(OBSERVABILITY)
     if args.check and not args.targets:
         targets = list(GATED)
     unknown = set(targets) - set(TARGETS)

@@ -93,16 +93,22 @@ def _traced(
 ) -> DeliveryReport:
     """:func:`dispatch` told to ``tracer``: the same steps, through the traced driver."""
     trace = tracer.start(delivery, route.endpoint)
+    steps = trace.steps  # else no phase to tell of
     try:
-        trace.phase("verify")
+        if steps:
+            trace.phase("verify")
         try:
-            flow = delivery_flow(receiver, route, delivery, started, trace)
+            flow = delivery_flow(receiver, route, delivery, started, trace if steps else None)
             report = drive_sync_traced(flow, trace)
         except DeliveryAbandoned:
             raise
         except Exception as exc:
             report = _failed(delivery, route, exc, started)
-        notify(receiver.observers, report)
+        for observer in receiver.observers:  # notify(), inlined
+            try:
+                observer.on_report(report)
+            except Exception:
+                observer_failed(observer, report)
     except BaseException as exc:
         trace.end(None, exc)
         raise
@@ -115,16 +121,22 @@ async def _atraced(
 ) -> DeliveryReport:
     """:func:`adispatch` told to ``tracer``."""
     trace = tracer.start(delivery, route.endpoint)
+    steps = trace.steps  # else no phase to tell of
     try:
-        trace.phase("verify")
+        if steps:
+            trace.phase("verify")
         try:
-            flow = delivery_flow(receiver, route, delivery, started, trace)
+            flow = delivery_flow(receiver, route, delivery, started, trace if steps else None)
             report = await drive_async_traced(flow, trace)
         except DeliveryAbandoned:
             raise
         except Exception as exc:
             report = _failed(delivery, route, exc, started)
-        notify(receiver.observers, report)
+        for observer in receiver.observers:  # notify(), inlined
+            try:
+                observer.on_report(report)
+            except Exception:
+                observer_failed(observer, report)
     except BaseException as exc:
         trace.end(None, exc)
         raise

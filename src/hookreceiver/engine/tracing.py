@@ -3,18 +3,23 @@ phases and effects (spans, per-handler timings).
 
 An app with no tracer pays one ``None`` test per delivery (in :mod:`.dispatch` and the inbox's
 processing); with one, the delivery runs through :func:`drive_sync_traced` or
-:func:`drive_async_traced`, the drivers with a call before and after each effect. The engine
-imports no telemetry library: ``hookreceiver.observability`` implements these protocols with
-OpenTelemetry and prometheus-client.
+:func:`drive_async_traced`. Those drivers go one of three ways, by what the delivery's
+:class:`DeliveryTrace` asks for (:attr:`~DeliveryTrace.steps`, :attr:`~DeliveryTrace.timed`):
+a call before and after each effect (a span per step); only each handler's duration and each
+failed effect (metrics alone, or a span a sampler dropped: a type test per effect); or nothing
+(the plain drivers). The engine imports no telemetry library: ``hookreceiver.observability``
+implements these protocols with OpenTelemetry and prometheus-client.
 """
 
 from __future__ import annotations
 
 import asyncio
-from collections.abc import Generator
+from collections.abc import Coroutine, Generator
+from time import perf_counter
 from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
-from .effects import Effect
+from .drivers import drive_async, drive_sync
+from .effects import Effect, Keep, RunHandler
 
 if TYPE_CHECKING:
     from ..core.routing import Endpoint
@@ -27,7 +32,19 @@ T = TypeVar("T")
 
 
 class DeliveryTrace(Protocol):
-    """One delivery as a tracer follows it, from :meth:`Tracer.start` to :meth:`end`."""
+    """One delivery as a tracer follows it, from :meth:`Tracer.start` to :meth:`end`.
+
+    Read once per delivery by the traced drivers: :attr:`steps` (:meth:`enter` and :meth:`exit`
+    around every effect), else :attr:`timed` (:meth:`ran` after each handler, :meth:`keeping`
+    before writing to the inbox, :meth:`failed` after any other effect that raised), else
+    neither (the plain drivers). :meth:`phase`, :meth:`reported` and :meth:`end` are called
+    either way.
+    """
+
+    #: Whether :meth:`enter` and :meth:`exit` are called around every effect.
+    steps: bool
+    #: Without :attr:`steps`: whether :meth:`ran` and :meth:`failed` are called.
+    timed: bool
 
     def phase(self, name: str | None) -> None:
         """A phase of the flow begins (``"verify"``, ``"parse"``), ending the open one;
@@ -39,6 +56,17 @@ class DeliveryTrace(Protocol):
 
     def exit(self, entered: object, error: BaseException | None) -> None:
         """The effect :meth:`enter` was told of has ended, with ``error`` if it raised."""
+
+    def ran(self, effect: RunHandler, seconds: float, error: BaseException | None) -> None:
+        """(:attr:`timed`, without :attr:`steps`) a handler ran for ``seconds``, raising
+        ``error`` or not."""
+
+    def keeping(self, effect: Keep) -> None:
+        """(:attr:`timed`, without :attr:`steps`) ``effect`` is about to keep the delivery in
+        the inbox: the place to set its ``traceparent``."""
+
+    def failed(self, effect: Effect[Any], error: BaseException) -> None:
+        """(:attr:`timed`, without :attr:`steps`) an effect other than a handler raised."""
 
     def reported(self, report: DeliveryReport) -> None:
         """The delivery's report, as the observers get it (an inbox delivery's steps go on
@@ -69,7 +97,9 @@ class Tracer(Protocol):
 
 
 def drive_sync_traced(flow: Generator[Effect[Any], None, T], trace: DeliveryTrace) -> T:
-    """:func:`~.drivers.drive_sync`, telling ``trace`` of each effect."""
+    """:func:`~.drivers.drive_sync`, telling ``trace`` of each effect (or of what it asks)."""
+    if not trace.steps:
+        return _drive_sync_timed(flow, trace) if trace.timed else drive_sync(flow)
     error: Exception | None = None
     while True:
         try:
@@ -86,7 +116,17 @@ def drive_sync_traced(flow: Generator[Effect[Any], None, T], trace: DeliveryTrac
         trace.exit(entered, error)
 
 
-async def drive_async_traced(flow: Generator[Effect[Any], None, T], trace: DeliveryTrace) -> T:
+def drive_async_traced(
+    flow: Generator[Effect[Any], None, T], trace: DeliveryTrace
+) -> Coroutine[Any, Any, T]:
+    """:func:`~.drivers.drive_async`, telling ``trace`` of each effect (or of what it asks):
+    the driver's coroutine itself, to await (no coroutine around it)."""
+    if trace.steps:
+        return _drive_async_stepped(flow, trace)
+    return _drive_async_timed(flow, trace) if trace.timed else drive_async(flow)
+
+
+async def _drive_async_stepped(flow: Generator[Effect[Any], None, T], trace: DeliveryTrace) -> T:
     """:func:`~.drivers.drive_async`, telling ``trace`` of each effect."""
     error: BaseException | None = None
     while True:
@@ -107,3 +147,71 @@ async def drive_async_traced(flow: Generator[Effect[Any], None, T], trace: Deliv
         except asyncio.CancelledError as exc:
             error = exc
         trace.exit(entered, error)
+
+
+def _drive_sync_timed(flow: Generator[Effect[Any], None, T], trace: DeliveryTrace) -> T:
+    """:func:`~.drivers.drive_sync`, timing each handler and telling ``trace`` of failures."""
+    error: Exception | None = None
+    while True:
+        try:
+            effect = flow.send(None) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        handler = effect if type(effect) is RunHandler else None
+        if handler is not None:
+            started = perf_counter()
+            try:
+                effect.result = effect.run()
+                error = None
+            except Exception as exc:
+                error = exc
+            trace.ran(handler, perf_counter() - started, error)
+            continue
+        if type(effect) is Keep:
+            trace.keeping(effect)
+        try:
+            effect.result = effect.run()
+            error = None
+        except Exception as exc:
+            error = exc
+            trace.failed(effect, exc)
+
+
+async def _drive_async_timed(flow: Generator[Effect[Any], None, T], trace: DeliveryTrace) -> T:
+    """:func:`~.drivers.drive_async`, timing each handler and telling ``trace`` of failures."""
+    error: BaseException | None = None
+    while True:
+        try:
+            effect = flow.send(None) if error is None else flow.throw(error)
+        except StopIteration as stop:
+            result: T = stop.value
+            return result
+        handler = effect if type(effect) is RunHandler else None
+        if handler is not None:
+            started = perf_counter()
+            try:
+                if effect.nonblocking:
+                    effect.result = effect.run()
+                else:
+                    effect.result = await effect.arun()
+                error = None
+            except Exception as exc:
+                error = exc
+            except asyncio.CancelledError as exc:
+                error = exc
+            trace.ran(handler, perf_counter() - started, error)
+            continue
+        if type(effect) is Keep:
+            trace.keeping(effect)
+        try:
+            if effect.nonblocking:
+                effect.result = effect.run()
+            else:
+                effect.result = await effect.arun()
+            error = None
+        except Exception as exc:
+            error = exc
+            trace.failed(effect, exc)
+        except asyncio.CancelledError as exc:
+            error = exc

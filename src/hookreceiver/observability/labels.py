@@ -70,14 +70,18 @@ class EventNames:
 
     def of(self, report: DeliveryReport) -> str:
         """The label for ``report``."""
-        name = report.event_name
-        if not name or report.endpoint is None:
+        path = report.endpoint
+        if path is None:
             return ""
-        documented = self._documented.get(report.endpoint)
+        ctx = report.context  # report.event_name, without the property's call when handled
+        name = ctx.event_name if ctx is not None else report.event_name
+        if not name:
+            return ""
+        documented = self._documented.get(path)
         if documented is None:
-            endpoint = self.receiver.router.endpoint(report.endpoint)
+            endpoint = self.receiver.router.endpoint(path)
             documented = (
                 frozenset(endpoint.provider.events) if endpoint is not None else frozenset()
             )
-            self._documented[report.endpoint] = documented
+            self._documented[path] = documented
         return name if name in documented else OTHER

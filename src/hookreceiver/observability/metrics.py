@@ -24,6 +24,7 @@ from .labels import EventNames, refusal_reason
 if TYPE_CHECKING:
     from prometheus_client.registry import CollectorRegistry
 
+    from ..core.handlers import HandlerSpec
     from ..core.protocols import ReceiverState
     from ..engine import DeliveryReport
 
@@ -116,7 +117,12 @@ class Metrics:
         self.handler_duration = families["handler_duration"]
         self.store_errors = families["store_errors"]
         self.inbox_attempts = families["inbox_attempts"]
-        self._children: dict[tuple[Any, ...], Any] = {}
+        # prometheus-client's labelled children, looked up once per label set.
+        self._delivered: dict[tuple[str, str, str, int], tuple[Any, Any]] = {}
+        self._attempts: dict[tuple[str, str, str], Any] = {}
+        self._refused: dict[tuple[str, str], Any] = {}
+        self._handlers_ok: dict[int, tuple[HandlerSpec, Any]] = {}
+        self._handlers_failed: dict[int, tuple[HandlerSpec, Any]] = {}
         self.inbox_collector: InboxCollector | None = None
         if self.inbox is not None:
             self.inbox_collector = InboxCollector(self.inbox)
@@ -133,38 +139,49 @@ class Metrics:
         provider = report.provider
         if provider is None:  # a path that is no endpoint: no bounded label to count it by
             return
-        outcome = report.outcome.value
+        outcome = report.outcome._value_  # .value is a property: a call per delivery
+        event = self.events.of(report)
         if report.source != "http":
-            key: tuple[Any, ...] = ("a", provider, self.events.of(report), outcome)
-            child = self._children.get(key)
+            attempt = (provider, event, outcome)
+            child = self._attempts.get(attempt)
             if child is None:
-                child = self._children[key] = self.inbox_attempts.labels(*key[1:])
+                child = self._attempts[attempt] = self.inbox_attempts.labels(*attempt)
             child.inc()
             return
         status = report.response.status
-        key = ("d", provider, self.events.of(report), outcome, status)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self.deliveries.labels(*key[1:4], str(status))
-        child.inc()
-        key = ("t", provider, outcome)
-        child = self._children.get(key)
-        if child is None:
-            child = self._children[key] = self.delivery_duration.labels(provider, outcome)
-        child.observe(report.duration)
+        # Every label is bounded (configured providers, documented events or "other", the
+        # outcomes, the providers' statuses): so is this cache of prometheus-client's children.
+        key = (provider, event, outcome, status)
+        children = self._delivered.get(key)
+        if children is None:
+            children = self._delivered[key] = (
+                self.deliveries.labels(provider, event, outcome, str(status)),
+                self.delivery_duration.labels(provider, outcome),
+            )
+        children[0].inc()
+        children[1].observe(report.duration)
         if report.outcome is Outcome.REJECTED:
-            self.refusals.labels(provider, refusal_reason(report.error)).inc()
+            refusal = (provider, refusal_reason(report.error))
+            child = self._refused.get(refusal)
+            if child is None:
+                child = self._refused[refusal] = self.refusals.labels(*refusal)
+            child.inc()
 
     # What the tracer hook gives --------------------------------------------------------------
 
     def handler_ran(self, handler: str, seconds: float, failed: bool) -> None:
-        """One handler ran for ``seconds``."""
-        key = ("h", handler, failed)
-        child = self._children.get(key)
-        if child is None:
-            labels = (handler, "error" if failed else "ok")
-            child = self._children[key] = self.handler_duration.labels(*labels)
-        child.observe(seconds)
+        """One handler (by name) ran for ``seconds``."""
+        self.handler_duration.labels(handler, "error" if failed else "ok").observe(seconds)
+
+    def spec_ran(self, spec: HandlerSpec, seconds: float, failed: bool) -> None:
+        """The handler ``spec`` ran for ``seconds`` (its child looked up by the spec's
+        identity: no name built per call)."""
+        children = self._handlers_failed if failed else self._handlers_ok
+        found = children.get(id(spec))
+        if found is None or found[0] is not spec:
+            child = self.handler_duration.labels(spec.name, "error" if failed else "ok")
+            found = children[id(spec)] = (spec, child)  # the spec kept: its id stays its own
+        found[1].observe(seconds)
 
     def store_failed(self, store: str) -> None:
         """A call to the store (or inbox) named ``store`` failed."""

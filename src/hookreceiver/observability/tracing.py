@@ -30,6 +30,7 @@ from ..engine.effects import (
 from .labels import refusal_reason
 
 if TYPE_CHECKING:
+    from ..core.handlers import HandlerSpec
     from ..core.routing import Endpoint
     from ..delivery import Delivery
     from ..engine import DeliveryReport
@@ -104,16 +105,29 @@ class Tracing:
         self._getter = _Getter()
         self._textmap: Any = None
         self._fields: frozenset[str] = frozenset()
+        self._internal = SpanKind.INTERNAL
+        # Each handler's span attributes, by the spec's identity (the spec kept: its id stays
+        # its own).
+        self._handlers: dict[int, tuple[HandlerSpec, dict[str, Any]]] = {}
 
     # The delivery's span ---------------------------------------------------------------------
 
     def start_delivery(
         self, delivery: Delivery | None, endpoint: Endpoint | None, source: str, link: str | None
-    ) -> tuple[Any, Any, object]:
-        """Start the delivery's span and make it current: ``(span, context, token)``."""
+    ) -> tuple[Any, Any, object, bool]:
+        """Start the delivery's span and make it current: ``(span, context, token,
+        recording)``.
+
+        A span the sampler dropped under a current span of the host app's is not made current
+        (``context`` and ``token`` are ``None``): the host's span carries the same decision to
+        the handlers' own spans. Without a parent, a dropped span is made current all the same,
+        so that the handlers' spans follow it (a parent-based sampler drops them too) rather
+        than start traces of their own. :meth:`drop_delivery` or :meth:`end_delivery` ends it.
+        """
         trace, kind = self._trace, self._kind
         current = self._context.get_current()
-        has_parent = trace.get_current_span(current).get_span_context().is_valid
+        # An empty context (the usual case without a host app's instrumentation) has no span.
+        has_parent = bool(current) and trace.get_current_span(current).get_span_context().is_valid
         attributes: dict[str, Any] = {"hookreceiver.source": source}
         if endpoint is not None:
             attributes["hookreceiver.provider"] = endpoint.provider.name
@@ -124,19 +138,28 @@ class Tracing:
             parent = current if has_parent or delivery is None else self._extract(delivery)
             if delivery is not None:
                 attributes["http.request.method"] = delivery.method
-                if delivery.peer:
-                    attributes["network.peer.address"] = delivery.peer
-                agent = delivery.headers.get("user-agent")
-                if agent:
-                    attributes["user_agent.original"] = agent[:256]
         else:
             span_kind, parent = kind.CONSUMER, current
             received = self.context_of(link)
             if received is not None:
                 links = [self._link(received, {"hookreceiver.link": "received"})]
         span = self.tracer.start_span("hookreceiver.delivery", parent, span_kind, attributes, links)
+        recording: bool = span.is_recording()
+        if not recording:
+            if has_parent:
+                return span, None, None, False
+        elif delivery is not None and source == "http":
+            # What a sampler does not look at, only on a span that records.
+            more: dict[str, Any] = {}
+            if delivery.peer:
+                more["network.peer.address"] = delivery.peer
+            agent = delivery.headers.get("user-agent")
+            if agent:
+                more["user_agent.original"] = agent[:256]
+            if more:
+                span.set_attributes(more)
         ctx = trace.set_span_in_context(span, parent)
-        return span, ctx, self._context.attach(ctx)
+        return span, ctx, self._context.attach(ctx), recording
 
     def _extract(self, delivery: Delivery) -> Any:
         textmap = self._propagate.get_global_textmap()
@@ -176,14 +199,19 @@ class Tracing:
         finally:
             self._context.detach(cast(Any, token))
 
+    def drop_delivery(self, token: object) -> None:
+        """End a delivery whose span the sampler dropped: detach its context, if it was made
+        current (a dropped span has nothing to describe or end)."""
+        if token is not None:
+            self._context.detach(token)  # type: ignore[arg-type]
+
     def describe(self, span: Any, report: DeliveryReport) -> None:
-        """Set a report's attributes on the delivery's span."""
+        """Set a report's attributes on the delivery's span (its provider was set when it
+        started: the report's is the endpoint's)."""
         attributes: dict[str, Any] = {
             "hookreceiver.outcome": report.outcome.value,
             "http.response.status_code": report.response.status,
         }
-        if report.provider is not None:
-            attributes["hookreceiver.provider"] = report.provider
         if report.delivery_id is not None:
             attributes["hookreceiver.delivery_id"] = report.delivery_id
         event = report.event_name
@@ -199,7 +227,14 @@ class Tracing:
 
     def start_child(self, name: str, parent: Any, attributes: dict[str, Any] | None = None) -> Any:
         """A child span of the span current in ``parent``."""
-        return self.tracer.start_span(name, parent, self._kind.INTERNAL, attributes)
+        return self.tracer.start_span(name, parent, self._internal, attributes)
+
+    def start_handler(self, spec: HandlerSpec, parent: Any) -> Any:
+        """The span of one handler's run, a child of the span current in ``parent``."""
+        found = self._handlers.get(id(spec))
+        if found is None or found[0] is not spec:  # its attributes made once per handler
+            found = self._handlers[id(spec)] = (spec, {"hookreceiver.handler": spec.name})
+        return self.tracer.start_span("hookreceiver.handler", parent, self._internal, found[1])
 
     def end_child(self, span: Any, error: BaseException | None) -> None:
         """End a child span, with ``error`` recorded on it."""
@@ -212,14 +247,13 @@ class Tracing:
         """``parent`` with ``span`` as its current span."""
         return self._trace.set_span_in_context(span, parent)
 
-    def current(self, span: Any, parent: Any) -> tuple[Any, object]:
-        """Make ``span`` current: its context, and the token that :meth:`restore` takes."""
-        ctx = self._trace.set_span_in_context(span, parent)
-        return ctx, self._context.attach(ctx)
+    def current(self, span: Any, parent: Any) -> object:
+        """Make ``span`` current (in ``parent``'s context): the token :meth:`restore` takes."""
+        return self._context.attach(self._trace.set_span_in_context(span, parent))
 
     def restore(self, token: object) -> None:
         """Undo :meth:`current`."""
-        self._context.detach(cast(Any, token))
+        self._context.detach(token)  # type: ignore[arg-type]
 
 
 #: Span names of the inbox's own effects (a sibling package: known by class name).
