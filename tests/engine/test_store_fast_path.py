@@ -43,6 +43,9 @@ class _FaultyMemory(MemoryStore):
 
 
 class _Trace:
+    steps = True  # told of every effect: the store's effects must still come through
+    timed = False
+
     def __init__(self, seen: list[type[Effect[Any]]]) -> None:
         self.seen = seen
 
@@ -54,6 +57,15 @@ class _Trace:
         return None
 
     def exit(self, entered: object, error: BaseException | None) -> None:
+        pass
+
+    def ran(self, effect: Any, seconds: float, error: BaseException | None) -> None:
+        pass
+
+    def keeping(self, effect: Any) -> None:
+        pass
+
+    def failed(self, effect: Any, error: BaseException) -> None:
         pass
 
     def reported(self, report: Any) -> None:
