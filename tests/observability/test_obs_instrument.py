@@ -7,6 +7,7 @@ import json
 import re
 import shutil
 import sys
+import time
 from pathlib import Path
 
 import httpx
@@ -62,6 +63,14 @@ def test_the_example_runs_under_opentelemetry_instrument(tmp_path: Path) -> None
         for outcome in ("handled", "duplicate"):
             counted = rf'hookreceiver_deliveries_total{{[^}}]*outcome="{outcome}"[^}}]*}} 1.0'
             assert re.search(counted, scraped), outcome
+        # The batch processor exports every 200 ms: wait for both deliveries' spans rather
+        # than count on the exporter's flush at shutdown (a slow machine may not leave it time).
+        deadline = time.monotonic() + 20
+        while time.monotonic() < deadline:
+            spans = _spans(list(server.lines))
+            if sum(s.get("name") == "hookreceiver.delivery" for s in spans) >= 2:
+                break
+            time.sleep(0.1)
     finally:
         server.stop()  # the distro's processor exports what is left on shutdown
     ours = [s for s in _spans(server.lines) if s.get("name") == "hookreceiver.delivery"]
