@@ -159,23 +159,18 @@ def _drive_sync_timed(flow: Generator[Effect[Any], None, T], trace: DeliveryTrac
             result: T = stop.value
             return result
         handler = effect if type(effect) is RunHandler else None
-        if handler is not None:
-            started = perf_counter()
-            try:
-                effect.result = effect.run()
-                error = None
-            except Exception as exc:
-                error = exc
-            trace.ran(handler, perf_counter() - started, error)
-            continue
         if type(effect) is Keep:
             trace.keeping(effect)
+        started = perf_counter() if handler is not None else 0.0
         try:
             effect.result = effect.run()
             error = None
         except Exception as exc:
             error = exc
-            trace.failed(effect, exc)
+        if handler is not None:
+            trace.ran(handler, perf_counter() - started, error)
+        elif error is not None:
+            trace.failed(effect, error)
 
 
 async def _drive_async_timed(flow: Generator[Effect[Any], None, T], trace: DeliveryTrace) -> T:
@@ -188,22 +183,9 @@ async def _drive_async_timed(flow: Generator[Effect[Any], None, T], trace: Deliv
             result: T = stop.value
             return result
         handler = effect if type(effect) is RunHandler else None
-        if handler is not None:
-            started = perf_counter()
-            try:
-                if effect.nonblocking:
-                    effect.result = effect.run()
-                else:
-                    effect.result = await effect.arun()
-                error = None
-            except Exception as exc:
-                error = exc
-            except asyncio.CancelledError as exc:
-                error = exc
-            trace.ran(handler, perf_counter() - started, error)
-            continue
         if type(effect) is Keep:
             trace.keeping(effect)
+        started = perf_counter() if handler is not None else 0.0
         try:
             if effect.nonblocking:
                 effect.result = effect.run()
@@ -212,6 +194,9 @@ async def _drive_async_timed(flow: Generator[Effect[Any], None, T], trace: Deliv
             error = None
         except Exception as exc:
             error = exc
-            trace.failed(effect, exc)
         except asyncio.CancelledError as exc:
             error = exc
+        if handler is not None:
+            trace.ran(handler, perf_counter() - started, error)
+        elif isinstance(error, Exception):  # a cancellation is no failure of the effect's
+            trace.failed(effect, error)
