@@ -506,7 +506,7 @@ def _loopback_hint(url: str, result: Any, forwarded: str | None = None) -> str |
         return (
             f"hint: the server took the sender address {forwarded} from the forwarding header "
             f"(uvicorn does for {address} by default) while the receiver trusts no proxies, so "
-            f"it was refused: give the receiver proxies=TrustedProxies([\"{address}\"]) and run "
+            f'it was refused: give the receiver proxies=TrustedProxies(["{address}"]) and run '
             "uvicorn with --no-proxy-headers"
         )
     if forwarded:

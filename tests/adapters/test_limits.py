@@ -537,7 +537,7 @@ def test_wsgi_a_body_the_server_cannot_read_is_a_400(error: Exception, content_t
 
 @pytest.mark.parametrize(
     "chunked",
-    [b"zz\r\n{}\r\n0\r\n\r\n", b"5\r\n{\"a\":1}\r\n0\r\n\r\n"],
+    [b"zz\r\n{}\r\n0\r\n\r\n", b'5\r\n{"a":1}\r\n0\r\n\r\n'],
     ids=["bad-size", "missing-terminator"],
 )
 def test_gunicorn_a_broken_chunked_body_is_a_400_not_a_500(chunked: bytes) -> None:
