@@ -95,9 +95,7 @@ class ReadBody(Effect[Body]):
                 for chunk in source:  # type: ignore[union-attr]
                     if chunk:
                         sink.feed(chunk)
-        except DeliveryRejected:
-            raise
-        except BaseException:
+        except BaseException:  # a refusal of the sink's (it dropped its files) or the source's
             sink.abort()
             raise
         return sink.finish()
