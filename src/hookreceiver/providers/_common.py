@@ -3,20 +3,21 @@
 from __future__ import annotations
 
 import hashlib
+import importlib
 import json
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
-
-from ..core.events import GenericEvent, ParsedEvent
+from ..core.events import ParsedEvent
 from ..errors import ConfigurationError, DeliveryRejected
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
 __all__ = [
-    "CamelModel",
-    "WireModel",
+    "EventModels",
+    "bind_names",
     "check_event_option",
     "digest",
     "event_from_segment",
@@ -33,24 +34,45 @@ MAX_KEY = 200
 _SAFE_EVENT = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,63}")
 
 
-class WireModel(BaseModel):
-    """Base of provider models whose wire names are already Python names (Kazoo, Fax.Plus).
+def bind_names(namespace: dict[str, Any], module: str, names: Iterable[str]) -> None:
+    """Import ``module`` and copy its ``names`` into ``namespace`` (a provider module's globals).
 
-    Unknown fields are kept (``model_extra``), never dropped.
+    A provider module defines its models in a submodule it imports on first use (its first
+    parse, or a look-up of a model's name): defining pydantic models loads pydantic's field
+    machinery, which ``from hookreceiver.providers import FaxPlus`` need not pay for.
     """
+    loaded = importlib.import_module(module)
+    namespace.update({name: getattr(loaded, name) for name in names})
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
 
+class EventModels(Mapping[str, "type[BaseModel]"]):
+    """A provider's ``event_models`` (full event name -> model), read on first look-up from
+    ``load()`` (event -> model), so that naming them does not define the models."""
 
-class CamelModel(BaseModel):
-    """Base of models whose wire names are camelCase: ``messageId`` is read into ``message_id``.
+    __slots__ = ("_load", "_prefix", "_table")
 
-    ``model_dump(by_alias=True)`` gives the wire names back; unknown fields are kept.
-    """
+    def __init__(self, prefix: str, load: Callable[[], Mapping[str, type[BaseModel]]]) -> None:
+        self._prefix = prefix
+        self._load = load
+        self._table: dict[str, type[BaseModel]] | None = None
 
-    model_config = ConfigDict(
-        extra="allow", populate_by_name=True, alias_generator=to_camel, defer_build=True
-    )
+    def _models(self) -> dict[str, type[BaseModel]]:
+        if self._table is None:
+            prefix = self._prefix
+            self._table = {f"{prefix}.{event}": model for event, model in self._load().items()}
+        return self._table
+
+    def __getitem__(self, name: str) -> type[BaseModel]:
+        return self._models()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._models())
+
+    def __len__(self) -> int:
+        return len(self._models())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._models()!r})"
 
 
 def safe_event_name(value: object) -> str | None:
@@ -134,6 +156,8 @@ def generic_event(
     sender's retries of the same payload are still handled once.
     """
     name = f"{provider}.{event}"
+    from ..core.generic import GenericEvent  # a pydantic model: loaded with the first one
+
     model = GenericEvent(provider=provider, name=name, payload=payload)
     key = make_key(provider, event, *(key_parts or (digest(payload),)))
     return ParsedEvent(name, provider, key, model)
