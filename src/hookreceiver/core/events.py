@@ -12,8 +12,8 @@ from ..delivery import Headers
 if TYPE_CHECKING:
     from pydantic import BaseModel
 
-    from .generic import GenericEvent
     from ..parsing.attachment import Attachment
+    from .generic import GenericEvent
 
 __all__ = ["DeliveryContext", "GenericEvent", "ParsedEvent"]
 

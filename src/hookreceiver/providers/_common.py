@@ -17,11 +17,11 @@ if TYPE_CHECKING:
 
 __all__ = [
     "EventModels",
-    "bind_names",
     "check_event_option",
     "digest",
     "event_from_segment",
     "generic_event",
+    "lazy_models",
     "make_key",
     "safe_event_name",
 ]
@@ -34,15 +34,47 @@ MAX_KEY = 200
 _SAFE_EVENT = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,63}")
 
 
-def bind_names(namespace: dict[str, Any], module: str, names: Iterable[str]) -> None:
-    """Import ``module`` and copy its ``names`` into ``namespace`` (a provider module's globals).
+def lazy_models(
+    namespace: dict[str, Any],
+    names: Iterable[str],
+    sources: Mapping[str, Iterable[str]],
+    then: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[Callable[[], None], Callable[[str], Any], Callable[[], list[str]]]:
+    """The ``_load``, ``__getattr__`` and ``__dir__`` of a provider module whose models are
+    defined on first use.
 
-    A provider module defines its models in a submodule it imports on first use (its first
-    parse, or a look-up of a model's name): defining pydantic models loads pydantic's field
-    machinery, which ``from hookreceiver.providers import FaxPlus`` need not pay for.
+    Defining pydantic models loads pydantic's field machinery (``pydantic.fields``,
+    ``pydantic.types``, ``annotated_types``), which ``from hookreceiver.providers import FaxPlus``
+    need not pay for. So a provider module keeps its models in a submodule, and ``_load()``
+    imports it on the first parse (or the first look-up of one of ``names`` in the module): each
+    of ``sources`` (a module name relative to the provider's package -> names) is imported and
+    its names are copied into ``namespace``, the module's globals, where the provider's code
+    reads them as plain globals. ``then(namespace)`` adds what is built from them; last,
+    ``namespace["_loaded"]`` becomes true (the provider's ``parse`` checks it, one global read).
     """
-    loaded = importlib.import_module(module)
-    namespace.update({name: getattr(loaded, name) for name in names})
+    public = frozenset(names)
+    package = namespace["__package__"]
+
+    def load() -> None:
+        if namespace["_loaded"]:
+            return
+        for module, module_names in sources.items():
+            loaded = importlib.import_module(module, package)
+            namespace.update({name: getattr(loaded, name) for name in module_names})
+        if then is not None:
+            then(namespace)
+        namespace["_loaded"] = True
+
+    def __getattr__(name: str) -> Any:
+        if name in public:
+            load()
+            return namespace[name]
+        raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *public})
+
+    return load, __getattr__, __dir__
 
 
 class EventModels(Mapping[str, "type[BaseModel]"]):

@@ -140,6 +140,7 @@ def _empty_as_dict(value: object) -> object:
 #: A timezone-aware UTC datetime; naive input is taken as UTC.
 UTCDateTime = Annotated[datetime, AfterValidator(_as_utc)]
 
+
 class _FlexibleIdSchema:
     """:data:`FlexibleId` checked in pydantic's core, with no Python call per field.
 

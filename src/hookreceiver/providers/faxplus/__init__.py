@@ -18,7 +18,14 @@ from pydantic import ValidationError
 
 from ...core.events import ParsedEvent
 from ...parsing.json import decode_json_object
-from .._common import EventModels, bind_names, digest, generic_event, make_key, safe_event_name
+from .._common import (
+    EventModels,
+    digest,
+    generic_event,
+    lazy_models,
+    make_key,
+    safe_event_name,
+)
 from ..base import Provider, validate_model
 
 if TYPE_CHECKING:
@@ -55,22 +62,11 @@ __all__ = [
 #: The events of ``_MODELS``, named without defining the models.
 _EVENTS = ("fax_sent", "fax_received", "fax_page_received")
 
-# The models are defined in .models on first use (the first parse, or a look-up of one of
-# these names here): defining pydantic models loads pydantic's field machinery, which
-# ``from hookreceiver.providers import FaxPlus`` need not pay for. _load() binds them in this
-# module's globals, so the code below reads them as plain globals.
-_MODEL_NAMES = frozenset({*__all__, "_MODELS", "_Envelope", "_FaxPlusEvent"} - {"FaxPlus"})
+# The models are defined in .models on first use: see _common.lazy_models.
 _loaded = False
 
 
-def _load() -> None:
-    """Define the models and bind them (and what is built from them) in this module."""
-    global _loaded
-    if _loaded:
-        return
-    namespace = globals()
-    bind_names(namespace, f"{__name__}.models", _MODEL_NAMES)
-    bind_names(namespace, "hookreceiver.providers.normalized", ("FaxEvent", "fax_name"))
+def _fast_models(namespace: dict[str, Any]) -> None:
     # Events whose key needs nothing but the model (page events hash their decoded data), by
     # the bytes of their name in a body.
     namespace["_FAST_MODELS"] = {
@@ -78,23 +74,20 @@ def _load() -> None:
         for name, model in namespace["_MODELS"].items()
         if not issubclass(model, namespace["FaxPage"])
     }
-    _loaded = True
+
+
+_MODEL_NAMES = (*(n for n in __all__ if n != "FaxPlus"), "_MODELS", "_Envelope", "_FaxPlusEvent")
+_load, __getattr__, __dir__ = lazy_models(
+    globals(),
+    _MODEL_NAMES,
+    {".models": _MODEL_NAMES, "..normalized": ("FaxEvent", "fax_name")},
+    _fast_models,
+)
 
 
 def _models() -> Mapping[str, type[_FaxPlusEvent]]:
     _load()
     return _MODELS
-
-
-def __getattr__(name: str) -> Any:
-    if name in _MODEL_NAMES:
-        _load()
-        return globals()[name]
-    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
-
-
-def __dir__() -> list[str]:
-    return sorted({*globals(), *_MODEL_NAMES})
 
 
 def fax_status(status: FaxStatus | str) -> NormalizedStatus:
@@ -233,5 +226,5 @@ def _view(event: ParsedEvent) -> FaxEvent:
 
 # "event": "<name>" anywhere in the body: only a guess, checked against the validated model.
 _EVENT_GUESS = re.compile(rb'"event"\s*:\s*"([a-z0-9_]{1,64})"')
-#: Set by _load(): the (event, model) of each event name, by its bytes.
-_FAST_MODELS: dict[bytes, tuple[str, type[_FaxPlusEvent]]]
+#: Filled by _load(): the (event, model) of each event name, by its bytes.
+_FAST_MODELS: dict[bytes, tuple[str, type[_FaxPlusEvent]]] = {}
