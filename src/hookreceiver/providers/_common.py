@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import importlib
 import json
 import re
@@ -170,13 +169,19 @@ def make_key(provider: str, event: str, *parts: object) -> str:
         key = ":".join([provider, event, *[_part(part) for part in parts]])
     if len(key) <= MAX_KEY:
         return key
-    return f"{provider}:{event}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+    return f"{provider}:{event}:sha256:{_sha256(key.encode())}"
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib  # here, not with the module: only long keys and digests need it
+
+    return hashlib.sha256(data).hexdigest()
 
 
 def digest(payload: Any) -> str:
     """A short, stable hash of a decoded payload, for events that carry no id of their own."""
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return _sha256(text.encode())[:32]
 
 
 def generic_event(
