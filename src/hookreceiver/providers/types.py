@@ -1,4 +1,5 @@
-"""Field types shared by provider models.
+"""Field types and base classes shared by provider models (:class:`WireModel`,
+:class:`CamelModel`).
 
 Each type takes what a provider really sends and keeps it exact:
 
