@@ -79,7 +79,7 @@ def _fast_models(namespace: dict[str, Any]) -> None:
 _MODEL_NAMES = (*(n for n in __all__ if n != "FaxPlus"), "_MODELS", "_Envelope", "_FaxPlusEvent")
 _load, __getattr__, __dir__ = lazy_models(
     globals(),
-    _MODEL_NAMES,
+    (*_MODEL_NAMES, "models"),
     {".models": _MODEL_NAMES, "..normalized": ("FaxEvent", "fax_name")},
     _fast_models,
 )
