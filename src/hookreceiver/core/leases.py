@@ -344,9 +344,7 @@ def hold_claim(store: Store, key: str, token: str, lease: float, delivery_id: st
 
 
 #: A held claim before its first renewal: when it was taken, then _Claim's arguments.
-_ClaimArgs = tuple[
-    float, "Store", str, str, float, str, "asyncio.AbstractEventLoop | None"
-]
+_ClaimArgs = tuple[float, "Store", str, str, float, str, "asyncio.AbstractEventLoop | None"]
 
 
 # Completions the store could not take ------------------------------------------------------------
@@ -354,7 +352,14 @@ _ClaimArgs = tuple[
 
 class _Pending:
     __slots__ = (
-        "store", "key", "token", "retain_for", "delivery_id", "give_up_at", "delay", "loop"
+        "store",
+        "key",
+        "token",
+        "retain_for",
+        "delivery_id",
+        "give_up_at",
+        "delay",
+        "loop",
     )
 
     def __init__(
