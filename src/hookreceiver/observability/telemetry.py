@@ -12,6 +12,7 @@ What a delivery costs depends on what it needs, decided once when it starts:
 - a delivery span that a sampler dropped: the same, plus the delivery's span made current
   and detached (:class:`_Dropped`); no child span, no ``traceparent`` formatted;
 - ``Tracing(steps=False)``: the delivery's span, described and ended (:class:`_SpanTrace`);
+- ``Tracing(steps="handlers")``: that, and a child span per handler (:class:`_HandlerTrace`);
 - a recorded delivery span with its steps: :class:`_Trace`, a call before and after each
   effect, a child span for each.
 """
@@ -75,8 +76,11 @@ class Telemetry:
             return self._counted
         if more is None:  # the sampler dropped it
             return _Dropped(self.metrics, tracing, token)
-        if tracing.steps:
+        steps = tracing.steps
+        if steps is True:
             return _Trace(self.metrics, tracing, span, ctx, token, more)
+        if steps:  # "handlers"
+            return _HandlerTrace(self.metrics, tracing, span, ctx, token, more)
         return _SpanTrace(self.metrics, tracing, span, ctx, token, more)
 
 
@@ -313,6 +317,28 @@ class _Trace:
             )
         except Exception:  # telemetry never changes an answer
             _failed("end")
+
+
+class _HandlerTrace(_Trace):
+    """A recorded delivery with a child span for each handler only (``Tracing(steps=
+    "handlers")``): no phase or store span; the inbox still gets the ``traceparent``."""
+
+    __slots__ = ()
+
+    def phase(self, name: str | None) -> None:
+        """Nothing: no phase span."""
+
+    def enter(self, effect: Effect[Any]) -> object:
+        """A handler's span, made current and timed; an inbox write's ``traceparent``."""
+        kind = type(effect)
+        if kind is RunHandler:
+            return _Trace.enter(self, effect)
+        if kind is Keep:
+            try:
+                cast(Keep, effect).traceparent = self.tracing.traceparent(self.ctx)
+            except Exception:  # telemetry never changes an answer
+                _failed("enter")
+        return effect
 
 
 #: Each phase's span name, made once.

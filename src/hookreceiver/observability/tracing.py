@@ -16,7 +16,7 @@ template, the query string is left out.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from ..core.outcome import Outcome
 from ..engine.effects import (
@@ -87,11 +87,18 @@ class Tracing:
     Args:
         tracer_provider: the OpenTelemetry ``TracerProvider`` (the global one, as
             ``opentelemetry-instrument`` or your SDK set-up installs it, if omitted).
-        steps: make the child spans (verify, parse, store, handlers, inbox) of each recorded
-            delivery span; ``False``: the delivery's span only, about a sixth of the cost.
+        steps: which child spans each recorded delivery span gets: ``True`` (the default) all
+            of them (verify, parse, store, handlers, inbox); ``"handlers"`` one per handler
+            only (current while it runs, its exception recorded: the user's own spans nest
+            under it), about a third of the default's cost; ``False`` none, the delivery's
+            span alone, about a sixth.
     """
 
-    def __init__(self, tracer_provider: Any | None = None, *, steps: bool = True) -> None:
+    def __init__(
+        self, tracer_provider: Any | None = None, *, steps: bool | Literal["handlers"] = True
+    ) -> None:
+        if steps not in (True, False, "handlers"):
+            raise ValueError(f"steps must be True, False or 'handlers', not {steps!r}")
         self.steps = steps
         trace = _otel()
         from opentelemetry import context, propagate
