@@ -8,9 +8,12 @@ library can make, counted by callgrind in process like ``bench/harness/instructi
 Cases (each one ``tracer.start_span(name, attributes=...)`` and ``end()``, four attributes):
 
 - ``simple``: ``SimpleSpanProcessor`` with an exporter that drops the spans;
+- ``simple_bare``: the same without attributes (what each attribute costs, by difference);
 - ``batch``: ``BatchSpanProcessor`` with the same exporter (what ``bench/apps/observed.py`` uses);
 - ``sampled_out``: a span the sampler drops (``ALWAYS_OFF``), no processor work;
 - ``noop``: the API's no-op tracer (no SDK installed);
+- ``attach``: no span made; a dropped span put in a context, attached and detached (what
+  making a dropped root span current costs, so that the handlers' spans follow it);
 - ``simple_x6``: six recorded spans per call, a parent and five children (a traced delivery's
   tree), under ``SimpleSpanProcessor``.
 
@@ -31,7 +34,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-CASES = ("noop", "sampled_out", "simple", "batch", "simple_x6")
+CASES = ("noop", "sampled_out", "attach", "simple", "simple_bare", "batch", "simple_x6")
 WARMUP = 2000
 SHORT = 2000
 LONG = 12000
@@ -63,13 +66,25 @@ def _make(case: str) -> Callable[[], None]:
             def export(self, spans: Sequence[ReadableSpan]) -> SpanExportResult:
                 return SpanExportResult.SUCCESS
 
-        provider = TracerProvider(sampler=ALWAYS_OFF if case == "sampled_out" else None)
+        dropping = case in ("sampled_out", "attach")
+        provider = TracerProvider(sampler=ALWAYS_OFF if dropping else None)
         if case == "batch":
             provider.add_span_processor(BatchSpanProcessor(Dropped()))
         else:
             provider.add_span_processor(SimpleSpanProcessor(Dropped()))
         tracer = provider.get_tracer("hookreceiver")
     start = tracer.start_span
+
+    if case == "attach":
+        from opentelemetry import context
+
+        dropped = start("hookreceiver.delivery", attributes=ATTRIBUTES)
+        set_span, attach, detach = trace.set_span_in_context, context.attach, context.detach
+
+        def current() -> None:
+            detach(attach(set_span(dropped, None)))
+
+        return current
 
     if case == "simple_x6":
         set_in = trace.set_span_in_context
@@ -84,8 +99,10 @@ def _make(case: str) -> Callable[[], None]:
 
         return call
 
+    attributes = None if case == "simple_bare" else ATTRIBUTES
+
     def one() -> None:
-        start("hookreceiver.delivery", attributes=ATTRIBUTES).end()
+        start("hookreceiver.delivery", attributes=attributes).end()
 
     return one
 
