@@ -18,7 +18,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Coroutine, Generator
 from time import perf_counter
-from typing import TYPE_CHECKING, Any, Protocol, TypeVar, cast
+from typing import TYPE_CHECKING, Any, Protocol, TypeVar
 
 from .drivers import drive_async, drive_sync
 from .effects import Effect, Keep, RunHandler
@@ -110,14 +110,13 @@ def drive_sync_traced(flow: Generator[Effect[Any], None, T], trace: DeliveryTrac
         except StopIteration as stop:
             result: T = stop.value
             return result
-        kind = type(effect)
         if steps:
-            entered, started = trace.enter(effect), 0.0
+            entered, handler = trace.enter(effect), None
         else:
-            entered = None
-            if kind is Keep:
-                trace.keeping(cast(Keep, effect))
-            started = perf_counter() if kind is RunHandler else 0.0
+            entered, handler = None, effect if type(effect) is RunHandler else None
+            if type(effect) is Keep:
+                trace.keeping(effect)
+        started = perf_counter() if handler is not None else 0.0
         try:
             effect.result = effect.run()
             error = None
@@ -125,8 +124,8 @@ def drive_sync_traced(flow: Generator[Effect[Any], None, T], trace: DeliveryTrac
             error = exc
         if steps:
             trace.exit(entered, error)
-        elif kind is RunHandler:
-            trace.ran(cast(RunHandler, effect), perf_counter() - started, error)
+        elif handler is not None:
+            trace.ran(handler, perf_counter() - started, error)
         elif error is not None:
             trace.failed(effect, error)
 
@@ -152,14 +151,13 @@ async def _drive_async_traced(flow: Generator[Effect[Any], None, T], trace: Deli
         except StopIteration as stop:
             result: T = stop.value
             return result
-        kind = type(effect)
         if steps:
-            entered, started = trace.enter(effect), 0.0
+            entered, handler = trace.enter(effect), None
         else:
-            entered = None
-            if kind is Keep:
-                trace.keeping(cast(Keep, effect))
-            started = perf_counter() if kind is RunHandler else 0.0
+            entered, handler = None, effect if type(effect) is RunHandler else None
+            if type(effect) is Keep:
+                trace.keeping(effect)
+        started = perf_counter() if handler is not None else 0.0
         try:
             if effect.nonblocking:
                 effect.result = effect.run()
@@ -172,7 +170,7 @@ async def _drive_async_traced(flow: Generator[Effect[Any], None, T], trace: Deli
             error = exc
         if steps:
             trace.exit(entered, error)
-        elif kind is RunHandler:
-            trace.ran(cast(RunHandler, effect), perf_counter() - started, error)
+        elif handler is not None:
+            trace.ran(handler, perf_counter() - started, error)
         elif isinstance(error, Exception):  # a cancellation is no failure of the effect's
             trace.failed(effect, error)
