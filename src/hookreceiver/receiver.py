@@ -11,7 +11,7 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
 from .core.protocols import ClientResolver
 from .errors import ConfigurationError, DeliveryRejected
@@ -418,11 +418,14 @@ class Receiver:
         """A WSGI app serving the metrics (mount it at ``/metrics``); enables them if needed."""
         return self.enable_metrics().wsgi_app()
 
-    def enable_tracing(self, tracer_provider: Any | None = None, *, steps: bool = True) -> Tracing:
+    def enable_tracing(
+        self, tracer_provider: Any | None = None, *, steps: bool | Literal["handlers"] = True
+    ) -> Tracing:
         """Trace every delivery with OpenTelemetry (``pip install 'hookreceiver[otel]'``);
         idempotent. ``tracer_provider``: the global one (your SDK set-up, or
         ``opentelemetry-instrument``'s) if omitted; ``steps=False``: one span per delivery,
-        without the verify, parse, store and handler spans under it."""
+        without the verify, parse, store and handler spans under it; ``steps="handlers"``:
+        with the handlers' spans only."""
         if self.tracing is None:
             from .observability import Tracing
 
