@@ -29,6 +29,11 @@ _DONE = ClaimState.DONE.value
 _IN_FLIGHT = ClaimState.IN_FLIGHT.value
 # A claim that is not new carries no token: one shared answer per state.
 _ANSWERS = {_DONE: Claim(ClaimState.DONE), _IN_FLIGHT: Claim(ClaimState.IN_FLIGHT)}
+# A new claim is built by setting its two slots, not through the frozen dataclass's __init__
+# (a Python call setting each field with object.__setattr__): a third of a claim's cost.
+_blank_claim = object.__new__
+_set_state = Claim.__dict__["state"].__set__
+_set_token = Claim.__dict__["token"].__set__
 
 
 class MemoryStore(Store):
@@ -65,7 +70,9 @@ class MemoryStore(Store):
         """Claim ``key``: new, done or in flight."""
         now = self._clock()
         entries = self._entries
-        with self._lock:
+        lock = self._lock
+        lock.acquire()  # (acquire and release: half what ``with`` costs)
+        try:
             entry = entries.get(key)
             if entry is not None:
                 if entry[2] > now:
@@ -75,19 +82,28 @@ class MemoryStore(Store):
                 self._make_room(now)
             token = f"{self._token_prefix}{next(self._tokens)}"
             entries[key] = (_IN_FLIGHT, token, now + lease)
-        return Claim(_NEW, token)
+        finally:
+            lock.release()
+        claim: Claim = _blank_claim(Claim)
+        _set_state(claim, _NEW)
+        _set_token(claim, token)
+        return claim
 
     def complete(self, key: str, token: str, retain_for: float) -> bool:
         """Mark ``key`` done, if ``token`` still owns it or nobody holds it."""
         expires = self._clock() + retain_for
         entries = self._entries
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             entry = entries.get(key)
             if entry is not None and (entry[1] != token or entry[0] != _IN_FLIGHT):
                 return False
             if entry is None and len(entries) >= self.max_keys:
                 self._make_room(expires - retain_for)
             entries[key] = (_DONE, token, expires)
+        finally:
+            lock.release()
         return True
 
     def lease_left(self, key: str) -> float | None:
