@@ -11,10 +11,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from support.payloads import faxplus_payload
 
 from hookreceiver import Receiver, providers
 from hookreceiver.adapters.asgi import ASGIMiddleware
+from support.payloads import faxplus_payload
 
 PAYLOAD = json.dumps(faxplus_payload()).encode()
 Receive = Callable[[], Awaitable[dict[str, Any]]]

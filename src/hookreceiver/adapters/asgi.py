@@ -74,8 +74,9 @@ class _Deadlines:
     """The deadlines of the body reads in progress on one event loop, watched by one timer.
 
     A timer per read (``asyncio.timeout``) cost about a third of a small delivery's time; here
-    a read that waits costs two dict operations, and one that does not wait is not watched. Every read has the same timeout, so the dict (in insertion
-    order) is also in deadline order, and the one timer is set for the oldest read's deadline.
+    a read that waits costs two dict operations, and one that does not wait is not watched.
+    Every read has the same timeout, so the dict (in insertion order) is also in deadline
+    order, and the one timer is set for the oldest read's deadline.
     """
 
     __slots__ = ("loop", "timeout", "_reads", "_timer")
