@@ -43,6 +43,7 @@ class ClientDisconnected(DeliveryAbandoned):
 
 _CLOSE = (("connection", "close"),)
 _Coroutine = types.CoroutineType
+_blank = object.__new__
 
 
 @types.coroutine
@@ -225,19 +226,29 @@ def delivery_from_scope(
     default; ``deadlines`` finds the deadlines that bound a read of the body that has to wait
     (none by default).
     """
+    # Built slot by slot, without a call to each class's __init__: a quarter of the cost
+    # (this runs for every delivery). The same values as the constructors would set.
     client = scope.get("client")
     raw_path = scope.get("raw_path")
     query = scope.get("query_string")
-    return Delivery(  # positional: this runs for every delivery
-        scope["method"],
-        scope["path"] if path is None else path,
-        query.decode("latin-1") if query else "",
-        Headers.from_raw(scope["headers"]),
-        client[0] if client else None,
-        _BodyStream(receive, deadlines),
-        raw_path.decode("latin-1") if raw_path is not None else None,
-        scope.get("scheme", "http"),
-    )
+    headers: Headers = _blank(Headers)  # Headers.from_raw(scope["headers"])
+    headers._items = None
+    headers._raw = scope["headers"]
+    stream: _BodyStream = _blank(_BodyStream)  # _BodyStream(receive, deadlines)
+    stream._receive = receive
+    stream._done = False
+    stream._deadlines = deadlines
+    stream._expired = False
+    delivery: Delivery = _blank(Delivery)
+    delivery.method = scope["method"]
+    delivery.path = scope["path"] if path is None else path
+    delivery.query = query.decode("latin-1") if query else ""
+    delivery.headers = headers
+    delivery.peer = client[0] if client else None
+    delivery.body = stream
+    delivery.raw_path = raw_path.decode("latin-1") if raw_path is not None else None
+    delivery.scheme = scope.get("scheme", "http")
+    return delivery
 
 
 def _under(path: str, prefix: str) -> bool:
