@@ -363,7 +363,8 @@ class ASGIMiddleware:
             {
                 "type": "http.response.start",
                 "status": response.status,
-                "headers": _copy_headers(response),
+                # _copy_headers(response), inlined: a fresh list, as middleware may edit it.
+                "headers": list(response.raw_headers),
             }
         )
         await send({"type": "http.response.body", "body": response.body})
