@@ -114,6 +114,26 @@ def test_allowlist_remembers_answers_and_starts_over_when_full(
     assert not allow.allows(None)
 
 
+def test_check_answers_from_memory_as_allows_does_and_refuses_an_unknown_sender() -> None:
+    from hookreceiver import Delivery, NotVerified
+    from hookreceiver.security import GuardRequest
+
+    allow = IPAllowlist(["198.51.100.0/24"])
+
+    def request(client: str | None) -> GuardRequest:
+        return GuardRequest(Delivery("POST", "/a"), "/a", {}, client)
+
+    for _ in range(2):  # the second round is answered from memory, the same way
+        allow.check(request("198.51.100.7"))
+        with pytest.raises(NotVerified):
+            allow.check(request("203.0.113.1"))
+        with pytest.raises(NotVerified):
+            allow.check(request(None))
+        with pytest.raises(NotVerified):
+            allow.check(request("not an address"))
+    assert allow._answers == {"198.51.100.7": True, "203.0.113.1": False, "not an address": False}
+
+
 def _forwarding_warnings(caplog: pytest.LogCaptureFixture) -> list[str]:
     return [r.getMessage() for r in caplog.records if "trusts no proxies" in r.getMessage()]
 

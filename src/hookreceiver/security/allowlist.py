@@ -57,7 +57,7 @@ class IPAllowlist(GuardBase):
 
     def __init__(self, networks: Iterable[str]) -> None:
         self._set = NetworkSet(networks)
-        self._answers: dict[str, bool] = {}  # address text -> allowed, for repeat senders
+        self._answers: dict[str | None, bool] = {}  # address text -> allowed (never None)
         self._warned = False  # about forwarding headers reaching it with no trusted proxies
         if not self._set:
             raise ConfigurationError("an IP allowlist needs at least one address or network")
@@ -81,14 +81,18 @@ class IPAllowlist(GuardBase):
     def check(self, request: GuardRequest) -> None:
         """Refuse senders outside the list with 403, and, while no proxy is trusted, a
         sender address the server took from a forwarding header."""
-        if not self.allows(request.client):
-            if not self._warned and not request.trusted_proxies:
-                self._warn_of_forwarding(request)
-            raise NotVerified("sender address is not allowed", error="address_not_allowed")
+        # (Runs for every delivery: the common steps inline, the rest in calls.)
+        known = self._answers.get(request.client)  # (None is never a key: asked below)
+        if known is None:
+            known = self.allows(request.client)
         if request.trusted_proxies or not request.delivery.headers.has_any(_FORWARDING):
+            if not known:
+                raise NotVerified("sender address is not allowed", error="address_not_allowed")
             return
         if not self._warned:
             self._warn_of_forwarding(request)
+        if not known:
+            raise NotVerified("sender address is not allowed", error="address_not_allowed")
         if _rewritten(request):
             raise NotVerified(
                 "sender address was taken from a forwarding header while no proxy is trusted",
@@ -100,8 +104,6 @@ class IPAllowlist(GuardBase):
         a proxy or tunnel stands in front unconfigured, or the server believed the header and
         the address checked is whatever the caller claimed."""
         headers = request.delivery.headers
-        if not headers.has_any(_FORWARDING):  # every delivery until one has: keep it cheap
-            return
         found = [name for name in FORWARDING_HEADERS if headers.get(name) is not None]
         self._warned = True
         rewritten = _rewritten(request)

@@ -29,6 +29,19 @@ _DONE = ClaimState.DONE.value
 _IN_FLIGHT = ClaimState.IN_FLIGHT.value
 # A claim that is not new carries no token: one shared answer per state.
 _ANSWERS = {_DONE: Claim(ClaimState.DONE), _IN_FLIGHT: Claim(ClaimState.IN_FLIGHT)}
+# A new claim is built by setting its two slots, not through the frozen dataclass's __init__
+# (a Python call setting each field with object.__setattr__): a third of a claim's cost.
+_blank_claim = object.__new__
+_set_state = Claim.__dict__["state"].__set__
+_set_token = Claim.__dict__["token"].__set__
+
+
+def _new_claim(token: str) -> Claim:
+    """``Claim(ClaimState.NEW, token)``."""
+    claim: Claim = _blank_claim(Claim)
+    _set_state(claim, _NEW)
+    _set_token(claim, token)
+    return claim
 
 
 class MemoryStore(Store):
@@ -65,7 +78,25 @@ class MemoryStore(Store):
         """Claim ``key``: new, done or in flight."""
         now = self._clock()
         entries = self._entries
-        with self._lock:
+        entry = entries.get(key)
+        if entry is None:
+            if len(entries) < self.max_keys:
+                # The common case, without the lock: a key nobody holds is taken with
+                # setdefault, one atomic step (str keys), so of two racing claims one inserts
+                # and wins. The one rule that keeps this safe: only an absent key is ever
+                # inserted without the lock, so what the locked methods find present stays so.
+                token = f"{self._token_prefix}{next(self._tokens)}"
+                mine = (_IN_FLIGHT, token, now + lease)
+                if entries.setdefault(key, mine) is mine:
+                    claim: Claim = _blank_claim(Claim)  # _new_claim(token), inlined
+                    _set_state(claim, _NEW)
+                    _set_token(claim, token)
+                    return claim
+        elif entry[2] > now:
+            return _ANSWERS[entry[0]]
+        lock = self._lock
+        lock.acquire()  # (acquire and release: half what ``with`` costs)
+        try:
             entry = entries.get(key)
             if entry is not None:
                 if entry[2] > now:
@@ -74,20 +105,34 @@ class MemoryStore(Store):
             elif len(entries) >= self.max_keys:
                 self._make_room(now)
             token = f"{self._token_prefix}{next(self._tokens)}"
-            entries[key] = (_IN_FLIGHT, token, now + lease)
-        return Claim(_NEW, token)
+            mine = (_IN_FLIGHT, token, now + lease)
+            entry = entries.setdefault(key, mine)  # (a claim without the lock may be first)
+        finally:
+            lock.release()
+        if entry is not mine:
+            return _ANSWERS[entry[0]]
+        return _new_claim(token)
 
     def complete(self, key: str, token: str, retain_for: float) -> bool:
         """Mark ``key`` done, if ``token`` still owns it or nobody holds it."""
         expires = self._clock() + retain_for
         entries = self._entries
-        with self._lock:
+        lock = self._lock
+        lock.acquire()
+        try:
             entry = entries.get(key)
-            if entry is not None and (entry[1] != token or entry[0] != _IN_FLIGHT):
+            if entry is None:
+                if len(entries) >= self.max_keys:
+                    self._make_room(expires - retain_for)
+                done = (_DONE, token, expires)
+                entry = entries.setdefault(key, done)  # (a claim without the lock may be first)
+                if entry is done:
+                    return True
+            if entry[1] != token or entry[0] != _IN_FLIGHT:
                 return False
-            if entry is None and len(entries) >= self.max_keys:
-                self._make_room(expires - retain_for)
             entries[key] = (_DONE, token, expires)
+        finally:
+            lock.release()
         return True
 
     def lease_left(self, key: str) -> float | None:
@@ -146,18 +191,23 @@ class MemoryStore(Store):
         # of the room is free: paid once per max_keys/100 new keys (a tenth at a time stalled
         # that one claim for milliseconds), and it stops early.
         excess = len(self._entries) - (self.max_keys - max(1, self.max_keys // 100))
-        victims: list[str] = []
-        undercut = 0.0
-        for key, (state, _, expires) in self._entries.items():
-            if len(victims) >= excess:
-                break
-            if expires <= now:
-                victims.append(key)
-            elif state == _DONE:
-                victims.append(key)
-                undercut = max(undercut, expires - now)
+        while True:
+            victims: list[str] = []
+            undercut = 0.0
+            try:
+                for key, (state, _, expires) in self._entries.items():
+                    if len(victims) >= excess:
+                        break
+                    if expires <= now:
+                        victims.append(key)
+                    elif state == _DONE:
+                        victims.append(key)
+                        undercut = max(undercut, expires - now)
+            except RuntimeError:  # a claim without the lock added a key meanwhile: again
+                continue
+            break
         for key in victims:
-            del self._entries[key]
+            self._entries.pop(key, None)
         if undercut and not self._warned:
             self._warned = True
             logger.warning(
