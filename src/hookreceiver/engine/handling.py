@@ -15,6 +15,7 @@ from ..core.leases import hold_claim, let_go
 from ..core.outcome import Outcome
 from ..errors import StoreUnavailable
 from ..stores.base import Claim, ClaimState
+from .drivers import drive_async
 from .effects import (
     ClaimKey,
     CompleteKey,
@@ -31,7 +32,7 @@ if TYPE_CHECKING:
     from ..delivery import Headers
     from ..parsing.attachment import Attachment
 
-__all__ = ["handle_event", "new_context"]
+__all__ = ["ahandle_now", "handle_event", "new_context"]
 
 logger = logging.getLogger("hookreceiver")
 
@@ -86,16 +87,9 @@ def handle_event(
         token = claimed.token
         assert token is not None
         failure = yield from _dispatch(receiver, event, ctx, token)
-        try:
-            if failure is None:
-                kept = store.complete(event.key, token, receiver.retain_for)
-            else:
-                kept = store.release(event.key, token)
-        except StoreUnavailable as exc:
-            yield from _settle_failed(receiver, event, ctx, token, failure, exc)
-        else:
-            if kept is False:
-                _lease_lost(event, ctx)
+        down = _settle_now(receiver, event, ctx, token, failure)
+        if down is not None:
+            yield from _settle_failed(receiver, event, ctx, token, failure, down)
         return (Outcome.HANDLED, None) if failure is None else (Outcome.HANDLER_FAILED, failure)
     claimed = yield from _claim(receiver, event, ctx, force)
     if isinstance(claimed, Outcome):
@@ -113,6 +107,25 @@ def handle_event(
     if event.sequence is not None and event.final:
         yield from _end_sequence(receiver, event.sequence, ctx.delivery_id)
     return Outcome.HANDLED, None
+
+
+async def ahandle_now(
+    receiver: ReceiverState, event: ParsedEvent, ctx: DeliveryContext
+) -> tuple[Outcome, Exception | None]:
+    """:func:`handle_event`'s fast path as a coroutine, for an untraced delivery on an event
+    loop whose event has no sequence and whose store does no I/O (the caller checks): the
+    claim and settle called in place, each handler awaited here, the same helpers deciding.
+    Only a store outage at the settle and the error handlers are driven as effects."""
+    claimed = _claim_now(receiver, event, ctx)
+    if isinstance(claimed, Outcome):
+        return claimed, None
+    token = claimed.token
+    assert token is not None
+    failure = await _adispatch_now(receiver, event, ctx, token)
+    down = _settle_now(receiver, event, ctx, token, failure)
+    if down is not None:
+        await drive_async(_settle_failed(receiver, event, ctx, token, failure, down))
+    return (Outcome.HANDLED, None) if failure is None else (Outcome.HANDLER_FAILED, failure)
 
 
 def _claim(
@@ -212,19 +225,8 @@ def _dispatch(
                 yield from _on_error(receiver, spec.name, exc, ctx)
                 return exc
         return None
-    except asyncio.CancelledError:
-        # Cancelled inside the handlers. Cancelling an async handler stops it: then the claim
-        # is given back, so the sender's retry is handled now rather than after the lease. A
-        # sync handler goes on in its thread whatever happens here, so while the event has one
-        # its claim is kept until the lease ends.
-        if token is not None and all(
-            spec.is_async for spec, _ in receiver.handlers.resolve(event)
-        ):
-            logger.warning(
-                "cancelled while handling %s (delivery %s): claim released",
-                ctx.event_name,
-                ctx.delivery_id,
-            )
+    except asyncio.CancelledError:  # cancelled inside the handlers
+        if token is not None and _release_on_cancel(receiver, event, ctx):
             try:
                 yield from perform(ReleaseKey(store, event.key, token))
             except StoreUnavailable:
@@ -233,6 +235,48 @@ def _dispatch(
     finally:
         if held is not None:
             let_go(held)
+
+
+async def _adispatch_now(
+    receiver: ReceiverState, event: ParsedEvent, ctx: DeliveryContext, token: str
+) -> Exception | None:
+    """:func:`_dispatch` awaiting each handler itself, for a store that does no I/O (its
+    release on a cancellation is called in place)."""
+    store = receiver.store
+    held = hold_claim(store, event.key, token, receiver.lease, ctx.delivery_id)
+    try:
+        for spec, normalized in receiver.handlers.resolve(event):
+            argument = event.normalized if normalized else event.model
+            try:
+                await spec.acall(argument, ctx)
+            except Exception as exc:
+                await drive_async(_on_error(receiver, spec.name, exc, ctx))
+                return exc
+        return None
+    except asyncio.CancelledError:
+        if _release_on_cancel(receiver, event, ctx):
+            try:
+                store.release(event.key, token)
+            except StoreUnavailable:
+                pass  # the lease expires on its own
+        raise
+    finally:
+        let_go(held)
+
+
+def _release_on_cancel(receiver: ReceiverState, event: ParsedEvent, ctx: DeliveryContext) -> bool:
+    """Whether a claim is given back when its handlers are cancelled (logged when it is)."""
+    # Cancelling an async handler stops it: then the claim is given back, so the sender's
+    # retry is handled now rather than after the lease. A sync handler goes on in its thread
+    # whatever happens here, so while the event has one its claim is kept until the lease ends.
+    if not all(spec.is_async for spec, _ in receiver.handlers.resolve(event)):
+        return False
+    logger.warning(
+        "cancelled while handling %s (delivery %s): claim released",
+        ctx.event_name,
+        ctx.delivery_id,
+    )
+    return True
 
 
 def _on_error(
@@ -276,6 +320,28 @@ def _settle(
             _lease_lost(event, ctx)
     except StoreUnavailable as exc:
         yield from _settle_failed(receiver, event, ctx, token, failure, exc)
+
+
+def _settle_now(
+    receiver: ReceiverState,
+    event: ParsedEvent,
+    ctx: DeliveryContext,
+    token: str,
+    failure: Exception | None,
+) -> StoreUnavailable | None:
+    """:func:`_settle` called in place, for a store that does no I/O: the outage it met, for
+    the caller to hand to :func:`_settle_failed`, or ``None``."""
+    store = receiver.store
+    try:
+        if failure is None:
+            kept = store.complete(event.key, token, receiver.retain_for)
+        else:
+            kept = store.release(event.key, token)
+    except StoreUnavailable as exc:
+        return exc
+    if kept is False:
+        _lease_lost(event, ctx)
+    return None
 
 
 def _lease_lost(event: ParsedEvent, ctx: DeliveryContext) -> None:
