@@ -289,14 +289,14 @@ def _context(
     """The context of a live delivery's handlers."""
     return new_context(
         event,
-        delivery_id=delivery_id,
-        provider=route.endpoint.provider.name,
-        headers=delivery.headers,
-        client=request.client,
-        raw_body=body.raw,
-        files=body.files,
-        signed=request.signed,
-        params=route.params,
+        delivery_id,
+        route.endpoint.provider.name,
+        delivery.headers,
+        request.client,
+        body.raw,
+        body.files,
+        request.signed,
+        route.params,
     )
 
 
