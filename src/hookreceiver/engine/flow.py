@@ -165,7 +165,21 @@ async def adeliver(
     verified = False
     try:
         request, sink = _admit(receiver, route, delivery)
-        body = Body() if sink is None else await aread_body(delivery.body, sink)
+        if sink is None:
+            body = Body()
+        else:
+            read_into = getattr(delivery.body, "read_into", None)
+            if read_into is None:
+                body = await aread_body(delivery.body, sink)
+            else:  # the ASGI stream: aread_body's steps, without a coroutine around them
+                try:
+                    await read_into(sink)
+                except DeliveryRejected:
+                    raise
+                except BaseException:
+                    sink.abort()
+                    raise
+                body = sink.finish()
         _check_body(provider, request, body)
         verified = True  # (see delivery_flow)
         event = parse_event(provider, delivery, route.params, body, live=True)
@@ -195,7 +209,17 @@ async def adeliver(
         if kept:
             return _accepted(endpoint, body, delivery_id, event, started)
 
-    ctx = _context(route, delivery, request, body, event, delivery_id)
+    ctx = new_context(  # (_context, without a call around it)
+        event,
+        delivery_id,
+        provider.name,
+        delivery.headers,
+        request.client,
+        body.raw,
+        body.files,
+        request.signed,
+        route.params,
+    )
     try:
         if receiver.store.blocking or event.sequence is not None:
             outcome, failure = await drive_async(handle_event(receiver, event, ctx))

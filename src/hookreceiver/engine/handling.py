@@ -35,6 +35,7 @@ if TYPE_CHECKING:
 __all__ = ["ahandle_now", "handle_event", "new_context"]
 
 logger = logging.getLogger("hookreceiver")
+_NEW = ClaimState.NEW
 
 
 def new_context(
@@ -184,7 +185,7 @@ def _claim_now(
         claim = receiver.store.claim(event.key, receiver.lease)
     except StoreUnavailable as exc:
         return _claim_failed(ctx, exc, False)
-    return _claimed(claim, event, ctx, False)
+    return claim if claim.state is _NEW else _claimed(claim, event, ctx, False)
 
 
 def _pending_duplicate(event: ParsedEvent, ctx: DeliveryContext) -> Outcome:
