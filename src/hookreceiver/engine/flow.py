@@ -2,8 +2,10 @@
 
 :func:`delivery_flow` is a generator of :mod:`effects <.effects>`, driven by
 :func:`~.drivers.drive_sync` or :func:`~.drivers.drive_async`; it returns a
-:class:`~.report.DeliveryReport`. Every decision about statuses lives here and in
-:mod:`.handling` once.
+:class:`~.report.DeliveryReport`. :func:`adeliver` takes the same steps as one coroutine for
+an untraced delivery on an event loop (no driver, no effect objects on its common path).
+Every decision about statuses lives in the helpers here and in :mod:`.handling` once; both
+call them.
 """
 
 from __future__ import annotations
