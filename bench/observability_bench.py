@@ -26,11 +26,12 @@ from harness.http_bench import run_http
 from harness.load import wrk_available
 from harness.servers import BENCH_DIR, ServerSpec
 
-MODES = ("off", "metrics", "on", "delivery_span", "sampled", "sampled_1")
+MODES = ("off", "metrics", "on", "handler_spans", "delivery_span", "sampled", "sampled_1")
 LABELS = {
     "off": "off (neither)",
     "metrics": "metrics",
     "on": "metrics + tracing, every delivery",
+    "handler_spans": 'metrics + tracing, delivery and handler spans (`steps="handlers"`)',
     "delivery_span": "metrics + tracing, delivery span only (`steps=False`)",
     "sampled": "metrics + tracing, 10 % sampled",
     "sampled_1": "metrics + tracing, 1 % sampled",

@@ -82,8 +82,8 @@ def test_the_core_importing_the_engine_breaks_the_layers_contract(tmp_path: Path
 def test_one_provider_importing_another_breaks_the_independence_contract(tmp_path: Path) -> None:
     shutil.copytree(PACKAGE, tmp_path / "src" / "hookreceiver", ignore=_no_caches)
     shutil.copy(ROOT / "pyproject.toml", tmp_path / "pyproject.toml")
-    updox = tmp_path / "src" / "hookreceiver" / "providers" / "updox.py"
-    updox.write_text(updox.read_text() + "\n\nfrom .zipwhip import Zipwhip as _Zipwhip\n")
+    updox = tmp_path / "src" / "hookreceiver" / "providers" / "updox" / "__init__.py"
+    updox.write_text(updox.read_text() + "\n\nfrom ..zipwhip import Zipwhip as _Zipwhip\n")
     result = lint_imports(tmp_path, pythonpath=tmp_path / "src")
     assert result.returncode != 0, result.stdout
     assert "hookreceiver.providers.updox -> hookreceiver.providers.zipwhip" in result.stdout

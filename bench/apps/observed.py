@@ -6,6 +6,8 @@ WSGI (Flask, sync handler), each served alone, with
 - ``on``: metrics and ``enable_tracing()`` with the OpenTelemetry SDK (batch span processor, an
   exporter that drops the spans), every delivery traced with its child spans;
 - ``delivery_span``: the same with ``enable_tracing(steps=False)``: the delivery's span only;
+- ``handler_spans``: ``enable_tracing(steps="handlers")``: the delivery's span and its
+  handler's;
 - ``sampled``: metrics and full tracing with the SDK's ``ParentBased(TraceIdRatioBased(0.1))``
   sampler, as production set-ups trace a share of the traffic; ``sampled_1``: 1 %;
 - ``sampled_out``: the same with ``ParentBased(ALWAYS_OFF)``: every delivery goes the way of the
@@ -39,6 +41,11 @@ def _sync_noop(event: object, ctx: DeliveryContext) -> None:
     """The same, sync (what a WSGI app registers)."""
 
 
+TRACED = (
+    "on", "handler_spans", "delivery_span", "sampled", "sampled_1", "sampled_out", "traced_only",
+)  # fmt: skip
+
+
 def _receiver(handler: Any, mode: str) -> Receiver:
     hooks = Receiver()
     hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"]))
@@ -47,7 +54,7 @@ def _receiver(handler: Any, mode: str) -> Receiver:
         from prometheus_client import CollectorRegistry
 
         hooks.enable_metrics(registry=CollectorRegistry())
-    if mode in ("on", "delivery_span", "sampled", "sampled_1", "sampled_out", "traced_only"):
+    if mode in TRACED:
         from opentelemetry.sdk.trace import ReadableSpan, TracerProvider
         from opentelemetry.sdk.trace.export import (
             BatchSpanProcessor,
@@ -71,7 +78,8 @@ def _receiver(handler: Any, mode: str) -> Receiver:
             sampler = ParentBased(ALWAYS_OFF)
         provider = TracerProvider(sampler=sampler)
         provider.add_span_processor(BatchSpanProcessor(Dropped()))
-        hooks.enable_tracing(provider, steps=mode != "delivery_span")
+        steps = {"delivery_span": False, "handler_spans": "handlers"}.get(mode, True)
+        hooks.enable_tracing(provider, steps=steps)
     return hooks
 
 
@@ -95,7 +103,7 @@ def _wsgi(mode: str) -> Flask:
     return app
 
 
-MODES = ("off", "metrics", "on", "delivery_span", "sampled", "sampled_1")
+MODES = ("off", "metrics", "on", "handler_spans", "delivery_span", "sampled", "sampled_1")
 #: The modes counted in process by bench/harness/instructions.py.
 BARE_MODES = (*MODES, "sampled_out", "traced_only")
 _BUILD = {

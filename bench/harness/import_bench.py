@@ -19,6 +19,15 @@ STATEMENTS = {
     "hookreceiver": "import hookreceiver",
     "pydantic": "from pydantic import BaseModel",
     "faxplus": "from hookreceiver.providers import FaxPlus",
+    "receiver_faxplus": (
+        "from hookreceiver import Receiver; from hookreceiver.providers import FaxPlus"
+    ),
+    # what a web app pays before serving: the imports plus the receiver and its endpoint built
+    # (the engine and asyncio load with the first Receiver(), not with the import)
+    "receiver_built": (
+        "from hookreceiver import Receiver; from hookreceiver.providers import FaxPlus; "
+        "Receiver().endpoint('/hooks/faxplus', FaxPlus())"
+    ),
 }
 
 _TIMER = (

@@ -61,6 +61,7 @@ OBSERVABILITY = {
     "hookreceiver_asgi_off": "observed:bare_off",
     "hookreceiver_asgi_metrics": "observed:bare_metrics",
     "hookreceiver_asgi_traced": "observed:bare_on",
+    "hookreceiver_asgi_traced_handler_spans": "observed:bare_handler_spans",
     "hookreceiver_asgi_traced_delivery_span": "observed:bare_delivery_span",
     "hookreceiver_asgi_traced_sampled_out": "observed:bare_sampled_out",
     "hookreceiver_asgi_traced_only": "observed:bare_traced_only",

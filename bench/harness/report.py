@@ -117,6 +117,11 @@ def goals(results: dict[str, Any]) -> list[dict[str, Any]]:
             found.append(
                 _goal("import of a provider vs pydantic BaseModel", "≤ 1.5×", ratio, ratio <= 1.5)
             )
+        if "receiver_faxplus" in times:
+            ratio = times["receiver_faxplus"]["min_ms"] / times["pydantic"]["min_ms"]
+            found.append(
+                _goal("import of Receiver + a provider vs pydantic", "≤ 2×", ratio, ratio <= 2.0)
+            )
     return found
 
 

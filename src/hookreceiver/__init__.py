@@ -15,7 +15,8 @@ from ._lazy import lazy_names
 TYPE_CHECKING = False
 if TYPE_CHECKING:
     from . import providers
-    from .core.events import DeliveryContext, GenericEvent, ParsedEvent
+    from .core.events import DeliveryContext, ParsedEvent
+    from .core.generic import GenericEvent
     from .core.outcome import Outcome, Response
     from .core.routing import Endpoint, Route
     from .delivery import Delivery, Headers
@@ -51,7 +52,7 @@ _LAZY = {
     "DeliveryContext": "core.events",
     "DeliveryRejected": "errors",
     "Endpoint": "core.routing",
-    "GenericEvent": "core.events",
+    "GenericEvent": "core.generic",
     "Headers": "delivery",
     "HookReceiverError": "errors",
     "IPAllowlist": "security",

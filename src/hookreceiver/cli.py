@@ -479,8 +479,8 @@ def _simulated(sender: str, forward_header: str | None) -> str:
         )
     return (
         f"sender address {sender} is simulated: sent in {forward_header}, which the receiver "
-        "believes only from trusted proxies (Receiver(proxies=TrustedProxies([...])); "
-        "the server's own proxy settings too)"
+        "believes only from trusted proxies (Receiver(proxies=TrustedProxies([...])), with "
+        "the server's own proxy handling off: uvicorn --no-proxy-headers)"
     )
 
 
@@ -490,7 +490,8 @@ def _loopback_hint(url: str, result: Any, forwarded: str | None = None) -> str |
     if result is None or result.status != 403:
         return None
     try:
-        error = json.loads(result.body).get("error")
+        answer = json.loads(result.body)
+        error, detail = answer.get("error"), str(answer.get("detail", ""))
     except (ValueError, AttributeError):
         return None
     host = urlsplit(url).hostname or ""
@@ -501,6 +502,13 @@ def _loopback_hint(url: str, result: Any, forwarded: str | None = None) -> str |
     if error != "address_not_allowed" or not loopback:
         return None
     address = "::1" if ":" in host else "127.0.0.1"
+    if forwarded and "forwarding header" in detail:
+        return (
+            f"hint: the server took the sender address {forwarded} from the forwarding header "
+            f"(uvicorn does for {address} by default) while the receiver trusts no proxies, so "
+            f'it was refused: give the receiver proxies=TrustedProxies(["{address}"]) and run '
+            "uvicorn with --no-proxy-headers"
+        )
     if forwarded:
         return (
             f"hint: the receiver saw this request from {forwarded} (the forwarded sender, if it "

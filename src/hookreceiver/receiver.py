@@ -11,23 +11,10 @@ import logging
 import os
 import time
 from collections.abc import Callable, Iterable, Mapping
-from typing import TYPE_CHECKING, Any, TypeVar, overload
+from typing import TYPE_CHECKING, Any, Literal, TypeVar, overload
 
-from .core.events import DeliveryContext
-from .core.handlers import Handler, HandlerRegistry, HandlerSpec
-from .core.leases import PendingCompletions
-from .core.lifecycle import WorkerLifecycle
-from .core.outcome import Response
 from .core.protocols import ClientResolver
-from .core.routing import Endpoint, Route, Router
-from .delivery import Delivery
-from .engine import EventLog, Observer, Tracer
-from .engine import adispatch as _adispatch
-from .engine import dispatch as _dispatch
-from .engine.flow import never_retries
 from .errors import ConfigurationError, DeliveryRejected
-from .stores.base import Store
-from .stores.memory import MemoryStore
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -35,7 +22,17 @@ if TYPE_CHECKING:
     from .adapters.asgi import ASGIApp, ASGIMiddleware
     from .adapters.wsgi import WSGIApp, WSGIMiddleware
     from .console import ConsoleApp, ConsoleAuth, ConsoleRequest, ConsoleWSGI
-    from .delivery import BodySource
+    from .core.events import DeliveryContext
+    from .core.handlers import Handler, HandlerRegistry, HandlerSpec
+    from .core.leases import PendingCompletions
+    from .core.lifecycle import WorkerLifecycle
+    from .core.outcome import Response
+    from .core.routing import Endpoint, Route, Router
+    from .delivery import BodySource, Delivery
+    from .engine import EventLog, Observer, Tracer
+    from .engine import adispatch as _adispatch
+    from .engine import dispatch as _dispatch
+    from .engine.flow import never_retries
     from .engine.verify import HeadersArg, Verified
     from .inbox.base import Inbox
     from .inbox.feed import InboxFeed
@@ -44,6 +41,8 @@ if TYPE_CHECKING:
     from .observability import DeliveryLog, Metrics, Tracing
     from .providers.base import Provider
     from .security.signed_urls import SignedURLGuard
+    from .stores.base import Store
+    from .stores.memory import MemoryStore
 
 __all__ = ["ClientResolver", "Receiver"]
 
@@ -53,6 +52,40 @@ E = TypeVar("E")
 F = TypeVar("F", bound=Callable[..., Any])
 
 DAY = 86400.0
+
+_loaded = False
+
+
+def _load() -> None:
+    """Import what a receiver works with (the engine, the memory store, the handler registry,
+    the leases ...) and bind it in this module: done by the first ``Receiver()``, so importing
+    this module costs little (an app pays for asyncio and the engine once it builds a
+    receiver, not when it names the class)."""
+    global _loaded
+    if _loaded:
+        return
+    from .core.handlers import HandlerRegistry, HandlerSpec
+    from .core.leases import PendingCompletions
+    from .core.lifecycle import WorkerLifecycle
+    from .core.routing import Endpoint, Router
+    from .engine import EventLog, adispatch, dispatch
+    from .engine.flow import never_retries
+    from .stores.memory import MemoryStore
+
+    globals().update(
+        HandlerRegistry=HandlerRegistry,
+        HandlerSpec=HandlerSpec,
+        PendingCompletions=PendingCompletions,
+        WorkerLifecycle=WorkerLifecycle,
+        Endpoint=Endpoint,
+        Router=Router,
+        EventLog=EventLog,
+        _adispatch=adispatch,
+        _dispatch=dispatch,
+        never_retries=never_retries,
+        MemoryStore=MemoryStore,
+    )
+    _loaded = True
 
 
 class Receiver:
@@ -110,6 +143,8 @@ class Receiver:
         completion_retry_for: float = 3600.0,
         record_sync: bool = True,
     ) -> None:
+        if not _loaded:
+            _load()
         if body_timeout is not None and not body_timeout > 0:
             raise ConfigurationError(f"body_timeout must be positive or None, not {body_timeout!r}")
         self.body_timeout = body_timeout
@@ -383,11 +418,14 @@ class Receiver:
         """A WSGI app serving the metrics (mount it at ``/metrics``); enables them if needed."""
         return self.enable_metrics().wsgi_app()
 
-    def enable_tracing(self, tracer_provider: Any | None = None, *, steps: bool = True) -> Tracing:
+    def enable_tracing(
+        self, tracer_provider: Any | None = None, *, steps: bool | Literal["handlers"] = True
+    ) -> Tracing:
         """Trace every delivery with OpenTelemetry (``pip install 'hookreceiver[otel]'``);
         idempotent. ``tracer_provider``: the global one (your SDK set-up, or
         ``opentelemetry-instrument``'s) if omitted; ``steps=False``: one span per delivery,
-        without the verify, parse, store and handler spans under it."""
+        without the verify, parse, store and handler spans under it; ``steps="handlers"``:
+        with the handlers' spans only."""
         if self.tracing is None:
             from .observability import Tracing
 

@@ -495,3 +495,61 @@ def test_a_well_formed_length_is_judged_by_its_value(length: int, limit: int, co
             return
         raise AssertionError("not refused")
     check_declared_length(values, limit)
+
+
+# A body the server cannot read ---------------------------------------------------------------
+
+
+class Broken(io.RawIOBase):
+    """``wsgi.input`` of a server that fails mid-body, as gunicorn does on a broken chunked
+    encoding (``NoMoreData``, ``InvalidChunkSize``: ``IOError``) or a client gone early."""
+
+    def __init__(self, error: Exception, first: bytes = b"") -> None:
+        self.error, self.first = error, first
+
+    def read(self, *args: object) -> bytes:
+        if self.first:
+            chunk, self.first = self.first, b""
+            return chunk
+        raise self.error
+
+
+@pytest.mark.parametrize(
+    "error", [OSError("No more data"), ValueError("Invalid chunk size"), RuntimeError("x")]
+)
+@pytest.mark.parametrize("content_type", ["application/json", "multipart/form-data; boundary=xyz"])
+def test_wsgi_a_body_the_server_cannot_read_is_a_400(error: Exception, content_type: str) -> None:
+    hooks = make_receiver()
+    environ = {
+        "REQUEST_METHOD": "POST",
+        "PATH_INFO": "/hooks/faxplus",
+        "CONTENT_TYPE": content_type,
+        "CONTENT_LENGTH": "",
+        "REMOTE_ADDR": "127.0.0.1",
+        "wsgi.input": Broken(error, first=b"--xyz\r\n"),
+        "wsgi.input_terminated": True,  # chunked: read until the server says it is over
+    }
+    statuses: list[str] = []
+    body = b"".join(hooks.wsgi_app(environ, lambda status, headers: statuses.append(status)))
+    assert int(statuses[0].split()[0]) == 400, body
+    assert json.loads(body)["error"] == "malformed_body"
+
+
+@pytest.mark.parametrize(
+    "chunked",
+    [b"zz\r\n{}\r\n0\r\n\r\n", b'5\r\n{"a":1}\r\n0\r\n\r\n'],
+    ids=["bad-size", "missing-terminator"],
+)
+def test_gunicorn_a_broken_chunked_body_is_a_400_not_a_500(chunked: bytes) -> None:
+    # Found by fuzzing from outside: gunicorn raises from wsgi.input.read() on a broken chunked
+    # body, and the exception escaped as the last-resort 500.
+    request = (
+        b"POST /hooks/faxplus HTTP/1.1\r\nHost: test\r\nContent-Type: application/json\r\n"
+        b"Transfer-Encoding: chunked\r\nConnection: close\r\n\r\n" + chunked
+    )
+    with serve_gunicorn("support.mount_apps:plain_wsgi_app()") as url:
+        raw = exchange(url, request, timeout=10)
+        after = exchange(url, head(str(len(b"{}"))) + b"{}", timeout=10)
+    assert final_status(raw)[0] == 400, raw
+    assert b"Traceback" not in raw
+    assert final_status(after)[0] in (400, 200)  # the worker still serves

@@ -46,7 +46,7 @@ def provider(exporter: InMemorySpanExporter) -> TracerProvider:
     return tracer_provider
 
 
-def receiver(provider: TracerProvider, **options: Any) -> Receiver:
+def receiver(provider: TracerProvider, steps: Any = True, **options: Any) -> Receiver:
     hooks = Receiver(**options)
     hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"]))
     user_tracer = provider.get_tracer("user-code")
@@ -57,7 +57,7 @@ def receiver(provider: TracerProvider, **options: Any) -> Receiver:
             if "boom" in ctx.idempotency_key:
                 raise RuntimeError("handler failed on purpose")
 
-    hooks.enable_tracing(provider)
+    hooks.enable_tracing(provider, steps=steps)
     return hooks
 
 
@@ -143,6 +143,74 @@ def test_steps_off_or_sampled_out_makes_no_child_span(exporter: InMemorySpanExpo
     sampled_out = receiver(dropped)
     assert dispatch(sampled_out, faxplus_delivery()).response.status == 200
     assert exporter.get_finished_spans() == ()
+
+
+@pytest.mark.parametrize("flavour", ["sync", "async"])
+def test_steps_handlers_makes_the_handlers_spans_only(
+    provider: TracerProvider, exporter: InMemorySpanExporter, flavour: str
+) -> None:
+    hooks = receiver(provider, steps="handlers")
+    good = faxplus_delivery(faxplus_payload(hook_id="only-1"), headers=(("user-agent", "ua"),))
+    bad = faxplus_delivery(faxplus_payload(hook_id="boom-2"))
+    if flavour == "sync":
+        reports = [dispatch(hooks, good), dispatch(hooks, bad)]
+    else:
+        from hookreceiver.engine import adispatch
+
+        async def both() -> list[Any]:
+            return [await adispatch(hooks, good), await adispatch(hooks, bad)]
+
+        reports = asyncio.run(both())
+    assert [r.response.status for r in reports] == [200, 500]
+    spans = exporter.get_finished_spans()
+    roots = [s for s in spans if s.name == "hookreceiver.delivery"]
+    assert len(roots) == 2 and len(spans) == 6  # per delivery: its span, handler, user.work
+    for root, report in zip(roots, reports, strict=True):
+        assert root.parent is None and root.kind is SpanKind.SERVER
+        assert root.attributes["hookreceiver.delivery_id"] == report.delivery_id
+        assert root.attributes["hookreceiver.outcome"] == report.outcome.value
+        assert root.attributes["http.request.method"] == "POST"
+        assert root.attributes["network.peer.address"] == "127.0.0.1"
+        assert children(spans, root) == ["hookreceiver.handler"]
+        (handler,) = [
+            s
+            for s in spans
+            if s.name == "hookreceiver.handler"
+            and s.parent is not None
+            and s.parent.span_id == root.context.span_id
+        ]
+        assert children(spans, handler) == ["user.work"]
+    assert roots[0].attributes["user_agent.original"] == "ua"
+    failed = next(
+        s
+        for s in spans
+        if s.name == "hookreceiver.handler" and s.status.status_code is StatusCode.ERROR
+    )
+    (event,) = [e for e in failed.events if e.name == "exception"]
+    assert event.attributes["exception.type"] == "RuntimeError"
+    assert roots[1].status.status_code is StatusCode.ERROR
+
+
+def test_steps_handlers_keeps_the_inbox_link(
+    tmp_path: Path, provider: TracerProvider, exporter: InMemorySpanExporter
+) -> None:
+    inbox = SQLiteInbox(tmp_path / "inbox.db")
+    hooks = receiver(provider, steps="handlers", inbox=inbox, worker=False)
+    hooks.endpoint("/hooks/faxplus-inbox", providers.FaxPlus(allow_ips=["127.0.0.1"]), ack="inbox")
+    report = dispatch(hooks, faxplus_delivery(path="/hooks/faxplus-inbox"))
+    assert report.outcome.value == "accepted"
+    (received,) = exporter.get_finished_spans()
+    assert received.name == "hookreceiver.delivery"
+    record = inbox.get(report.delivery_id or "")
+    assert record is not None and record.traceparent is not None
+    assert record.traceparent.split("-")[2] == f"{received.context.span_id:016x}"
+
+
+def test_steps_must_be_a_known_level() -> None:
+    from hookreceiver.observability import Tracing
+
+    with pytest.raises(ValueError, match="steps"):
+        Tracing(TracerProvider(), steps="all")  # type: ignore[arg-type]
 
 
 def test_a_failed_handler_records_its_exception(

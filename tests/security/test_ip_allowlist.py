@@ -7,7 +7,7 @@ import logging
 from collections.abc import Callable
 
 import pytest
-from security_support import Probe, Request, Result
+from security_support import Probe, Request, Result, Seen
 
 from hookreceiver import ConfigurationError, Receiver, TrustedProxies
 from hookreceiver.security import IPAllowlist, NetworkSet, parse_address
@@ -154,13 +154,33 @@ def test_a_peer_the_header_names_is_told_as_rewritten_by_the_server(
     header: str,
     value: str,
 ) -> None:
-    # What `uvicorn app:app` does: the peer handed over is the header's claim.
+    # What `uvicorn app:app` does: the peer handed over is the header's claim. Nothing is
+    # trusted by default, so the claim is refused and no handler runs (issue 13, item 3).
     hooks = Receiver()
     hooks.endpoint("/a", Probe(allow_ips=["198.51.100.7"]))
+    seen = Seen()
+    seen.attach(hooks)
     with caplog.at_level(logging.WARNING, logger="hookreceiver"):
-        adapter(hooks, Request("/a", peer="198.51.100.7", headers=[(header, value)]))
+        result = adapter(hooks, Request("/a", peer="198.51.100.7", headers=[(header, value)]))
+        again = adapter(hooks, Request("/a", peer="198.51.100.7", headers=[(header, value)]))
+    assert (result.status, result.json()["error"]) == (403, "address_not_allowed")
+    assert again.status == 403
+    assert seen.calls == []
     (warned,) = _forwarding_warnings(caplog)
     assert "(198.51.100.7), an address the header names: the server took it" in warned
+    assert "refused" in warned
+
+
+def test_a_forwarding_header_naming_others_leaves_a_true_peer_allowed(
+    adapter: Callable[[Receiver, Request], Result],
+) -> None:
+    # A sender behind no rewriting server whose delivery carries a header naming someone
+    # else: its own (allowed) address is the peer, and it is not refused for the header.
+    hooks = Receiver()
+    hooks.endpoint("/a", Probe(allow_ips=["198.51.100.7"]))
+    headers = [("x-forwarded-for", "203.0.113.1"), ("forwarded", "for=203.0.113.2")]
+    assert adapter(hooks, Request("/a", peer="198.51.100.7", headers=headers)).status == 200
+    assert adapter(hooks, Request("/a", peer="198.51.100.7")).status == 200
 
 
 def test_no_warning_when_proxies_are_trusted(

@@ -5,7 +5,8 @@ address before the app sees it (leaving the header in place): behind a same-host
 proxy that passes the header on, anyone could claim a Fax.Plus address. The README's commands
 turn that off (``uvicorn --no-proxy-headers``; gunicorn never rewrites ``REMOTE_ADDR``, and its
 uvicorn worker takes ``--forwarded-allow-ips``), and an allowlist that sees forwarding headers
-while the receiver trusts no proxies says so once, naming the fix.
+while the receiver trusts no proxies says so once, naming the fix; an address the server
+took from such a header is refused while no proxy is trusted.
 """
 
 from __future__ import annotations
@@ -61,20 +62,21 @@ def test_documented_uvicorn_refuses_a_spoofed_address_and_warns_once() -> None:
     assert "server took it" not in warned[0]  # the server reported the true peer
 
 
-def test_default_uvicorn_hazard_is_detected_where_the_server_rewrote_the_address() -> None:
+def test_default_uvicorn_rewriting_the_address_is_refused_and_warned_once() -> None:
     # Plain `uvicorn app:app` believes the header from loopback: the allowlist is handed the
-    # claimed address (the hazard the documented flag removes), and the warning says so.
+    # claimed address. The receiver trusts no proxies, and the address is one the header
+    # names, so the claim is refused (nothing is trusted by default) and the warning says so.
     port = free_port()
     with served(uvicorn_command(port), port, **KEY) as server:
         first = post_spoofed(server.base_url, {"X-Forwarded-For": FAXPLUS}, "a")
         second = post_spoofed(server.base_url, {"X-Forwarded-For": FAXPLUS}, "b")
         output = server.output()
-    assert (first, second) == (200, 200), output
-    assert [h["peer"] for h in server.handled()] == [FAXPLUS, FAXPLUS]
+    assert (first, second) == (403, 403), output
+    assert server.handled() == []
     warned = warnings_in(output)
     assert len(warned) == 1, output
     assert f"({FAXPLUS}), an address the header names: the server took it" in warned[0]
-    assert "--no-proxy-headers" in warned[0]
+    assert "refused" in warned[0] and "--no-proxy-headers" in warned[0]
 
 
 def test_trusted_proxies_with_the_documented_flag_take_the_forwarded_sender() -> None:

@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any, BinaryIO
 from ..core.outcome import NOT_FOUND, Response
 from ..delivery import Delivery, Headers
 from ..engine import dispatch
+from ..errors import DeliveryRejected, MalformedBody
 
 if TYPE_CHECKING:
     from ..core.protocols import ReceiverState
@@ -42,17 +43,24 @@ class _InputStream:
         return self
 
     def __next__(self) -> bytes:
-        if self._remaining is not None:
-            if self._remaining <= 0:
-                raise StopIteration
-            chunk = self._stream.read(min(CHUNK, self._remaining))
-            if not chunk:
-                raise StopIteration
-            self._remaining -= len(chunk)
-            return chunk
-        chunk = self._stream.read(CHUNK)
+        remaining = self._remaining
+        if remaining is not None and remaining <= 0:
+            raise StopIteration
+        try:
+            chunk = self._stream.read(CHUNK if remaining is None else min(CHUNK, remaining))
+        except DeliveryRejected:
+            raise
+        except Exception as exc:
+            # The server could not read the body the client sent (gunicorn: a broken chunked
+            # encoding, or the client gone before its declared length): the sender's fault,
+            # a 400, never a 500.
+            raise MalformedBody(
+                f"the request body could not be read ({type(exc).__name__})"
+            ) from None
         if not chunk:
             raise StopIteration
+        if remaining is not None:
+            self._remaining = remaining - len(chunk)
         return chunk
 
 

@@ -9,14 +9,15 @@ from ..delivery import Delivery, Headers
 # See hookreceiver/__init__.py: names load on first use; type checkers read this block.
 TYPE_CHECKING = False
 if TYPE_CHECKING:
-    from .events import DeliveryContext, GenericEvent, ParsedEvent
+    from .events import DeliveryContext, ParsedEvent
+    from .generic import GenericEvent
     from .outcome import Outcome, Response
     from .routing import Endpoint, Route
 
 _LAZY = {
     "DeliveryContext": "events",
     "Endpoint": "routing",
-    "GenericEvent": "events",
+    "GenericEvent": "generic",
     "Outcome": "outcome",
     "ParsedEvent": "events",
     "Response": "outcome",

@@ -7,28 +7,25 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
-
 from ..delivery import Headers
 
 if TYPE_CHECKING:
+    from pydantic import BaseModel
+
     from ..parsing.attachment import Attachment
+    from .generic import GenericEvent
 
 __all__ = ["DeliveryContext", "GenericEvent", "ParsedEvent"]
 
 
-class GenericEvent(BaseModel):
-    """An event whose name the provider does not document (yet).
+def __getattr__(name: str) -> Any:
+    # GenericEvent is a pydantic model: defining one loads pydantic's field machinery, so it
+    # lives in .generic, imported when first asked for (a delivery of an undocumented event).
+    if name == "GenericEvent":
+        from .generic import GenericEvent
 
-    Catch-all and provider-wildcard handlers receive it, so nothing a provider adds tomorrow is
-    lost; endpoints in strict mode answer 422 instead.
-    """
-
-    model_config = ConfigDict(extra="allow", frozen=True, defer_build=True)
-
-    provider: str
-    name: str
-    payload: dict[str, Any]
+        return GenericEvent
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 class ParsedEvent:

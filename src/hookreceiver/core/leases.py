@@ -355,7 +355,14 @@ _ClaimArgs = list[Any]
 
 class _Pending:
     __slots__ = (
-        "store", "key", "token", "retain_for", "delivery_id", "give_up_at", "delay", "loop"
+        "store",
+        "key",
+        "token",
+        "retain_for",
+        "delivery_id",
+        "give_up_at",
+        "delay",
+        "loop",
     )
 
     def __init__(

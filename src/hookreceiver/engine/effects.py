@@ -90,9 +90,7 @@ def read_body(source: BodySource, sink: BodySink) -> Body:
             for chunk in source:  # type: ignore[union-attr]
                 if chunk:
                     sink.feed(chunk)
-    except DeliveryRejected:
-        raise
-    except BaseException:
+    except BaseException:  # a refusal of the sink's (it dropped its files) or the source's
         sink.abort()
         raise
     return sink.finish()

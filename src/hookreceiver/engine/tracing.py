@@ -7,7 +7,9 @@ processing); with one, the delivery runs through :func:`drive_sync_traced` or
 :class:`DeliveryTrace` asks for (:attr:`~DeliveryTrace.steps`, :attr:`~DeliveryTrace.timed`):
 a call before and after each effect (a span per step); only each handler's duration and each
 failed effect (metrics alone, or a span a sampler dropped: a type test per effect); or nothing
-(the plain drivers). The engine imports no telemetry library: ``hookreceiver.observability``
+(the plain drivers). The first two share one loop per flavour (sync, async); the plain
+drivers in :mod:`.drivers` stay apart so that an app without telemetry pays no test per
+effect for them. The engine imports no telemetry library: ``hookreceiver.observability``
 implements these protocols with OpenTelemetry and prometheus-client.
 """
 
@@ -98,8 +100,9 @@ class Tracer(Protocol):
 
 def drive_sync_traced(flow: Generator[Effect[Any], None, T], trace: DeliveryTrace) -> T:
     """:func:`~.drivers.drive_sync`, telling ``trace`` of each effect (or of what it asks)."""
-    if not trace.steps:
-        return _drive_sync_timed(flow, trace) if trace.timed else drive_sync(flow)
+    steps = trace.steps
+    if not steps and not trace.timed:
+        return drive_sync(flow)
     error: Exception | None = None
     while True:
         try:
@@ -107,13 +110,24 @@ def drive_sync_traced(flow: Generator[Effect[Any], None, T], trace: DeliveryTrac
         except StopIteration as stop:
             result: T = stop.value
             return result
-        entered = trace.enter(effect)
+        if steps:
+            entered, handler = trace.enter(effect), None
+        else:
+            entered, handler = None, effect if type(effect) is RunHandler else None
+            if type(effect) is Keep:
+                trace.keeping(effect)
+        started = perf_counter() if handler is not None else 0.0
         try:
             effect.result = effect.run()
             error = None
         except Exception as exc:  # handed back to the flow, which decides
             error = exc
-        trace.exit(entered, error)
+        if steps:
+            trace.exit(entered, error)
+        elif handler is not None:
+            trace.ran(handler, perf_counter() - started, error)
+        elif error is not None:
+            trace.failed(effect, error)
 
 
 def drive_async_traced(
@@ -121,13 +135,15 @@ def drive_async_traced(
 ) -> Coroutine[Any, Any, T]:
     """:func:`~.drivers.drive_async`, telling ``trace`` of each effect (or of what it asks):
     the driver's coroutine itself, to await (no coroutine around it)."""
-    if trace.steps:
-        return _drive_async_stepped(flow, trace)
-    return _drive_async_timed(flow, trace) if trace.timed else drive_async(flow)
+    if trace.steps or trace.timed:
+        return _drive_async_traced(flow, trace)
+    return drive_async(flow)
 
 
-async def _drive_async_stepped(flow: Generator[Effect[Any], None, T], trace: DeliveryTrace) -> T:
-    """:func:`~.drivers.drive_async`, telling ``trace`` of each effect."""
+async def _drive_async_traced(flow: Generator[Effect[Any], None, T], trace: DeliveryTrace) -> T:
+    """:func:`~.drivers.drive_async`, telling ``trace`` of each effect (:attr:`~DeliveryTrace.
+    steps`), or timing each handler and telling ``trace`` of failures."""
+    steps = trace.steps
     error: BaseException | None = None
     while True:
         try:
@@ -135,56 +151,12 @@ async def _drive_async_stepped(flow: Generator[Effect[Any], None, T], trace: Del
         except StopIteration as stop:
             result: T = stop.value
             return result
-        entered = trace.enter(effect)
-        try:
-            if effect.nonblocking:
-                effect.result = effect.run()
-            else:
-                effect.result = await effect.arun()
-            error = None
-        except Exception as exc:
-            error = exc
-        except asyncio.CancelledError as exc:
-            error = exc
-        trace.exit(entered, error)
-
-
-def _drive_sync_timed(flow: Generator[Effect[Any], None, T], trace: DeliveryTrace) -> T:
-    """:func:`~.drivers.drive_sync`, timing each handler and telling ``trace`` of failures."""
-    error: Exception | None = None
-    while True:
-        try:
-            effect = flow.send(None) if error is None else flow.throw(error)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        handler = effect if type(effect) is RunHandler else None
-        if type(effect) is Keep:
-            trace.keeping(effect)
-        started = perf_counter() if handler is not None else 0.0
-        try:
-            effect.result = effect.run()
-            error = None
-        except Exception as exc:
-            error = exc
-        if handler is not None:
-            trace.ran(handler, perf_counter() - started, error)
-        elif error is not None:
-            trace.failed(effect, error)
-
-
-async def _drive_async_timed(flow: Generator[Effect[Any], None, T], trace: DeliveryTrace) -> T:
-    """:func:`~.drivers.drive_async`, timing each handler and telling ``trace`` of failures."""
-    error: BaseException | None = None
-    while True:
-        try:
-            effect = flow.send(None) if error is None else flow.throw(error)
-        except StopIteration as stop:
-            result: T = stop.value
-            return result
-        handler = effect if type(effect) is RunHandler else None
-        if type(effect) is Keep:
-            trace.keeping(effect)
+        if steps:
+            entered, handler = trace.enter(effect), None
+        else:
+            entered, handler = None, effect if type(effect) is RunHandler else None
+            if type(effect) is Keep:
+                trace.keeping(effect)
         started = perf_counter() if handler is not None else 0.0
         try:
             if effect.nonblocking:
@@ -196,7 +168,9 @@ async def _drive_async_timed(flow: Generator[Effect[Any], None, T], trace: Deliv
             error = exc
         except asyncio.CancelledError as exc:
             error = exc
-        if handler is not None:
+        if steps:
+            trace.exit(entered, error)
+        elif handler is not None:
             trace.ran(handler, perf_counter() - started, error)
         elif isinstance(error, Exception):  # a cancellation is no failure of the effect's
             trace.failed(effect, error)

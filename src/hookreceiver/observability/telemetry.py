@@ -12,6 +12,7 @@ What a delivery costs depends on what it needs, decided once when it starts:
 - a delivery span that a sampler dropped: the same, plus the delivery's span made current
   and detached (:class:`_Dropped`); no child span, no ``traceparent`` formatted;
 - ``Tracing(steps=False)``: the delivery's span, described and ended (:class:`_SpanTrace`);
+- ``Tracing(steps="handlers")``: that, and a child span per handler (:class:`_HandlerTrace`);
 - a recorded delivery span with its steps: :class:`_Trace`, a call before and after each
   effect, a child span for each.
 """
@@ -69,15 +70,18 @@ class Telemetry:
         if tracing is None:
             return self._counted
         try:
-            span, ctx, token, recording = tracing.start_delivery(delivery, endpoint, source, link)
+            span, ctx, token, more = tracing.start_delivery(delivery, endpoint, source, link)
         except Exception:  # telemetry never changes an answer: this one goes untraced
             _failed("start")
             return self._counted
-        if not recording:
+        if more is None:  # the sampler dropped it
             return _Dropped(self.metrics, tracing, token)
-        if tracing.steps:
-            return _Trace(self.metrics, tracing, span, ctx, token)
-        return _SpanTrace(self.metrics, tracing, span, ctx, token)
+        steps = tracing.steps
+        if steps is True:
+            return _Trace(self.metrics, tracing, span, ctx, token, more)
+        if steps:  # "handlers"
+            return _HandlerTrace(self.metrics, tracing, span, ctx, token, more)
+        return _SpanTrace(self.metrics, tracing, span, ctx, token, more)
 
 
 class _Counted:
@@ -160,13 +164,19 @@ class _Dropped(_Counted):
 class _SpanTrace(_Counted):
     """A recorded delivery with its span only (``Tracing(steps=False)``)."""
 
-    __slots__ = ("ctx", "report", "span", "token", "tracing")
+    __slots__ = ("ctx", "more", "report", "span", "token", "tracing")
 
     def __init__(
-        self, metrics: Metrics | None, tracing: Tracing, span: Any, ctx: Any, token: object
+        self,
+        metrics: Metrics | None,
+        tracing: Tracing,
+        span: Any,
+        ctx: Any,
+        token: object,
+        more: dict[str, Any],
     ) -> None:
-        self.metrics, self.tracing, self.span, self.ctx, self.token = (
-            metrics, tracing, span, ctx, token,
+        self.metrics, self.tracing, self.span, self.ctx, self.token, self.more = (
+            metrics, tracing, span, ctx, token, more,
         )  # fmt: skip
         self.timed = True  # for keeping()
         self.report: DeliveryReport | None = None
@@ -185,7 +195,9 @@ class _SpanTrace(_Counted):
     def end(self, report: DeliveryReport | None, error: BaseException | None = None) -> None:
         """Describe the span by the report, end it and detach its context."""
         try:
-            self.tracing.end_delivery(self.span, self.token, report or self.report, error)
+            self.tracing.end_delivery(
+                self.span, self.token, report or self.report, error, self.more
+            )
         except Exception:  # telemetry never changes an answer
             _failed("end")
 
@@ -197,18 +209,24 @@ class _Trace:
     here (its span, a handler's context token and start), not in an object per effect."""
 
     __slots__ = (
-        "ctx", "metrics", "phase_ctx", "phase_span", "report", "span", "started", "step",
-        "step_token", "token", "tracing",
+        "ctx", "metrics", "more", "phase_ctx", "phase_span", "report", "span", "started",
+        "step", "step_token", "token", "tracing",
     )  # fmt: skip
 
     steps = True
     timed = True
 
     def __init__(
-        self, metrics: Metrics | None, tracing: Tracing, span: Any, ctx: Any, token: object
+        self,
+        metrics: Metrics | None,
+        tracing: Tracing,
+        span: Any,
+        ctx: Any,
+        token: object,
+        more: dict[str, Any],
     ) -> None:
-        self.metrics, self.tracing, self.span, self.ctx, self.token = (
-            metrics, tracing, span, ctx, token,
+        self.metrics, self.tracing, self.span, self.ctx, self.token, self.more = (
+            metrics, tracing, span, ctx, token, more,
         )  # fmt: skip
         self.report: DeliveryReport | None = None
         self.phase_span: Any = None
@@ -294,9 +312,33 @@ class _Trace:
                     phase_error = report.error if report.context is None else None
                 self.tracing.end_child(self.phase_span, phase_error)
                 self.phase_span = None
-            self.tracing.end_delivery(self.span, self.token, report or self.report, error)
+            self.tracing.end_delivery(
+                self.span, self.token, report or self.report, error, self.more
+            )
         except Exception:  # telemetry never changes an answer
             _failed("end")
+
+
+class _HandlerTrace(_Trace):
+    """A recorded delivery with a child span for each handler only (``Tracing(steps=
+    "handlers")``): no phase or store span; the inbox still gets the ``traceparent``."""
+
+    __slots__ = ()
+
+    def phase(self, name: str | None) -> None:
+        """Nothing: no phase span."""
+
+    def enter(self, effect: Effect[Any]) -> object:
+        """A handler's span, made current and timed; an inbox write's ``traceparent``."""
+        kind = type(effect)
+        if kind is RunHandler:
+            return _Trace.enter(self, effect)
+        if kind is Keep:
+            try:
+                cast(Keep, effect).traceparent = self.tracing.traceparent(self.ctx)
+            except Exception:  # telemetry never changes an answer
+                _failed("enter")
+        return effect
 
 
 #: Each phase's span name, made once.

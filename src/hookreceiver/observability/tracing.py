@@ -16,7 +16,7 @@ template, the query string is left out.
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Any, cast
+from typing import TYPE_CHECKING, Any, Literal, cast
 
 from ..core.outcome import Outcome
 from ..engine.effects import (
@@ -87,11 +87,18 @@ class Tracing:
     Args:
         tracer_provider: the OpenTelemetry ``TracerProvider`` (the global one, as
             ``opentelemetry-instrument`` or your SDK set-up installs it, if omitted).
-        steps: make the child spans (verify, parse, store, handlers, inbox) of each recorded
-            delivery span; ``False``: the delivery's span only, about a sixth of the cost.
+        steps: which child spans each recorded delivery span gets: ``True`` (the default) all
+            of them (verify, parse, store, handlers, inbox); ``"handlers"`` one per handler
+            only (current while it runs, its exception recorded: the user's own spans nest
+            under it), about a third of the default's cost; ``False`` none, the delivery's
+            span alone, about a sixth.
     """
 
-    def __init__(self, tracer_provider: Any | None = None, *, steps: bool = True) -> None:
+    def __init__(
+        self, tracer_provider: Any | None = None, *, steps: bool | Literal["handlers"] = True
+    ) -> None:
+        if steps not in (True, False, "handlers"):
+            raise ValueError(f"steps must be True, False or 'handlers', not {steps!r}")
         self.steps = steps
         trace = _otel()
         from opentelemetry import context, propagate
@@ -114,9 +121,10 @@ class Tracing:
 
     def start_delivery(
         self, delivery: Delivery | None, endpoint: Endpoint | None, source: str, link: str | None
-    ) -> tuple[Any, Any, object, bool]:
-        """Start the delivery's span and make it current: ``(span, context, token,
-        recording)``.
+    ) -> tuple[Any, Any, object, dict[str, Any] | None]:
+        """Start the delivery's span and make it current: ``(span, context, token, more)``,
+        ``more`` the attributes for :meth:`end_delivery` to set with the report's (``None``:
+        the sampler dropped the span).
 
         A span the sampler dropped under a current span of the host app's is not made current
         (``context`` and ``token`` are ``None``): the host's span carries the same decision to
@@ -144,22 +152,21 @@ class Tracing:
             if received is not None:
                 links = [self._link(received, {"hookreceiver.link": "received"})]
         span = self.tracer.start_span("hookreceiver.delivery", parent, span_kind, attributes, links)
-        recording: bool = span.is_recording()
-        if not recording:
+        if not span.is_recording():
             if has_parent:
-                return span, None, None, False
-        elif delivery is not None and source == "http":
-            # What a sampler does not look at, only on a span that records.
-            more: dict[str, Any] = {}
+                return span, None, None, None
+            ctx = trace.set_span_in_context(span, parent)
+            return span, ctx, self._context.attach(ctx), None
+        # What a sampler does not look at: set with the report's attributes, in one call.
+        more: dict[str, Any] = {}
+        if delivery is not None and source == "http":
             if delivery.peer:
                 more["network.peer.address"] = delivery.peer
             agent = delivery.headers.get("user-agent")
             if agent:
                 more["user_agent.original"] = agent[:256]
-            if more:
-                span.set_attributes(more)
         ctx = trace.set_span_in_context(span, parent)
-        return span, ctx, self._context.attach(ctx), recording
+        return span, ctx, self._context.attach(ctx), more
 
     def _extract(self, delivery: Delivery) -> Any:
         textmap = self._propagate.get_global_textmap()
@@ -186,12 +193,20 @@ class Tracing:
         return carrier.get("traceparent")
 
     def end_delivery(
-        self, span: Any, token: object, report: DeliveryReport | None, error: BaseException | None
+        self,
+        span: Any,
+        token: object,
+        report: DeliveryReport | None,
+        error: BaseException | None,
+        more: dict[str, Any] | None = None,
     ) -> None:
-        """Describe the delivery on its span from its report, end it, and detach its context."""
+        """Describe the delivery on its (recorded) span from its report and ``more`` (what
+        :meth:`start_delivery` returned), end it, and detach its context."""
         try:
-            if report is not None and span.is_recording():
-                self.describe(span, report)
+            if report is not None:
+                self.describe(span, report, more)
+            elif more:
+                span.set_attributes(more)
             if error is not None:
                 span.record_exception(error)
                 span.set_status(self._status(self._code.ERROR, type(error).__name__))
@@ -205,13 +220,17 @@ class Tracing:
         if token is not None:
             self._context.detach(token)  # type: ignore[arg-type]
 
-    def describe(self, span: Any, report: DeliveryReport) -> None:
-        """Set a report's attributes on the delivery's span (its provider was set when it
-        started: the report's is the endpoint's)."""
+    def describe(
+        self, span: Any, report: DeliveryReport, more: dict[str, Any] | None = None
+    ) -> None:
+        """Set a report's attributes (and ``more``) on the delivery's span, in one call (its
+        provider was set when it started: the report's is the endpoint's)."""
         attributes: dict[str, Any] = {
             "hookreceiver.outcome": report.outcome.value,
             "http.response.status_code": report.response.status,
         }
+        if more:
+            attributes.update(more)
         if report.delivery_id is not None:
             attributes["hookreceiver.delivery_id"] = report.delivery_id
         event = report.event_name

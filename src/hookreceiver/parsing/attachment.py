@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 from pathlib import Path
 from typing import IO
 
@@ -87,6 +86,8 @@ class Attachment:
                     "the attachment's temporary file was removed when the handlers finished: "
                     "read sha256 inside a handler"
                 )
+            import hashlib  # here, not with the module: read once per attachment at most
+
             position = file.tell()
             file.seek(0)
             digest = hashlib.sha256()

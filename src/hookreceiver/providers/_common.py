@@ -2,25 +2,25 @@
 
 from __future__ import annotations
 
-import hashlib
+import importlib
 import json
 import re
-from collections.abc import Mapping
-from typing import Any
+from collections.abc import Callable, Iterable, Iterator, Mapping
+from typing import TYPE_CHECKING, Any
 
-from pydantic import BaseModel, ConfigDict
-from pydantic.alias_generators import to_camel
-
-from ..core.events import GenericEvent, ParsedEvent
+from ..core.events import ParsedEvent
 from ..errors import ConfigurationError, DeliveryRejected
 
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
 __all__ = [
-    "CamelModel",
-    "WireModel",
+    "EventModels",
     "check_event_option",
     "digest",
     "event_from_segment",
     "generic_event",
+    "lazy_models",
     "make_key",
     "safe_event_name",
 ]
@@ -33,24 +33,77 @@ MAX_KEY = 200
 _SAFE_EVENT = re.compile(r"[a-z0-9][a-z0-9_.\-]{0,63}")
 
 
-class WireModel(BaseModel):
-    """Base of provider models whose wire names are already Python names (Kazoo, Fax.Plus).
+def lazy_models(
+    namespace: dict[str, Any],
+    names: Iterable[str],
+    sources: Mapping[str, Iterable[str]],
+    then: Callable[[dict[str, Any]], None] | None = None,
+) -> tuple[Callable[[], None], Callable[[str], Any], Callable[[], list[str]]]:
+    """The ``_load``, ``__getattr__`` and ``__dir__`` of a provider module whose models are
+    defined on first use.
 
-    Unknown fields are kept (``model_extra``), never dropped.
+    Defining pydantic models loads pydantic's field machinery (``pydantic.fields``,
+    ``pydantic.types``, ``annotated_types``), which ``from hookreceiver.providers import FaxPlus``
+    need not pay for. So a provider module keeps its models in a submodule, and ``_load()``
+    imports it on the first parse (or the first look-up of one of ``names`` in the module): each
+    of ``sources`` (a module name relative to the provider's package -> names) is imported and
+    its names are copied into ``namespace``, the module's globals, where the provider's code
+    reads them as plain globals. ``then(namespace)`` adds what is built from them; last,
+    ``namespace["_loaded"]`` becomes true (the provider's ``parse`` checks it, one global read).
     """
+    public = frozenset(names)
+    package = namespace["__package__"]
 
-    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+    def load() -> None:
+        if namespace["_loaded"]:
+            return
+        for module, module_names in sources.items():
+            loaded = importlib.import_module(module, package)
+            namespace.update({name: getattr(loaded, name) for name in module_names})
+        if then is not None:
+            then(namespace)
+        namespace["_loaded"] = True
+
+    def __getattr__(name: str) -> Any:
+        if name in public:
+            load()
+            return namespace[name]
+        raise AttributeError(f"module {namespace['__name__']!r} has no attribute {name!r}")
+
+    def __dir__() -> list[str]:
+        return sorted({*namespace, *public})
+
+    return load, __getattr__, __dir__
 
 
-class CamelModel(BaseModel):
-    """Base of models whose wire names are camelCase: ``messageId`` is read into ``message_id``.
+class EventModels(Mapping[str, "type[BaseModel]"]):
+    """A provider's ``event_models`` (full event name -> model), read on first look-up from
+    ``load()`` (event -> model), so that naming them does not define the models."""
 
-    ``model_dump(by_alias=True)`` gives the wire names back; unknown fields are kept.
-    """
+    __slots__ = ("_load", "_prefix", "_table")
 
-    model_config = ConfigDict(
-        extra="allow", populate_by_name=True, alias_generator=to_camel, defer_build=True
-    )
+    def __init__(self, prefix: str, load: Callable[[], Mapping[str, type[BaseModel]]]) -> None:
+        self._prefix = prefix
+        self._load = load
+        self._table: dict[str, type[BaseModel]] | None = None
+
+    def _models(self) -> dict[str, type[BaseModel]]:
+        if self._table is None:
+            prefix = self._prefix
+            self._table = {f"{prefix}.{event}": model for event, model in self._load().items()}
+        return self._table
+
+    def __getitem__(self, name: str) -> type[BaseModel]:
+        return self._models()[name]
+
+    def __iter__(self) -> Iterator[str]:
+        return iter(self._models())
+
+    def __len__(self) -> int:
+        return len(self._models())
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}({self._models()!r})"
 
 
 def safe_event_name(value: object) -> str | None:
@@ -116,13 +169,19 @@ def make_key(provider: str, event: str, *parts: object) -> str:
         key = ":".join([provider, event, *[_part(part) for part in parts]])
     if len(key) <= MAX_KEY:
         return key
-    return f"{provider}:{event}:sha256:{hashlib.sha256(key.encode()).hexdigest()}"
+    return f"{provider}:{event}:sha256:{_sha256(key.encode())}"
+
+
+def _sha256(data: bytes) -> str:
+    import hashlib  # here, not with the module: only long keys and digests need it
+
+    return hashlib.sha256(data).hexdigest()
 
 
 def digest(payload: Any) -> str:
     """A short, stable hash of a decoded payload, for events that carry no id of their own."""
     text = json.dumps(payload, sort_keys=True, separators=(",", ":"), default=str)
-    return hashlib.sha256(text.encode()).hexdigest()[:32]
+    return _sha256(text.encode())[:32]
 
 
 def generic_event(
@@ -134,6 +193,8 @@ def generic_event(
     sender's retries of the same payload are still handled once.
     """
     name = f"{provider}.{event}"
+    from ..core.generic import GenericEvent  # a pydantic model: loaded with the first one
+
     model = GenericEvent(provider=provider, name=name, payload=payload)
     key = make_key(provider, event, *(key_parts or (digest(payload),)))
     return ParsedEvent(name, provider, key, model)

@@ -7,7 +7,6 @@ and the status each outcome must be answered with under its retry rules.
 
 from __future__ import annotations
 
-import logging
 from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any, ClassVar, TypeVar
 
@@ -18,16 +17,12 @@ from ..core.outcome import Outcome, Response, error_response
 from ..delivery import Delivery, media_type
 from ..errors import ConfigurationError, DeliveryRejected, InvalidPayload, UnsupportedMediaType
 from ..parsing.body import Body, BodySink, BufferedSink, check_declared_length
-from ..security.allowlist import IPAllowlist
-from ..security.base import Guard, GuardBase, as_guard
-from ..security.basic_auth import BasicAuth
 
 if TYPE_CHECKING:
+    from ..security.base import Guard, GuardBase
     from ..security.signed_urls import URLSigner
 
 __all__ = ["DEFAULT_STATUSES", "Provider", "validate_model"]
-
-logger = logging.getLogger("hookreceiver")
 
 M = TypeVar("M", bound=BaseModel)
 
@@ -139,6 +134,11 @@ class Provider:
         self.max_body = max_body
         self.max_multipart_body = max_multipart_body
         self.insecure_no_verification = insecure_no_verification
+        # The guards' modules load with the first provider built, not with its class.
+        from ..security.allowlist import IPAllowlist
+        from ..security.base import as_guard
+        from ..security.basic_auth import BasicAuth
+
         networks = [*(self.ip_preset if ip_preset else ()), *(allow_ips or ())]
         built: list[GuardBase] = []
         if networks:
@@ -173,7 +173,9 @@ class Provider:
                 f"endpoint {path} ({self.name}) has no sender verification{open_list}: configure "
                 "allow_ips, basic_auth or signed URLs, or pass insecure_no_verification=True"
             )
-        logger.warning(
+        import logging  # loaded by then in any app; not with the class
+
+        logging.getLogger("hookreceiver").warning(
             "endpoint %s (%s) accepts deliveries from anyone: no sender verification",
             path,
             self.name,
@@ -212,9 +214,7 @@ class Provider:
             from ..parsing.multipart import MultipartSink, multipart_boundary
 
             boundary = multipart_boundary(declared or "")
-            return MultipartSink(
-                boundary, limit=self.max_multipart_body, keep_raw=self._keep_raw
-            )
+            return MultipartSink(boundary, limit=self.max_multipart_body, keep_raw=self._keep_raw)
         return BufferedSink(self.max_body, content_type)
 
     def parse(self, delivery: Delivery, params: Mapping[str, str], body: Body) -> ParsedEvent:

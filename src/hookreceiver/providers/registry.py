@@ -69,7 +69,9 @@ def register(cls: type[Provider]) -> None:
         return
     known = _classes.get(name)
     owner = f"{__package__}.{name}"
-    if name in _builtin() and known is None and cls.__module__ != owner:
+    # (A built-in provider registering from its own module lists no files: _builtin() is left
+    # for the look-ups that need it.)
+    if cls.__module__ != owner and known is None and name in _builtin():
         importlib.import_module(owner)  # the name's owner registers first
         known = _classes.get(name)
     if known is not None and known is not cls and issubclass(cls, known):

@@ -1,4 +1,5 @@
-"""Field types shared by provider models.
+"""Field types and base classes shared by provider models (:class:`WireModel`,
+:class:`CamelModel`).
 
 Each type takes what a provider really sends and keeps it exact:
 
@@ -26,7 +27,9 @@ from typing import Annotated, Any
 
 from pydantic import (
     AfterValidator,
+    BaseModel,
     BeforeValidator,
+    ConfigDict,
     Field,
     GetCoreSchemaHandler,
     GetJsonSchemaHandler,
@@ -35,10 +38,13 @@ from pydantic import (
     StringConstraints,
     WithJsonSchema,
 )
+from pydantic.alias_generators import to_camel
 from pydantic.json_schema import JsonSchemaValue
 from pydantic_core import core_schema
 
 __all__ = [
+    "CamelModel",
+    "WireModel",
     "GREGORIAN_UNIX_OFFSET",
     "MAX_ID_LENGTH",
     "MAX_INT_DIGITS",
@@ -134,6 +140,7 @@ def _empty_as_dict(value: object) -> object:
 
 #: A timezone-aware UTC datetime; naive input is taken as UTC.
 UTCDateTime = Annotated[datetime, AfterValidator(_as_utc)]
+
 
 class _FlexibleIdSchema:
     """:data:`FlexibleId` checked in pydantic's core, with no Python call per field.
@@ -266,3 +273,23 @@ class OpenEnum:
     ) -> JsonSchemaValue:
         kind = "integer" if self._is_int else "string"
         return {"anyOf": [{"enum": [m.value for m in self.enum]}, {"type": kind}]}
+
+
+class WireModel(BaseModel):
+    """Base of provider models whose wire names are already Python names (Kazoo, Fax.Plus).
+
+    Unknown fields are kept (``model_extra``), never dropped.
+    """
+
+    model_config = ConfigDict(extra="allow", populate_by_name=True, defer_build=True)
+
+
+class CamelModel(BaseModel):
+    """Base of models whose wire names are camelCase: ``messageId`` is read into ``message_id``.
+
+    ``model_dump(by_alias=True)`` gives the wire names back; unknown fields are kept.
+    """
+
+    model_config = ConfigDict(
+        extra="allow", populate_by_name=True, alias_generator=to_camel, defer_build=True
+    )

@@ -40,7 +40,11 @@ class IPAllowlist(GuardBase):
     The peer is the one the server reports, and some servers rewrite it from
     ``X-Forwarded-For`` themselves (``uvicorn`` believes it from 127.0.0.1 and ::1 unless
     run with ``--no-proxy-headers``). So the first delivery that carries a forwarding header
-    while the receiver trusts no proxies logs a warning naming the fix, once per allowlist.
+    while the receiver trusts no proxies logs a warning naming the fix, once per allowlist,
+    and while the receiver trusts no proxies a peer that a forwarding header of its own
+    delivery names is refused (403): the server took it from the header, which anyone can
+    write, so nothing is trusted by default even under ``uvicorn app:app``. With a proxy in
+    front, pass its networks as :class:`~hookreceiver.security.TrustedProxies`.
 
     Args:
         networks: addresses or CIDR networks, IPv4 or IPv6 (``"69.46.44.0/24"``, ``"::1"``).
@@ -75,11 +79,21 @@ class IPAllowlist(GuardBase):
         return known
 
     def check(self, request: GuardRequest) -> None:
-        """Refuse senders outside the list with 403."""
-        if not self._warned and not request.trusted_proxies:
-            self._warn_of_forwarding(request)
+        """Refuse senders outside the list with 403, and, while no proxy is trusted, a
+        sender address the server took from a forwarding header."""
         if not self.allows(request.client):
+            if not self._warned and not request.trusted_proxies:
+                self._warn_of_forwarding(request)
             raise NotVerified("sender address is not allowed", error="address_not_allowed")
+        if request.trusted_proxies or not request.delivery.headers.has_any(_FORWARDING):
+            return
+        if not self._warned:
+            self._warn_of_forwarding(request)
+        if _rewritten(request):
+            raise NotVerified(
+                "sender address was taken from a forwarding header while no proxy is trusted",
+                error="address_not_allowed",
+            )
 
     def _warn_of_forwarding(self, request: GuardRequest) -> None:
         """Warn, once, of forwarding headers reaching an allowlist that trusts no proxy: either
@@ -90,8 +104,8 @@ class IPAllowlist(GuardBase):
             return
         found = [name for name in FORWARDING_HEADERS if headers.get(name) is not None]
         self._warned = True
-        client = parse_address(request.client or "")
-        rewritten = client is not None and client in _named_addresses(headers)
+        rewritten = _rewritten(request)
+        client = request.client
         logger.warning(
             "endpoint %s: a delivery came with %s while the receiver trusts no proxies; the "
             "allowlist checks the address the server reports%s. If a proxy or tunnel stands "
@@ -102,13 +116,21 @@ class IPAllowlist(GuardBase):
             "(warned once)",
             request.endpoint,
             ", ".join(found),
-            f" ({client}), an address the header names: the server took it from there"
+            f" ({client}), an address the header names: the server took it from there, so "
+            "such deliveries are refused"
             if rewritten
             else "",
         )
 
     def __repr__(self) -> str:
         return f"IPAllowlist({[str(n) for n in self.networks]!r})"
+
+
+def _rewritten(request: GuardRequest) -> bool:
+    """Whether the peer the server reports is one the forwarding headers name: the server
+    believed the header (or the sender named itself), so the address proves nothing."""
+    client = parse_address(request.client or "")
+    return client is not None and client in _named_addresses(request.delivery.headers)
 
 
 def _named_addresses(headers: Headers) -> set[IPAddress]:

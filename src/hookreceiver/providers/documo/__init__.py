@@ -27,83 +27,134 @@ fax events, and a hash of the payload for account events.
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...core.events import ParsedEvent
 from ...delivery import Delivery
 from ...errors import InvalidPayload, MalformedBody
-from ...parsing.attachment import Attachment
 from ...parsing.body import Body
 from ...parsing.json import decode_json_object
 from .._common import (
+    EventModels,
     check_event_option,
     digest,
     event_from_segment,
     generic_event,
+    lazy_models,
     make_key,
     safe_event_name,
 )
 from ..base import Provider, validate_model
-from ..normalized import FaxEvent, fax_name
-from ..normalized import FaxStatus as NormalizedStatus
-from . import models
-from .models import *  # noqa: F403  (every model is public here too: see __all__)
-from .models import (
-    DocumentComplete,
-    DocumentFailed,
-    DocumoFax,
-    FaxInbound,
-    FaxOutbound,
-    FaxOutboundExtended,
-    FaxV1Event,
-    FaxV1InboundComplete,
-    FaxV1InboundFailed,
-    FaxV1InboundInit,
-    FaxV1InboundPage,
-    FaxV1InboundSucceed,
-    FaxV1OutboundComplete,
-    FaxV1OutboundFailed,
-    FaxV1OutboundInit,
-    FaxV1OutboundSucceed,
-    NumberAdd,
-    NumberRelease,
-    NumberV1Add,
-    NumberV1Release,
-    UserCreate,
-    UserDelete,
-    _FaxFields,
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from ...parsing.attachment import Attachment
+    from ..normalized import FaxEvent, fax_name
+    from ..normalized import FaxStatus as NormalizedStatus
+    from .models import (
+        _MODELS,
+        AccountEvent,
+        DocumentComplete,
+        DocumentFailed,
+        DocumoAccount,
+        DocumoFax,
+        FaxDirection,
+        FaxInbound,
+        FaxOutbound,
+        FaxOutboundExtended,
+        FaxStatus,
+        FaxV1Event,
+        FaxV1InboundComplete,
+        FaxV1InboundFailed,
+        FaxV1InboundInit,
+        FaxV1InboundPage,
+        FaxV1InboundSucceed,
+        FaxV1OutboundComplete,
+        FaxV1OutboundFailed,
+        FaxV1OutboundInit,
+        FaxV1OutboundSucceed,
+        NumberAdd,
+        NumberRelease,
+        NumberV1Add,
+        NumberV1Release,
+        UserCreate,
+        UserDelete,
+        _FaxFields,
+    )
+
+__all__ = [
+    "AccountEvent",
+    "DocumentComplete",
+    "DocumentFailed",
+    "Documo",
+    "DocumoAccount",
+    "DocumoFax",
+    "FaxDirection",
+    "FaxInbound",
+    "FaxOutbound",
+    "FaxOutboundExtended",
+    "FaxStatus",
+    "FaxV1Event",
+    "FaxV1InboundComplete",
+    "FaxV1InboundFailed",
+    "FaxV1InboundInit",
+    "FaxV1InboundPage",
+    "FaxV1InboundSucceed",
+    "FaxV1OutboundComplete",
+    "FaxV1OutboundFailed",
+    "FaxV1OutboundInit",
+    "FaxV1OutboundSucceed",
+    "NumberAdd",
+    "NumberRelease",
+    "NumberV1Add",
+    "NumberV1Release",
+    "UserCreate",
+    "UserDelete",
+]
+
+# The models are defined in .models on first use: see _common.lazy_models.
+_loaded = False
+_MODEL_NAMES = (*(n for n in __all__ if n != "Documo"), "_MODELS", "_FaxFields")
+_load, __getattr__, __dir__ = lazy_models(
+    globals(),
+    (*_MODEL_NAMES, "models"),
+    {".models": _MODEL_NAMES, "..normalized": ("FaxEvent", "fax_name")},
 )
 
-__all__ = sorted([*models.__all__, "Documo"])
+
+def _models() -> Mapping[str, type[BaseModel]]:
+    _load()
+    return _MODELS
+
 
 MULTIPART = "multipart/form-data"
 
-_MODELS: dict[str, type[BaseModel]] = {
-    "fax.inbound": FaxInbound,
-    "fax.outbound": FaxOutbound,
-    "fax.outbound.extended": FaxOutboundExtended,
-    "user.create": UserCreate,
-    "user.delete": UserDelete,
-    "number.add": NumberAdd,
-    "number.release": NumberRelease,
-    "document.complete": DocumentComplete,
-    "document.failed": DocumentFailed,
-    "fax.v1.inbound.init": FaxV1InboundInit,
-    "fax.v1.inbound.page": FaxV1InboundPage,
-    "fax.v1.inbound.succeed": FaxV1InboundSucceed,
-    "fax.v1.inbound.failed": FaxV1InboundFailed,
-    "fax.v1.inbound.complete": FaxV1InboundComplete,
-    "fax.v1.outbound.init": FaxV1OutboundInit,
-    "fax.v1.outbound.succeed": FaxV1OutboundSucceed,
-    "fax.v1.outbound.failed": FaxV1OutboundFailed,
-    "fax.v1.outbound.complete": FaxV1OutboundComplete,
-    "fax.v1.number.add": NumberV1Add,
-    "fax.v1.number.release": NumberV1Release,
-}
+#: The events of ``_MODELS``, named without defining the models.
+_EVENTS = (
+    "fax.inbound",
+    "fax.outbound",
+    "fax.outbound.extended",
+    "user.create",
+    "user.delete",
+    "number.add",
+    "number.release",
+    "document.complete",
+    "document.failed",
+    "fax.v1.inbound.init",
+    "fax.v1.inbound.page",
+    "fax.v1.inbound.succeed",
+    "fax.v1.inbound.failed",
+    "fax.v1.inbound.complete",
+    "fax.v1.outbound.init",
+    "fax.v1.outbound.succeed",
+    "fax.v1.outbound.failed",
+    "fax.v1.outbound.complete",
+    "fax.v1.number.add",
+    "fax.v1.number.release",
+)
 
-_ALIASES: dict[str, str] = {event: event for event in _MODELS}
+_ALIASES: dict[str, str] = {event: event for event in _EVENTS}
 
 _STATUS: dict[str, NormalizedStatus] = {
     "success": "success",
@@ -206,10 +257,8 @@ class Documo(Provider):
     event_aliases: ClassVar[Mapping[str, str]] = _ALIASES
     ip_preset: ClassVar[tuple[str, ...]] = ("35.225.187.84",)
     content_types: ClassVar[frozenset[str]] = frozenset({MULTIPART, "application/json"})
-    events: ClassVar[frozenset[str]] = frozenset(f"documo.{e}" for e in _MODELS)
-    event_models: ClassVar[Mapping[str, type[BaseModel]]] = {
-        f"documo.{e}": model for e, model in _MODELS.items()
-    }
+    events: ClassVar[frozenset[str]] = frozenset(f"documo.{e}" for e in _EVENTS)
+    event_models: ClassVar[Mapping[str, type[BaseModel]]] = EventModels("documo", _models)
 
     def __init__(
         self,
@@ -226,6 +275,8 @@ class Documo(Provider):
 
     def parse(self, delivery: Delivery, params: Mapping[str, str], body: Body) -> ParsedEvent:
         """Decode the multipart ``data`` field or the JSON body; find the event; validate."""
+        if not _loaded:
+            _load()
         payload = self._payload(body)
         segment = params.get("event")
         if segment is not None:

@@ -21,8 +21,7 @@ from pydantic import (
 )
 
 from ...parsing.attachment import Attachment
-from .._common import CamelModel
-from ..types import FlexibleId, Int64, OpenEnum, UTCDateTime
+from ..types import CamelModel, FlexibleId, Int64, OpenEnum, UTCDateTime
 
 __all__ = [
     "AccountEvent",
@@ -252,3 +251,27 @@ class NumberV1Add(AccountEvent):
 
 class NumberV1Release(AccountEvent):
     """``documo.fax.v1.number.release``."""
+
+
+_MODELS: dict[str, type[CamelModel]] = {
+    "fax.inbound": FaxInbound,
+    "fax.outbound": FaxOutbound,
+    "fax.outbound.extended": FaxOutboundExtended,
+    "user.create": UserCreate,
+    "user.delete": UserDelete,
+    "number.add": NumberAdd,
+    "number.release": NumberRelease,
+    "document.complete": DocumentComplete,
+    "document.failed": DocumentFailed,
+    "fax.v1.inbound.init": FaxV1InboundInit,
+    "fax.v1.inbound.page": FaxV1InboundPage,
+    "fax.v1.inbound.succeed": FaxV1InboundSucceed,
+    "fax.v1.inbound.failed": FaxV1InboundFailed,
+    "fax.v1.inbound.complete": FaxV1InboundComplete,
+    "fax.v1.outbound.init": FaxV1OutboundInit,
+    "fax.v1.outbound.succeed": FaxV1OutboundSucceed,
+    "fax.v1.outbound.failed": FaxV1OutboundFailed,
+    "fax.v1.outbound.complete": FaxV1OutboundComplete,
+    "fax.v1.number.add": NumberV1Add,
+    "fax.v1.number.release": NumberV1Release,
+}

@@ -20,9 +20,7 @@ Facts (``shared/providers/NOTES.md``, ``wirecloud.txt``):
 from __future__ import annotations
 
 from collections.abc import Mapping
-from typing import Any, ClassVar
-
-from pydantic import BaseModel
+from typing import TYPE_CHECKING, Any, ClassVar
 
 from ...core.events import ParsedEvent
 from ...core.outcome import Outcome
@@ -32,29 +30,36 @@ from ...parsing.body import Body
 from ...parsing.form import decode_bracket_form
 from ...parsing.json import decode_json_object
 from .._common import (
+    EventModels,
     check_event_option,
     digest,
     event_from_segment,
     generic_event,
+    lazy_models,
     make_key,
     safe_event_name,
 )
 from ..base import DEFAULT_STATUSES, Provider, validate_model
-from ..normalized import CallEvent, CallPhase, Direction
-from ..types import MAX_ID_LENGTH
-from .models import (
-    CallDirection,
-    ChannelAnswer,
-    ChannelBridge,
-    ChannelCreate,
-    ChannelDestroy,
-    ChannelEvent,
-    Notification,
-    ObjectAction,
-    ObjectEvent,
-    Parking,
-    ParkingEventName,
-)
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from ..normalized import CallEvent, CallPhase, Direction
+    from ..types import MAX_ID_LENGTH
+    from .models import (
+        _MODELS,
+        CallDirection,
+        ChannelAnswer,
+        ChannelBridge,
+        ChannelCreate,
+        ChannelDestroy,
+        ChannelEvent,
+        Notification,
+        ObjectAction,
+        ObjectEvent,
+        Parking,
+        ParkingEventName,
+    )
 
 __all__ = [
     "CallDirection",
@@ -74,19 +79,35 @@ __all__ = [
 
 FORM = "application/x-www-form-urlencoded"
 
-_MODELS: dict[str, type[BaseModel]] = {
-    "channel_create": ChannelCreate,
-    "channel_answer": ChannelAnswer,
-    "channel_bridge": ChannelBridge,
-    "channel_destroy": ChannelDestroy,
-    "object": ObjectEvent,
-    "notifications": Notification,
-    "parking": Parking,
-}
+# The models are defined in .models on first use: see _common.lazy_models.
+_loaded = False
+_MODEL_NAMES = (*(n for n in __all__ if n not in ("Kazoo", "Wirecloud")), "_MODELS")
+_load, __getattr__, __dir__ = lazy_models(
+    globals(),
+    (*_MODEL_NAMES, "models"),
+    {".models": _MODEL_NAMES, "..normalized": ("CallEvent",), "..types": ("MAX_ID_LENGTH",)},
+)
+
+
+def _models() -> Mapping[str, type[BaseModel]]:
+    _load()
+    return _MODELS
+
+
+#: The events of ``_MODELS``, named without defining the models.
+_EVENTS = (
+    "channel_create",
+    "channel_answer",
+    "channel_bridge",
+    "channel_destroy",
+    "object",
+    "notifications",
+    "parking",
+)
 
 _ALIASES: dict[str, str] = {
-    **{event: event for event in _MODELS},
-    **{event.replace("_", "-"): event for event in _MODELS},
+    **{event: event for event in _EVENTS},
+    **{event.replace("_", "-"): event for event in _EVENTS},
     "notification": "notifications",
 }
 
@@ -155,10 +176,8 @@ class Wirecloud(Provider):
     event_aliases: ClassVar[Mapping[str, str]] = _ALIASES
     methods: ClassVar[tuple[str, ...]] = ("GET", "POST", "PUT")
     content_types: ClassVar[frozenset[str]] = frozenset({FORM, "application/json"})
-    events: ClassVar[frozenset[str]] = frozenset(f"wirecloud.{e}" for e in _MODELS)
-    event_models: ClassVar[Mapping[str, type[BaseModel]]] = {
-        f"wirecloud.{e}": model for e, model in _MODELS.items()
-    }
+    events: ClassVar[frozenset[str]] = frozenset(f"wirecloud.{e}" for e in _EVENTS)
+    event_models: ClassVar[Mapping[str, type[BaseModel]]] = EventModels("wirecloud", _models)
     default_ack: ClassVar[str] = "inbox"  # no sender retry: keep the event for a local one
     retries: ClassVar[bool] = False
     # Kazoo never retries an answer: anything but 200 is only logged, and six of them in a
@@ -188,6 +207,8 @@ class Wirecloud(Provider):
 
     def parse(self, delivery: Delivery, params: Mapping[str, str], body: Body) -> ParsedEvent:
         """Decode the query string, form or JSON; find the event; validate its model."""
+        if not _loaded:
+            _load()
         payload = self._payload(delivery, body)
         event = self._event_name(payload, params)
         hook_id = delivery.headers.get("x-hook-id")

@@ -13,8 +13,7 @@ from typing import Annotated, Any
 
 from pydantic import AliasChoices, Field, model_validator
 
-from .._common import WireModel
-from ..types import FlexibleId, FormDict, GregorianSeconds, IdText, Int64, OpenEnum
+from ..types import FlexibleId, FormDict, GregorianSeconds, IdText, Int64, OpenEnum, WireModel
 
 __all__ = [
     "CallDirection",
@@ -175,3 +174,14 @@ class Parking(KazooModel):
         None, validation_alias=AliasChoices("caller_id_Number", "caller_id_number")
     )
     parking_slot: FlexibleId | None = None
+
+
+_MODELS: dict[str, type[KazooModel]] = {
+    "channel_create": ChannelCreate,
+    "channel_answer": ChannelAnswer,
+    "channel_bridge": ChannelBridge,
+    "channel_destroy": ChannelDestroy,
+    "object": ObjectEvent,
+    "notifications": Notification,
+    "parking": Parking,
+}

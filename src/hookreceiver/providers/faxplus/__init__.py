@@ -12,20 +12,41 @@ from __future__ import annotations
 import functools
 import re
 from collections.abc import Mapping
-from enum import Enum
-from typing import Annotated, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from pydantic import AliasChoices, BaseModel, Field, ValidationError
+from pydantic import ValidationError
 
-from ..core.events import ParsedEvent
-from ..delivery import Delivery
-from ..parsing.body import Body
-from ..parsing.json import decode_json_object
-from ._common import WireModel, digest, generic_event, make_key, safe_event_name
-from .base import Provider, validate_model
-from .normalized import FaxEvent, fax_name
-from .normalized import FaxStatus as NormalizedStatus
-from .types import FlexibleId, Int64, OpenEnum, UTCDateTime
+from ...core.events import ParsedEvent
+from ...parsing.json import decode_json_object
+from .._common import (
+    EventModels,
+    digest,
+    generic_event,
+    lazy_models,
+    make_key,
+    safe_event_name,
+)
+from ..base import Provider, validate_model
+
+if TYPE_CHECKING:
+    from pydantic import BaseModel
+
+    from ...delivery import Delivery
+    from ...parsing.body import Body
+    from ..normalized import FaxEvent, fax_name
+    from ..normalized import FaxStatus as NormalizedStatus
+    from .models import (
+        _MODELS,
+        FaxPage,
+        FaxPageReceived,
+        FaxPlusFax,
+        FaxPlusHook,
+        FaxReceived,
+        FaxSent,
+        FaxStatus,
+        _Envelope,
+        _FaxPlusEvent,
+    )
 
 __all__ = [
     "FaxPage",
@@ -38,99 +59,35 @@ __all__ = [
     "FaxStatus",
 ]
 
+#: The events of ``_MODELS``, named without defining the models.
+_EVENTS = ("fax_sent", "fax_received", "fax_page_received")
 
-class FaxStatus(str, Enum):
-    """Fax.Plus's ``FaxStatus``; values it adds later are kept as plain strings."""
-
-    SUCCESS = "success"
-    PARTIALLY_SENT = "partially_sent"
-    PARTIALLY_RECEIVED = "partially_received"
-    INSUFFICIENT_CREDIT = "insufficient_credit"
-    FAILED = "failed"
-    FAILED_INTERNAL_PROCESS_ERROR = "failed_internal_process_error"
-    FAILED_USER_BUSY = "failed_user_busy"
-    FAILED_NO_ANSWER = "failed_no_answer"
-    FAILED_UNALLOCATED_NUMBER = "failed_unallocated_number"
-    FAILED_OFFICE_CONVERTER_ISSUE = "failed_office_converter_issue"
-    FAILED_SEPARATE_FILE_PAGES_ISSUE = "failed_separate_file_pages_issue"
-    FAILED_RENDER_HEADER_ISSUE = "failed_render_header_issue"
-    FAILED_INVALID_NUMBER_FORMAT = "failed_invalid_number_format"
-    FAILED_MIMETYPE_NOT_SUPPORTED = "failed_mimetype_not_supported"
-    FAILED_DESTINATION_NOT_SUPPORTED = "failed_destination_not_supported"
-    FAILED_IMAGE_PREPARATION = "failed_image_preparation"
-    FAILED_TO_SEND = "failed_to_send"
-    FAILED_NORMAL_TEMPORARY_FAILURE = "failed_normal_temporary_failure"
-    FAILED_UNKNOWN_CONVERTER_ISSUE = "failed_unknown_converter_issue"
-    FAILED_NORMAL_CLEARING = "failed_normal_clearing"
-    FAILED_CONVERT_TO_TIFF_ISSUE = "failed_convert_to_tiff_issue"
-    FAILED_FS_49 = "failed_fs_49"
-    FAILED_FS_2 = "failed_fs_2"
+# The models are defined in .models on first use: see _common.lazy_models.
+_loaded = False
 
 
-class FaxPlusHook(WireModel):
-    """The ``hook`` part: which webhook fired, and when."""
-
-    id: FlexibleId
-    event: str
-    event_time: UTCDateTime
-    target: str | None = None
-
-
-class FaxPlusFax(WireModel):
-    """The ``data`` part: the fax session.
-
-    ``from_number``/``to_number`` are read from ``from``/``to`` (the docs) or from
-    ``from_number``/``to_number`` (the official SDKs' model).
-    """
-
-    id: FlexibleId
-    uid: FlexibleId | None = None
-    pages: Int64 | None = None
-    from_number: str | None = Field(None, validation_alias=AliasChoices("from", "from_number"))
-    to_number: str | None = Field(None, validation_alias=AliasChoices("to", "to_number"))
-    start_time: UTCDateTime | None = None
-    file: str | None = None
-    file_name: str | None = None
-    cost: float | None = None
-    status: Annotated[FaxStatus | str, OpenEnum(FaxStatus)]
+def _fast_models(namespace: dict[str, Any]) -> None:
+    # Events whose key needs nothing but the model (page events hash their decoded data), by
+    # the bytes of their name in a body.
+    namespace["_FAST_MODELS"] = {
+        name.encode(): (name, model)
+        for name, model in namespace["_MODELS"].items()
+        if not issubclass(model, namespace["FaxPage"])
+    }
 
 
-class _FaxPlusEvent(WireModel):
-    hook: FaxPlusHook
-    data: FaxPlusFax
-
-    @property
-    def is_retry(self) -> bool:
-        """Fax.Plus retries a fax under a new hook id: ``hook.id != data.id``."""
-        return self.hook.id != self.data.id
-
-
-class FaxSent(_FaxPlusEvent):
-    """``faxplus.fax_sent``: an outbound fax finished (see ``data.status``)."""
+_MODEL_NAMES = (*(n for n in __all__ if n != "FaxPlus"), "_MODELS", "_Envelope", "_FaxPlusEvent")
+_load, __getattr__, __dir__ = lazy_models(
+    globals(),
+    (*_MODEL_NAMES, "models"),
+    {".models": _MODEL_NAMES, "..normalized": ("FaxEvent", "fax_name")},
+    _fast_models,
+)
 
 
-class FaxReceived(_FaxPlusEvent):
-    """``faxplus.fax_received``: a fax was received."""
-
-
-class FaxPage(_FaxPlusEvent):
-    """Base of page-streaming events."""
-
-
-class FaxPageReceived(FaxPage):
-    """``faxplus.fax_page_received``: one page of a fax being received (fax streaming)."""
-
-
-class _Envelope(WireModel):
-    # Only to name the missing or broken part of a body whose event cannot be read.
-    hook: FaxPlusHook
-
-
-_MODELS: dict[str, type[_FaxPlusEvent]] = {
-    "fax_sent": FaxSent,
-    "fax_received": FaxReceived,
-    "fax_page_received": FaxPageReceived,
-}
+def _models() -> Mapping[str, type[_FaxPlusEvent]]:
+    _load()
+    return _MODELS
 
 
 def fax_status(status: FaxStatus | str) -> NormalizedStatus:
@@ -174,13 +131,13 @@ class FaxPlus(Provider):
 
     name: ClassVar[str] = "faxplus"
     ip_preset: ClassVar[tuple[str, ...]] = ("34.65.253.117", "34.65.146.131")
-    events: ClassVar[frozenset[str]] = frozenset(f"faxplus.{e}" for e in _MODELS)
-    event_models: ClassVar[Mapping[str, type[BaseModel]]] = {
-        f"faxplus.{e}": model for e, model in _MODELS.items()
-    }
+    events: ClassVar[frozenset[str]] = frozenset(f"faxplus.{e}" for e in _EVENTS)
+    event_models: ClassVar[Mapping[str, type[BaseModel]]] = EventModels("faxplus", _models)
 
     def parse(self, delivery: Delivery, params: Mapping[str, str], body: Body) -> ParsedEvent:
         """Decode the JSON, find the event in ``hook.event``, validate its model."""
+        if not _loaded:
+            _load()
         event = self._parse_fast(body.raw)
         if event is not None:
             return event
@@ -269,10 +226,5 @@ def _view(event: ParsedEvent) -> FaxEvent:
 
 # "event": "<name>" anywhere in the body: only a guess, checked against the validated model.
 _EVENT_GUESS = re.compile(rb'"event"\s*:\s*"([a-z0-9_]{1,64})"')
-# Events whose key needs nothing but the model (page events hash their decoded data), by the
-# bytes of their name in a body.
-_FAST_MODELS: dict[bytes, tuple[str, type[_FaxPlusEvent]]] = {
-    name.encode(): (name, model)
-    for name, model in _MODELS.items()
-    if not issubclass(model, FaxPage)
-}
+#: Filled by _load(): the (event, model) of each event name, by its bytes.
+_FAST_MODELS: dict[bytes, tuple[str, type[_FaxPlusEvent]]] = {}

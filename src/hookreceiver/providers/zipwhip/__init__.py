@@ -12,28 +12,40 @@ otherwise. A GET delivery without a body carries the message in its query string
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import Enum, IntEnum
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..core.events import ParsedEvent
-from ..delivery import Delivery
-from ..errors import ConfigurationError, MalformedBody
-from ..parsing.body import Body
-from ..parsing.json import decode_json_object
-from ._common import (
-    CamelModel,
+from ...core.events import ParsedEvent
+from ...delivery import Delivery
+from ...errors import ConfigurationError, MalformedBody
+from ...parsing.body import Body
+from ...parsing.json import decode_json_object
+from .._common import (
+    EventModels,
     check_event_option,
     digest,
     event_from_segment,
     generic_event,
+    lazy_models,
     make_key,
 )
-from .base import Provider, validate_model
-from .normalized import Direction, MessageEvent, MessageStatus
-from .types import ExactInt, FlexibleId, Int64, OpenEnum, UTCDateTime
+from ..base import Provider, validate_model
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
+
+    from ..normalized import Direction, MessageEvent, MessageStatus
+    from .models import (
+        _MODELS,
+        Message,
+        MessageDelete,
+        MessageProgress,
+        MessageRead,
+        MessageReceive,
+        MessageSend,
+        MessageType,
+        OptOutChange,
+        StatusCode,
+    )
 
 __all__ = [
     "Message",
@@ -48,102 +60,34 @@ __all__ = [
     "Zipwhip",
 ]
 
-
-class StatusCode(IntEnum):
-    """Zipwhip's ``statusCode``; codes it adds later are kept as plain integers."""
-
-    RECIPIENT_STOPPED = -1234  # the recipient sent STOP (failure)
-    INTERNAL_ERROR = -855  # final failure
-    SPAM_PROTECTION = -801  # failure
-    DELIVERED_UNCONFIRMED = 0  # final success
-    IN_PROCESS = 1
-    QUEUED_2 = 2
-    QUEUED_3 = 3
-    DELIVERED_CONFIRMED = 4  # final success
-    ERROR_CONFIRMED = 5  # final failure
-    DELIVERED_BY_RECEIPT = 6  # final success
-    ERROR_BY_RECEIPT = 7  # final failure
+# The models are defined in .models on first use: see _common.lazy_models.
+_loaded = False
+_MODEL_NAMES = (*(n for n in __all__ if n != "Zipwhip"), "_MODELS")
+_load, __getattr__, __dir__ = lazy_models(
+    globals(),
+    (*_MODEL_NAMES, "models"),
+    {".models": _MODEL_NAMES, "..normalized": ("MessageEvent",)},
+)
 
 
-class MessageType(str, Enum):
-    """``messageType``: mobile-originated, Zipwhip-originated or mobile-terminated."""
-
-    MO = "MO"
-    ZO = "ZO"
-    MT = "MT"
+def _models() -> Mapping[str, type[BaseModel]]:
+    _load()
+    return _MODELS
 
 
-class Message(CamelModel):
-    """A Zipwhip message, as every message event carries it (wire names are camelCase)."""
+#: The events of ``_MODELS``, named without defining the models.
+_EVENTS = (
+    "message.receive",
+    "message.send",
+    "message.progress",
+    "message.read",
+    "message.delete",
+    "optout.change",
+)
 
-    id: ExactInt
-    body: str | None = None
-    body_size: Int64 | None = None
-    visible: bool | None = None
-    has_attachment: bool | None = None
-    date_read: UTCDateTime | None = None
-    bcc: Any = None
-    cc: Any = None
-    final_destination: str | None = None
-    final_source: str | None = None
-    message_type: Annotated[MessageType | str, OpenEnum(MessageType)] | None = None
-    deleted: bool | None = None
-    status_code: Annotated[StatusCode | int, OpenEnum(StatusCode)] | None = None
-    message_status: Int64 | None = None
-    scheduled_date: UTCDateTime | None = None
-    fingerprint: FlexibleId | None = None
-    message_transport: Int64 | None = None
-    contact_id: ExactInt | None = None
-    address: str | None = None
-    read: bool | None = None
-    date_created: UTCDateTime | None = None
-    date_deleted: UTCDateTime | None = None
-    date_delivered: UTCDateTime | None = None
-    device_id: ExactInt | None = None
-
-
-class MessageReceive(Message):
-    """``zipwhip.message.receive``: a text arrived."""
-
-
-class MessageSend(Message):
-    """``zipwhip.message.send``: a text was sent."""
-
-
-class MessageProgress(Message):
-    """``zipwhip.message.progress``: a sent text's ``statusCode`` changed."""
-
-
-class MessageRead(Message):
-    """``zipwhip.message.read``: a text was marked read."""
-
-
-class MessageDelete(Message):
-    """``zipwhip.message.delete``: a text was deleted."""
-
-
-class OptOutChange(CamelModel):
-    """``zipwhip.optout.change``: a contact opted out or back in.
-
-    Zipwhip publishes no sample of this payload: every field is kept (``model_extra``).
-    """
-
-    address: str | None = None
-
-
-_MODELS: dict[str, type[CamelModel]] = {
-    "message.receive": MessageReceive,
-    "message.send": MessageSend,
-    "message.progress": MessageProgress,
-    "message.read": MessageRead,
-    "message.delete": MessageDelete,
-    "optout.change": OptOutChange,
-}
-
-# What the URL segment (or the event= option) may say for each event.
 _ALIASES: dict[str, str] = {
-    **{event: event for event in _MODELS},
-    **{event.split(".", 1)[1]: event for event in _MODELS if event.startswith("message.")},
+    **{event: event for event in _EVENTS},
+    **{event.split(".", 1)[1]: event for event in _EVENTS if event.startswith("message.")},
     **dict.fromkeys(
         ("optout", "optout_change", "optout-change", "optoutchange", "optout change"),
         "optout.change",
@@ -225,10 +169,8 @@ class Zipwhip(Provider):
     event_aliases: ClassVar[Mapping[str, str]] = _ALIASES
     ip_preset: ClassVar[tuple[str, ...]] = ("69.46.44.0/24", "208.69.95.64/26")
     methods: ClassVar[tuple[str, ...]] = ("POST", "PUT", "GET")
-    events: ClassVar[frozenset[str]] = frozenset(f"zipwhip.{e}" for e in _MODELS)
-    event_models: ClassVar[Mapping[str, type[BaseModel]]] = {
-        f"zipwhip.{e}": model for e, model in _MODELS.items()
-    }
+    events: ClassVar[frozenset[str]] = frozenset(f"zipwhip.{e}" for e in _EVENTS)
+    event_models: ClassVar[Mapping[str, type[BaseModel]]] = EventModels("zipwhip", _models)
 
     def __init__(self, *, event: str | None = None, **options: Any) -> None:
         super().__init__(**options)
@@ -245,6 +187,8 @@ class Zipwhip(Provider):
 
     def parse(self, delivery: Delivery, params: Mapping[str, str], body: Body) -> ParsedEvent:
         """Take the event from the URL, the message from the body (or the query string)."""
+        if not _loaded:
+            _load()
         segment = params.get("event")
         event = event_from_segment(segment, _ALIASES) if segment is not None else self.event
         assert event is not None  # check_configuration guarantees one or the other

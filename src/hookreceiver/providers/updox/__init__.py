@@ -15,21 +15,39 @@ No auth or signature exists: protect the endpoint with a secret or signed callba
 from __future__ import annotations
 
 from collections.abc import Mapping
-from enum import Enum
-from typing import TYPE_CHECKING, Annotated, Any, ClassVar
+from typing import TYPE_CHECKING, Any, ClassVar
 
-from ..core.events import ParsedEvent
-from ..core.outcome import Outcome
-from ..delivery import Delivery
-from ..parsing.body import Body
-from ..parsing.json import decode_json_object
-from ._common import CamelModel, check_event_option, event_from_segment, generic_event, make_key
-from .base import DEFAULT_STATUSES, Provider, validate_model
-from .normalized import FaxEvent, FaxStatus, MessageEvent, MessageStatus, fax_name
-from .types import FlexibleId, OpenEnum
+from ...core.events import ParsedEvent
+from ...core.outcome import Outcome
+from ...delivery import Delivery
+from ...parsing.body import Body
+from ...parsing.json import decode_json_object
+from .._common import (
+    EventModels,
+    check_event_option,
+    event_from_segment,
+    generic_event,
+    lazy_models,
+    make_key,
+)
+from ..base import DEFAULT_STATUSES, Provider, validate_model
 
 if TYPE_CHECKING:
     from pydantic import BaseModel
+
+    from ..normalized import FaxEvent, FaxStatus, MessageEvent, MessageStatus, fax_name
+    from ..types import CamelModel
+    from .models import (
+        _MODELS,
+        AccountStatus,
+        InboundDirect,
+        InboundFax,
+        InboundMdn,
+        MdnStatus,
+        ModuleStatus,
+        OutboundFax,
+        OutboundFaxStatus,
+    )
 
 __all__ = [
     "AccountStatus",
@@ -43,85 +61,34 @@ __all__ = [
     "Updox",
 ]
 
-
-class OutboundFaxStatus(str, Enum):
-    """``outbound_fax`` statuses; values Updox adds later are kept as plain text."""
-
-    BUSY = "busy"
-    CANCELLED = "cancelled"
-    FAILURE = "failure"
-    RECEIVED = "received"
-    SUCCESS = "success"
-
-
-class MdnStatus(str, Enum):
-    """``inbound_mdn`` statuses (Direct message disposition notifications)."""
-
-    RECEIVED = "received"
-    PROCESSED = "processed"
-    DISPATCHED = "dispatched"
-    FAILED = "failed"
-    DELETED = "deleted"
-    DENIED = "denied"
+# The models are defined in .models on first use: see _common.lazy_models.
+_loaded = False
+_MODEL_NAMES = (*(n for n in __all__ if n != "Updox"), "_MODELS")
+_load, __getattr__, __dir__ = lazy_models(
+    globals(),
+    (*_MODEL_NAMES, "models"),
+    {".models": _MODEL_NAMES, "..normalized": ("FaxEvent", "MessageEvent", "fax_name")},
+)
 
 
-class InboundFax(CamelModel):
-    """``updox.inbound_fax``: a fax was received into Updox."""
-
-    fax_id: FlexibleId
-    account_id: FlexibleId | None = None
+def _models() -> Mapping[str, type[BaseModel]]:
+    _load()
+    return _MODELS
 
 
-class OutboundFax(CamelModel):
-    """``updox.outbound_fax``: a fax sent out of Updox changed status."""
-
-    fax_id: FlexibleId
-    account_id: FlexibleId | None = None
-    status: Annotated[OutboundFaxStatus | str, OpenEnum(OutboundFaxStatus)]
-
-
-class InboundDirect(CamelModel):
-    """``updox.inbound_direct``: a Direct message arrived."""
-
-    message_id: FlexibleId
-    account_id: FlexibleId | None = None
-    user_id: FlexibleId | None = None
-
-
-class InboundMdn(CamelModel):
-    """``updox.inbound_mdn``: a Direct message's disposition (MDN) changed."""
-
-    message_id: FlexibleId
-    mdn_status: Annotated[MdnStatus | str, OpenEnum(MdnStatus)]
-
-
-class AccountStatus(CamelModel):
-    """``updox.account_status``: an account was activated or deactivated."""
-
-    account_id: FlexibleId
-    active: bool
-
-
-class ModuleStatus(CamelModel):
-    """``updox.module_status``: a practice's module was switched on or off."""
-
-    practice_id: FlexibleId | None = None
-    module_id: FlexibleId
-    active: bool
-
-
-_MODELS: dict[str, type[CamelModel]] = {
-    "inbound_fax": InboundFax,
-    "outbound_fax": OutboundFax,
-    "inbound_direct": InboundDirect,
-    "inbound_mdn": InboundMdn,
-    "account_status": AccountStatus,
-    "module_status": ModuleStatus,
-}
+#: The events of ``_MODELS``, named without defining the models.
+_EVENTS = (
+    "inbound_fax",
+    "outbound_fax",
+    "inbound_direct",
+    "inbound_mdn",
+    "account_status",
+    "module_status",
+)
 
 _ALIASES: dict[str, str] = {
-    **{event: event for event in _MODELS},
-    **{event.replace("_", "-"): event for event in _MODELS},
+    **{event: event for event in _EVENTS},
+    **{event.replace("_", "-"): event for event in _EVENTS},
 }
 
 _FAX_STATUS: dict[str, FaxStatus] = {
@@ -223,10 +190,8 @@ class Updox(Provider):
 
     name: ClassVar[str] = "updox"
     event_aliases: ClassVar[Mapping[str, str]] = _ALIASES
-    events: ClassVar[frozenset[str]] = frozenset(f"updox.{e}" for e in _MODELS)
-    event_models: ClassVar[Mapping[str, type[BaseModel]]] = {
-        f"updox.{e}": model for e, model in _MODELS.items()
-    }
+    events: ClassVar[frozenset[str]] = frozenset(f"updox.{e}" for e in _EVENTS)
+    event_models: ClassVar[Mapping[str, type[BaseModel]]] = EventModels("updox", _models)
     # Updox drops any 4xx for good and retries 5xx: a failure of ours must never be a 4xx.
     statuses: ClassVar[Mapping[Outcome, int]] = {
         **DEFAULT_STATUSES,
@@ -242,6 +207,8 @@ class Updox(Provider):
 
     def parse(self, delivery: Delivery, params: Mapping[str, str], body: Body) -> ParsedEvent:
         """Decode the JSON; the event from the URL, the option, or the payload's shape."""
+        if not _loaded:
+            _load()
         payload = decode_json_object(body.raw)
         segment = params.get("event")
         if segment is not None:
