@@ -83,3 +83,28 @@ def test_a_completion_kept_on_a_loop_since_closed_is_recorded_with_the_sync_meth
     loop.close()  # the app stopped before the retry
     assert pending.wait(10)
     assert store.claim("k1", 30).state is ClaimState.DONE
+
+
+def test_a_claim_let_go_while_a_scan_builds_its_lease_stays_let_go() -> None:
+    """``let_go`` takes no lock: a scan builds a due claim's lease into the claim's own entry,
+    never back into the held map, so a claim let go meanwhile is not renewed for ever."""
+    from hookreceiver.core import leases
+
+    store = MemoryStore()
+    token = store.claim("held-key", 30.0).token
+    assert token is not None
+    keeper = leases._keeper
+    hold_id = leases.hold_claim(store, "held-key", token, 30.0, "d1")
+    entry = keeper._held[hold_id]
+    assert not isinstance(entry, Lease)
+    assert keeper._built(entry, time.monotonic()) is None  # not due yet: nothing built
+    let_go(hold_id)  # let go while the scan below still holds the entry it copied
+    built = keeper._built(entry, time.monotonic() + 60.0)  # due: built from the copy
+    assert isinstance(built, Lease)
+    assert hold_id not in keeper._held  # not put back: no scan renews it again
+    assert keeper._built(entry, time.monotonic() + 60.0) is built  # built once
+    # A claim still held is found and built the same way, and let go for good.
+    other = leases.hold_claim(store, "held-key", token, 30.0, "d2")
+    assert isinstance(keeper._built(keeper._held[other], time.monotonic() + 60.0), Lease)
+    let_go(other)
+    assert other not in keeper._held

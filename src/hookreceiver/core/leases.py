@@ -30,7 +30,7 @@ import threading
 import time
 import weakref
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from ..errors import StoreUnavailable
 
@@ -150,7 +150,7 @@ class _Keeper:
 
     def hold_claim(self, args: _ClaimArgs) -> int:
         """Hold a claim as its arguments: its :class:`_Claim` is built by the scan that finds
-        it due, which most deliveries end long before (a tuple costs a fraction of a Lease)."""
+        it due, which most deliveries end long before (a list costs a fraction of a Lease)."""
         hold_id = next(self._ids)
         self._held[hold_id] = args
         lease = args[4]
@@ -162,21 +162,24 @@ class _Keeper:
         return hold_id
 
     def let_go(self, hold_id: int) -> None:
-        with self._lock:  # not between a scan's look at a held claim and its replacement
-            self._held.pop(hold_id, None)
+        # One dict operation, atomic: no lock (a lock costs a delivery more than the rest of
+        # its hold). A scan never puts an entry back: it builds a claim's lease into the
+        # claim's own list (see _built), so an entry let go stays gone.
+        self._held.pop(hold_id, None)
 
-    def _built(self, hold_id: int, args: _ClaimArgs, now: float) -> Lease | None:
+    def _built(self, args: _ClaimArgs, now: float) -> Lease | None:
         """The claim held as ``args`` as a :class:`_Claim` once it is due (``None``: not due
-        yet, or let go meanwhile)."""
+        yet). Kept as the last item of ``args`` itself, never put back in ``_held``: a claim
+        let go meanwhile stays let go (its one renewal under way is refused by the store)."""
+        if len(args) > 7:
+            built: Lease = args[7]
+            return built
         taken_at, store, key, token, lease, delivery_id, loop = args
         if now - taken_at < renewal_interval(lease):
             return None
         built = _Claim(store, key, token, lease, delivery_id, loop)
         built.renewed_at = taken_at
-        with self._lock:
-            if self._held.get(hold_id) is not args:
-                return None
-            self._held[hold_id] = built
+        args.append(built)
         return built
 
     def _shorten(self, tick: float) -> None:
@@ -203,7 +206,7 @@ class _Keeper:
             if isinstance(entry, Lease):
                 lease = entry
             else:
-                built = self._built(hold_id, entry, now)
+                built = self._built(entry, now)
                 if built is None:
                     continue
                 lease = built
@@ -340,11 +343,11 @@ def hold_claim(store: Store, key: str, token: str, lease: float, delivery_id: st
     otherwise (WSGI threads, the memory store) on the pool with the sync ones.
     """
     loop = asyncio._get_running_loop() if store.blocking else None
-    return _keeper.hold_claim((time.monotonic(), store, key, token, lease, delivery_id, loop))
+    return _keeper.hold_claim([time.monotonic(), store, key, token, lease, delivery_id, loop])
 
 
-#: A held claim before its first renewal: when it was taken, then _Claim's arguments.
-_ClaimArgs = tuple[float, "Store", str, str, float, str, "asyncio.AbstractEventLoop | None"]
+#: A held claim: when it was taken, then _Claim's arguments; its _Claim appended once built.
+_ClaimArgs = list[Any]
 
 
 # Completions the store could not take ------------------------------------------------------------

@@ -13,8 +13,8 @@ from typing import TYPE_CHECKING
 
 from ..core.outcome import INTERNAL_ERROR, NOT_FOUND, Outcome
 from ..delivery import Delivery
-from .drivers import drive_async, drive_sync
-from .flow import delivery_flow
+from .drivers import drive_sync
+from .flow import adeliver, delivery_flow
 from .report import DeliveryReport, notify, observer_failed
 from .tracing import drive_async_traced, drive_sync_traced
 
@@ -75,7 +75,7 @@ async def adispatch(
     if receiver.tracer is not None:  # the one test an app without telemetry pays
         return await _atraced(receiver, receiver.tracer, delivery, route, started)
     try:
-        report = await drive_async(delivery_flow(receiver, route, delivery, started))
+        report = await adeliver(receiver, route, delivery, started)  # the flow, as a coroutine
     except DeliveryAbandoned:
         raise
     except Exception as exc:

@@ -37,7 +37,9 @@ __all__ = [
     "ReleaseKey",
     "RunCallback",
     "RunHandler",
+    "aread_body",
     "perform",
+    "read_body",
 ]
 
 T = TypeVar("T")
@@ -78,6 +80,44 @@ def perform(effect: Effect[T]) -> Generator[Effect[Any], None, T]:
 # The body ---------------------------------------------------------------------------------------
 
 
+def read_body(source: BodySource, sink: BodySink) -> Body:
+    """Read ``source`` into ``sink`` with blocking calls (its limits raise while it is fed)."""
+    try:
+        if isinstance(source, (bytes, bytearray)):
+            if source:
+                sink.feed(bytes(source))
+        else:
+            for chunk in source:  # type: ignore[union-attr]
+                if chunk:
+                    sink.feed(chunk)
+    except BaseException:  # a refusal of the sink's (it dropped its files) or the source's
+        sink.abort()
+        raise
+    return sink.finish()
+
+
+async def aread_body(source: BodySource, sink: BodySink) -> Body:
+    """Read ``source`` into ``sink`` on the running event loop (see :func:`read_body`)."""
+    # The ASGI stream first: it is asked for read_into before the (costlier) ABC check.
+    read_into = getattr(source, "read_into", None)
+    if read_into is None and (type(source) is bytes or not isinstance(source, AsyncIterable)):
+        return read_body(source, sink)
+    try:
+        if read_into is not None:  # the ASGI stream feeds the sink without async iteration
+            await read_into(sink)
+        else:
+            assert isinstance(source, AsyncIterable)  # (checked above)
+            async for chunk in source:
+                if chunk:
+                    sink.feed(chunk)
+    except DeliveryRejected:
+        raise
+    except BaseException:
+        sink.abort()
+        raise
+    return sink.finish()
+
+
 @dataclass(slots=True)
 class ReadBody(Effect[Body]):
     """Read the request body into the provider's sink (its limits raise while it is fed)."""
@@ -86,40 +126,10 @@ class ReadBody(Effect[Body]):
     sink: BodySink
 
     def run(self) -> Body:
-        source, sink = self.source, self.sink
-        try:
-            if isinstance(source, (bytes, bytearray)):
-                if source:
-                    sink.feed(bytes(source))
-            else:
-                for chunk in source:  # type: ignore[union-attr]
-                    if chunk:
-                        sink.feed(chunk)
-        except BaseException:  # a refusal of the sink's (it dropped its files) or the source's
-            sink.abort()
-            raise
-        return sink.finish()
+        return read_body(self.source, self.sink)
 
-    async def arun(self) -> Body:
-        source, sink = self.source, self.sink
-        # The ASGI stream first: it is asked for read_into before the (costlier) ABC check.
-        read_into = getattr(source, "read_into", None)
-        if read_into is None and (type(source) is bytes or not isinstance(source, AsyncIterable)):
-            return self.run()
-        try:
-            if read_into is not None:  # the ASGI stream feeds the sink without async iteration
-                await read_into(sink)
-            else:
-                assert isinstance(source, AsyncIterable)  # (checked above)
-                async for chunk in source:
-                    if chunk:
-                        sink.feed(chunk)
-        except DeliveryRejected:
-            raise
-        except BaseException:
-            sink.abort()
-            raise
-        return sink.finish()
+    def arun(self) -> Awaitable[Body]:  # the reading coroutine itself: no coroutine around it
+        return aread_body(self.source, self.sink)
 
 
 # The dedup store --------------------------------------------------------------------------------

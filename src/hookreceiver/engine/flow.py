@@ -2,8 +2,10 @@
 
 :func:`delivery_flow` is a generator of :mod:`effects <.effects>`, driven by
 :func:`~.drivers.drive_sync` or :func:`~.drivers.drive_async`; it returns a
-:class:`~.report.DeliveryReport`. Every decision about statuses lives here and in
-:mod:`.handling` once.
+:class:`~.report.DeliveryReport`. :func:`adeliver` takes the same steps as one coroutine for
+an untraced delivery on an event loop (no driver, no effect objects on its common path).
+Every decision about statuses lives in the helpers here and in :mod:`.handling` once; both
+call them.
 """
 
 from __future__ import annotations
@@ -28,19 +30,23 @@ from ..errors import (
 )
 from ..parsing.body import Body
 from ..security.base import GuardRequest
-from .effects import Effect, Keep, ReadBody, perform
-from .handling import handle_event, new_context
+from .drivers import drive_async
+from .effects import Effect, Keep, ReadBody, aread_body, perform
+from .handling import ahandle_now, handle_event, new_context
 from .report import DeliveryReport
 
 if TYPE_CHECKING:
+    from ..core.events import DeliveryContext
     from ..core.protocols import ReceiverState
     from ..core.provider import ProviderProtocol
     from ..core.routing import Endpoint, Route
+    from ..parsing.body import BodySink
     from .tracing import DeliveryTrace
 
 __all__ = [
     "Flow",
     "ReceiverBug",
+    "adeliver",
     "delivery_flow",
     "iter_chunks",
     "never_retries",
@@ -81,45 +87,28 @@ def delivery_flow(
     trace: DeliveryTrace | None = None,
 ) -> Flow:
     """The steps of one delivery to a known endpoint; returns its report. ``trace`` (a
-    receiver with a tracer) is told where verification ends and parsing does."""
+    receiver with a tracer) is told where verification ends and parsing does.
+
+    :func:`adeliver` takes the same steps as a coroutine (an untraced delivery on an event
+    loop); both call the helpers below, which decide.
+    """
     if started is None:
         started = time.perf_counter()
     endpoint = route.endpoint
     provider = endpoint.provider
     delivery_id = new_delivery_id()
+    request: GuardRequest | None = None
     body: Body | None = None
     verified = False
     try:
-        if delivery.method not in endpoint.methods:
-            raise MethodNotAllowed(
-                f"{delivery.method} is not accepted here", headers=endpoint.allow_header
-            )
-        # Guards: cheapest first, before a byte of the body is read.
-        proxies = receiver.proxies
-        request = GuardRequest(  # positional (signed: None): once per delivery
-            delivery,
-            endpoint.path,
-            route.params,
-            delivery.peer if proxies is None else proxies.client_address(delivery),
-            None,
-            proxies is not None,
-        )
-        for guard in provider.guards:
-            guard.check(request)
-        sink = provider.body_sink(delivery)
+        request, sink = _admit(receiver, route, delivery)
         if sink is None:
             body = Body()
         else:
             read = ReadBody(delivery.body, sink)
             yield read
             body = read.result
-        for guard in provider.guards:
-            if not guard.needs_body:
-                continue
-            if body.raw_file is None:
-                guard.check_body(request, body.raw)
-            else:  # multipart, spooled: in chunks, never whole in memory
-                guard.check_body_stream(request, body.raw_chunks())
+        _check_body(provider, request, body)
         verified = True  # from here on, a refusal is quarantined in the inbox
         if trace is not None:
             trace.phase("parse")
@@ -130,16 +119,11 @@ def delivery_flow(
         if trace is not None:
             trace.phase(None)
     except DeliveryRejected as exc:
-        kept = False
-        try:
-            if verified and body is not None and _has_keeper(receiver, provider):
-                kept = yield from _keep(receiver, endpoint, request, body, delivery_id, None, exc)
-        finally:
-            if body is not None:
-                body.close()
-        report = _refused(receiver, delivery, route, exc, delivery_id, kept)
-        report.started, report.duration = started, time.perf_counter() - started
-        return report
+        return (
+            yield from _refusal_flow(
+                receiver, route, delivery, request, body, delivery_id, exc, verified, started
+            )
+        )
     except BaseException:
         if body is not None:
             body.close()
@@ -153,31 +137,214 @@ def delivery_flow(
             body.close()
             raise
         if kept:
-            body.close()
-            report = _report(Outcome.ACCEPTED, provider, endpoint, delivery_id, started)
-            report.event = event.name
-            return report
+            return _accepted(endpoint, body, delivery_id, event, started)
 
-    ctx = new_context(
-        event,
-        delivery_id=delivery_id,
-        provider=provider.name,
-        headers=delivery.headers,
-        client=request.client,
-        raw_body=body.raw,
-        files=body.files,
-        signed=request.signed,
-        params=route.params,
-    )
+    ctx = _context(route, delivery, request, body, event, delivery_id)
     try:
         outcome, failure = yield from handle_event(receiver, event, ctx)
     finally:
         body.close()
+    return _handled(route, delivery, body, ctx, outcome, failure, fallback, started)
+
+
+async def adeliver(
+    receiver: ReceiverState, route: Route, delivery: Delivery, started: float
+) -> DeliveryReport:
+    """:func:`delivery_flow` of an untraced delivery on the running event loop, as a coroutine.
+
+    The same steps calling the same helpers, without a generator, an effect object and a
+    driver step for each: it awaits the body and the handlers itself, runs the claim and
+    settle of a store that does no I/O in place, and drives the flow's generators with
+    :func:`~.drivers.drive_async` only where a step is rare (keeping in the inbox, a refusal,
+    a store that does I/O, a sequence). A cancellation reaches the steps it interrupts as it
+    does in the driven flow.
+    """
+    endpoint = route.endpoint
+    provider = endpoint.provider
+    delivery_id = new_delivery_id()
+    request: GuardRequest | None = None
+    body: Body | None = None
+    verified = False
+    try:
+        request, sink = _admit(receiver, route, delivery)
+        if sink is None:
+            body = Body()
+        else:
+            read_into = getattr(delivery.body, "read_into", None)
+            if read_into is None:
+                body = await aread_body(delivery.body, sink)
+            else:  # the ASGI stream: aread_body's steps, without a coroutine around them
+                try:
+                    await read_into(sink)
+                except DeliveryRejected:
+                    raise
+                except BaseException:
+                    sink.abort()
+                    raise
+                body = sink.finish()
+        _check_body(provider, request, body)
+        verified = True  # (see delivery_flow)
+        event = parse_event(provider, delivery, route.params, body, live=True)
+        verified = False
+        for guard in provider.guards:
+            guard.check_event(request, event.name, provider)
+    except DeliveryRejected as exc:
+        return await drive_async(
+            _refusal_flow(
+                receiver, route, delivery, request, body, delivery_id, exc, verified, started
+            )
+        )
+    except BaseException:
+        if body is not None:
+            body.close()
+        raise
+
+    fallback = endpoint.ack == "inbox"
+    if fallback:
+        try:
+            kept = await drive_async(
+                _keep(receiver, endpoint, request, body, delivery_id, event, None)
+            )
+        except BaseException:
+            body.close()
+            raise
+        if kept:
+            return _accepted(endpoint, body, delivery_id, event, started)
+
+    ctx = new_context(  # (_context, without a call around it)
+        event,
+        delivery_id,
+        provider.name,
+        delivery.headers,
+        request.client,
+        body.raw,
+        body.files,
+        request.signed,
+        route.params,
+    )
+    try:
+        if receiver.store.blocking or event.sequence is not None:
+            outcome, failure = await drive_async(handle_event(receiver, event, ctx))
+        else:
+            outcome, failure = await ahandle_now(receiver, event, ctx)
+    finally:
+        body.close()
+    return _handled(route, delivery, body, ctx, outcome, failure, fallback, started)
+
+
+def _admit(
+    receiver: ReceiverState, route: Route, delivery: Delivery
+) -> tuple[GuardRequest, BodySink | None]:
+    """The checks before a byte of the body is read (the method, the guards, cheapest first);
+    the request as the guards see it, and the sink to read the body into (``None``: none)."""
+    endpoint = route.endpoint
+    if delivery.method not in endpoint.methods:
+        raise MethodNotAllowed(
+            f"{delivery.method} is not accepted here", headers=endpoint.allow_header
+        )
+    proxies = receiver.proxies
+    request = GuardRequest(  # positional (signed: None): once per delivery
+        delivery,
+        endpoint.path,
+        route.params,
+        delivery.peer if proxies is None else proxies.client_address(delivery),
+        None,
+        proxies is not None,
+    )
+    provider = endpoint.provider
+    for guard in provider.guards:
+        guard.check(request)
+    return request, provider.body_sink(delivery)
+
+
+def _check_body(provider: ProviderProtocol, request: GuardRequest, body: Body) -> None:
+    """The guards that read the body (a signature)."""
+    for guard in provider.guards:
+        if not guard.needs_body:
+            continue
+        if body.raw_file is None:
+            guard.check_body(request, body.raw)
+        else:  # multipart, spooled: in chunks, never whole in memory
+            guard.check_body_stream(request, body.raw_chunks())
+
+
+def _refusal_flow(
+    receiver: ReceiverState,
+    route: Route,
+    delivery: Delivery,
+    request: GuardRequest | None,
+    body: Body | None,
+    delivery_id: str,
+    exc: DeliveryRejected,
+    verified: bool,
+    started: float,
+) -> Generator[Effect[Any], None, DeliveryReport]:
+    """A refused delivery: kept in quarantine when it was verified and something keeps it;
+    its report."""
+    kept = False
+    try:
+        if verified and body is not None and _has_keeper(receiver, route.endpoint.provider):
+            assert request is not None  # (verified: the guards saw it)
+            kept = yield from _keep(receiver, route.endpoint, request, body, delivery_id, None, exc)
+    finally:
+        if body is not None:
+            body.close()
+    report = _refused(receiver, delivery, route, exc, delivery_id, kept)
+    report.started, report.duration = started, time.perf_counter() - started
+    return report
+
+
+def _accepted(
+    endpoint: Endpoint, body: Body, delivery_id: str, event: ParsedEvent, started: float
+) -> DeliveryReport:
+    """The report of a delivery kept in the inbox for the worker."""
+    body.close()
+    report = _report(Outcome.ACCEPTED, endpoint.provider, endpoint, delivery_id, started)
+    report.event = event.name
+    return report
+
+
+def _context(
+    route: Route,
+    delivery: Delivery,
+    request: GuardRequest,
+    body: Body,
+    event: ParsedEvent,
+    delivery_id: str,
+) -> DeliveryContext:
+    """The context of a live delivery's handlers."""
+    return new_context(
+        event,
+        delivery_id,
+        route.endpoint.provider.name,
+        delivery.headers,
+        request.client,
+        body.raw,
+        body.files,
+        request.signed,
+        route.params,
+    )
+
+
+def _handled(
+    route: Route,
+    delivery: Delivery,
+    body: Body,
+    ctx: DeliveryContext,
+    outcome: Outcome,
+    failure: Exception | None,
+    fallback: bool,
+    started: float,
+) -> DeliveryReport:
+    """The report of a delivery whose event went to the exactly-once core; ``fallback``: an
+    ``ack="inbox"`` endpoint's delivery that neither the inbox nor a journal took."""
+    endpoint = route.endpoint
+    provider = endpoint.provider
     if fallback and outcome in _NOT_HANDLED and never_retries(provider):
         logger.error(
             "delivery %s (%s) dropped: kept neither in the inbox nor in a journal, and %s",
-            delivery_id,
-            event.name,
+            ctx.delivery_id,
+            ctx.event_name,
             _NOT_HANDLED[outcome],
         )
     return DeliveryReport(
@@ -187,7 +354,7 @@ def delivery_flow(
         failure,
         endpoint.path,
         provider.name,
-        delivery_id,
+        ctx.delivery_id,
         started,
         time.perf_counter() - started,
         "http",

@@ -15,6 +15,7 @@ from ..core.leases import hold_claim, let_go
 from ..core.outcome import Outcome
 from ..errors import StoreUnavailable
 from ..stores.base import Claim, ClaimState
+from .drivers import drive_async
 from .effects import (
     ClaimKey,
     CompleteKey,
@@ -31,14 +32,14 @@ if TYPE_CHECKING:
     from ..delivery import Headers
     from ..parsing.attachment import Attachment
 
-__all__ = ["handle_event", "new_context"]
+__all__ = ["ahandle_now", "handle_event", "new_context"]
 
 logger = logging.getLogger("hookreceiver")
+_NEW = ClaimState.NEW
 
 
 def new_context(
     event: ParsedEvent,
-    *,
     delivery_id: str,
     provider: str,
     headers: Headers,
@@ -49,7 +50,8 @@ def new_context(
     params: Mapping[str, str],
     attempt: int = 1,
 ) -> DeliveryContext:
-    """The context handlers receive, for a live delivery and a stored one alike."""
+    """The context handlers receive, for a live delivery and a stored one alike (the live
+    flow passes its arguments in order: a keyword call costs more)."""
     return DeliveryContext(  # positional, in the order of its fields: once per delivery
         delivery_id,
         event.name,
@@ -86,16 +88,9 @@ def handle_event(
         token = claimed.token
         assert token is not None
         failure = yield from _dispatch(receiver, event, ctx, token)
-        try:
-            if failure is None:
-                kept = store.complete(event.key, token, receiver.retain_for)
-            else:
-                kept = store.release(event.key, token)
-        except StoreUnavailable as exc:
-            yield from _settle_failed(receiver, event, ctx, token, failure, exc)
-        else:
-            if kept is False:
-                _lease_lost(event, ctx)
+        down = _settle_now(receiver, event, ctx, token, failure)
+        if down is not None:
+            yield from _settle_failed(receiver, event, ctx, token, failure, down)
         return (Outcome.HANDLED, None) if failure is None else (Outcome.HANDLER_FAILED, failure)
     claimed = yield from _claim(receiver, event, ctx, force)
     if isinstance(claimed, Outcome):
@@ -113,6 +108,45 @@ def handle_event(
     if event.sequence is not None and event.final:
         yield from _end_sequence(receiver, event.sequence, ctx.delivery_id)
     return Outcome.HANDLED, None
+
+
+async def ahandle_now(
+    receiver: ReceiverState, event: ParsedEvent, ctx: DeliveryContext
+) -> tuple[Outcome, Exception | None]:
+    """:func:`handle_event`'s fast path as a coroutine, for an untraced delivery on an event
+    loop whose event has no sequence and whose store does no I/O (the caller checks): the
+    claim and settle called in place, each handler awaited here, the same helpers deciding.
+    Only a store outage at the settle and the error handlers are driven as effects."""
+    claimed = _claim_now(receiver, event, ctx)
+    if isinstance(claimed, Outcome):
+        return claimed, None
+    token = claimed.token
+    assert token is not None
+    # _dispatch, each handler awaited here (one coroutine for the whole core, not two).
+    store = receiver.store
+    failure: Exception | None = None
+    held = hold_claim(store, event.key, token, receiver.lease, ctx.delivery_id)
+    try:
+        for spec, normalized in receiver.handlers.resolve(event):
+            try:
+                await spec.acall(event.normalized if normalized else event.model, ctx)
+            except Exception as exc:
+                await drive_async(_on_error(receiver, spec.name, exc, ctx))
+                failure = exc
+                break
+    except asyncio.CancelledError:
+        if _release_on_cancel(receiver, event, ctx):
+            try:
+                store.release(event.key, token)  # (no I/O: called in place)
+            except StoreUnavailable:
+                pass  # the lease expires on its own
+        raise
+    finally:
+        let_go(held)
+    down = _settle_now(receiver, event, ctx, token, failure)
+    if down is not None:
+        await drive_async(_settle_failed(receiver, event, ctx, token, failure, down))
+    return (Outcome.HANDLED, None) if failure is None else (Outcome.HANDLER_FAILED, failure)
 
 
 def _claim(
@@ -151,7 +185,7 @@ def _claim_now(
         claim = receiver.store.claim(event.key, receiver.lease)
     except StoreUnavailable as exc:
         return _claim_failed(ctx, exc, False)
-    return _claimed(claim, event, ctx, False)
+    return claim if claim.state is _NEW else _claimed(claim, event, ctx, False)
 
 
 def _pending_duplicate(event: ParsedEvent, ctx: DeliveryContext) -> Outcome:
@@ -212,19 +246,8 @@ def _dispatch(
                 yield from _on_error(receiver, spec.name, exc, ctx)
                 return exc
         return None
-    except asyncio.CancelledError:
-        # Cancelled inside the handlers. Cancelling an async handler stops it: then the claim
-        # is given back, so the sender's retry is handled now rather than after the lease. A
-        # sync handler goes on in its thread whatever happens here, so while the event has one
-        # its claim is kept until the lease ends.
-        if token is not None and all(
-            spec.is_async for spec, _ in receiver.handlers.resolve(event)
-        ):
-            logger.warning(
-                "cancelled while handling %s (delivery %s): claim released",
-                ctx.event_name,
-                ctx.delivery_id,
-            )
+    except asyncio.CancelledError:  # cancelled inside the handlers
+        if token is not None and _release_on_cancel(receiver, event, ctx):
             try:
                 yield from perform(ReleaseKey(store, event.key, token))
             except StoreUnavailable:
@@ -233,6 +256,21 @@ def _dispatch(
     finally:
         if held is not None:
             let_go(held)
+
+
+def _release_on_cancel(receiver: ReceiverState, event: ParsedEvent, ctx: DeliveryContext) -> bool:
+    """Whether a claim is given back when its handlers are cancelled (logged when it is)."""
+    # Cancelling an async handler stops it: then the claim is given back, so the sender's
+    # retry is handled now rather than after the lease. A sync handler goes on in its thread
+    # whatever happens here, so while the event has one its claim is kept until the lease ends.
+    if not all(spec.is_async for spec, _ in receiver.handlers.resolve(event)):
+        return False
+    logger.warning(
+        "cancelled while handling %s (delivery %s): claim released",
+        ctx.event_name,
+        ctx.delivery_id,
+    )
+    return True
 
 
 def _on_error(
@@ -276,6 +314,28 @@ def _settle(
             _lease_lost(event, ctx)
     except StoreUnavailable as exc:
         yield from _settle_failed(receiver, event, ctx, token, failure, exc)
+
+
+def _settle_now(
+    receiver: ReceiverState,
+    event: ParsedEvent,
+    ctx: DeliveryContext,
+    token: str,
+    failure: Exception | None,
+) -> StoreUnavailable | None:
+    """:func:`_settle` called in place, for a store that does no I/O: the outage it met, for
+    the caller to hand to :func:`_settle_failed`, or ``None``."""
+    store = receiver.store
+    try:
+        if failure is None:
+            kept = store.complete(event.key, token, receiver.retain_for)
+        else:
+            kept = store.release(event.key, token)
+    except StoreUnavailable as exc:
+        return exc
+    if kept is False:
+        _lease_lost(event, ctx)
+    return None
 
 
 def _lease_lost(event: ParsedEvent, ctx: DeliveryContext) -> None:
