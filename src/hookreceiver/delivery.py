@@ -106,6 +106,27 @@ class Headers(Mapping[str, str]):
         name = name.lower()
         return [value for key, value in self._items if key == name]
 
+    def body_headers(self) -> tuple[str | None, list[str]]:
+        """The first ``Content-Type`` and every ``Content-Length`` value, in one pass: what a
+        body is judged by before it is read."""
+        content_type: str | None = None
+        lengths: list[str] = []
+        if self._items is None:
+            for key, value in self._raw:
+                if key == b"content-type":
+                    if content_type is None:
+                        content_type = value.decode("latin-1")
+                elif key == b"content-length":
+                    lengths.append(value.decode("latin-1"))
+            return content_type, lengths
+        for text, found in self._items:
+            if text == "content-type":
+                if content_type is None:
+                    content_type = found
+            elif text == "content-length":
+                lengths.append(found)
+        return content_type, lengths
+
     def has_any(self, names: frozenset[str]) -> bool:
         """Whether a header of one of ``names`` (lower-case) is present; nothing is decoded."""
         if self._items is None:

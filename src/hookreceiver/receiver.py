@@ -117,7 +117,8 @@ class Receiver:
             back. Without one, such a delivery is handled at once (and lost if that fails).
         body_timeout: seconds allowed to receive one delivery's body under ASGI, counted
             from the first read that has to wait for the sender (30 by default; ``None`` for
-            no limit). A sender that stalls mid-body is answered 408 and the connection closed. Under WSGI the server's own socket timeout applies (gunicorn's
+            no limit). A sender that stalls mid-body is answered 408 and the connection
+            closed. Under WSGI the server's own socket timeout applies (gunicorn's
             ``--timeout``).
         completion_retry_for: seconds a handled event's completion, refused by a store that
             went down while its handlers ran, is retried in the background (meanwhile a copy

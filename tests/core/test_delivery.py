@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import subprocess
 import sys
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from hookreceiver.core.outcome import Response
 from hookreceiver.delivery import Headers
+from hookreceiver.engine import flow
 from hookreceiver.engine.flow import new_delivery_id
 
 RAW = [
@@ -65,6 +69,40 @@ def test_delivery_ids_are_unique_and_16_hex_digits() -> None:
     ids = {new_delivery_id() for _ in range(10_000)}
     assert len(ids) == 10_000
     assert all(len(i) == 16 and int(i, 16) >= 0 for i in ids)
+
+
+@given(st.integers(min_value=0, max_value=2**66))
+def test_a_delivery_id_is_its_counter_as_16_hex_digits_wrapping_at_64_bits(start: int) -> None:
+    saved = flow._id_counter
+    try:
+        flow._id_counter = itertools.count(start)
+        assert new_delivery_id() == format(start % 2**64, "016x")
+    finally:
+        flow._id_counter = saved
+
+
+@pytest.mark.parametrize(
+    "make",
+    [
+        Headers.from_raw,
+        lambda raw: Headers((k.decode("latin-1"), v.decode("latin-1")) for k, v in raw),
+    ],
+)
+@given(
+    st.lists(
+        st.tuples(
+            st.sampled_from([b"content-type", b"content-length", b"x-other", b"content-typo"]),
+            st.binary(max_size=12),
+        ),
+        max_size=6,
+    )
+)
+def test_body_headers_are_the_first_content_type_and_every_length(make, raw) -> None:  # type: ignore[no-untyped-def]
+    headers = make(raw)
+    assert headers.body_headers() == (
+        headers.get("content-type"),
+        headers.get_all("content-length"),
+    )
 
 
 def test_delivery_ids_differ_between_processes() -> None:

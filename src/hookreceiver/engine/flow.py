@@ -76,7 +76,7 @@ if hasattr(os, "register_at_fork"):
 
 def new_delivery_id() -> str:
     """A delivery id unique across processes: 16 hex digits."""
-    return f"{next(_id_counter) & _MASK:016x}"
+    return (next(_id_counter) & _MASK).to_bytes(8, "big").hex()  # (cheaper than a format spec)
 
 
 def delivery_flow(

@@ -194,8 +194,7 @@ class Provider:
             PayloadTooLarge: a declared length over the limit.
             MalformedBody: a malformed ``Content-Length``.
         """
-        headers = delivery.headers
-        declared = headers.get("content-type")  # (Delivery.content_type, without its call)
+        declared, lengths = delivery.headers.body_headers()
         content_type = "" if declared is None else media_type(declared)
         if content_type not in self.content_types:
             if delivery.method == "GET" and (not content_type or not _declares_body(delivery)):
@@ -205,7 +204,6 @@ class Provider:
             raise UnsupportedMediaType(
                 f"content type {content_type or '(none)'!r} is not one {self.name} sends"
             )
-        lengths = headers.get_all("content-length")
         if lengths:
             multipart = content_type == "multipart/form-data"
             check_declared_length(lengths, self.max_multipart_body if multipart else self.max_body)
