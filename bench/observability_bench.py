@@ -58,13 +58,15 @@ def table(results: dict[str, Any]) -> str:
     """The markdown table of one run."""
     lines = [
         "| server | target | req/s | ÷ off (req/s) | CPU µs/req | ÷ off (by CPU) "
-        "| goal ≥ 0.90× |",
+        "| goal ≥ 0.90× (both ratios) |",
         "|---|---|---:|---:|---:|---:|---|",
     ]
     for kind, run in results.items():
         for mode in MODES:
             target = run["targets"][f"{kind}_{mode}"]
-            met = "—" if mode == "off" else ("yes" if target["ratio_rps"] >= GOAL else "**no**")
+            # met only if both hold: req/s is noisy on a shared machine, CPU per request less so
+            worst = min(target["ratio_rps"], target["ratio_cpu"])
+            met = "—" if mode == "off" else ("yes" if worst >= GOAL else "**no**")
             lines.append(
                 f"| {kind.upper()} | {LABELS[mode]} | {target['rps']:,.0f} "
                 f"| {target['ratio_rps']:.2f}× | {target['cpu_us_per_request']:.1f} "

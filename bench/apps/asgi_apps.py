@@ -1,7 +1,8 @@
 """ASGI targets, each served alone by uvicorn (httptools) in its own process.
 
-- ``hookreceiver_app``: a Starlette app with the receiver mounted as middleware, as users mount
-  it; Fax.Plus at ``/hooks/faxplus`` (IP allowlist 127.0.0.1, memory store, no-op async handler).
+- ``hookreceiver_app``: a Starlette app with the receiver's middleware around it, as the README
+  mounts it; Fax.Plus at ``/hooks/faxplus`` (IP allowlist 127.0.0.1, memory store, no-op async
+  handler). ``hookreceiver_in_starlette_app``: the same middleware inside Starlette's own list.
 - ``starlette_app``: a bare Starlette route that json-loads the body.
 - ``fastapi_app``: a FastAPI endpoint taking a pydantic model of the same payload.
 - ``raw_app``: a raw ASGI callable that reads the body and answers 200 (the ceiling).
@@ -40,6 +41,7 @@ __all__ = [
     "hookreceiver_app",
     "hookreceiver_asgi_app",
     "hookreceiver_documo_app",
+    "hookreceiver_in_starlette_app",
     "hookreceiver_inbox_sync_app",
     "hookreceiver_recorded_app",
     "hookreceiver_recorded_queue_app",
@@ -66,7 +68,10 @@ hooks = Receiver()
 hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"]))
 hooks.on("*")(_noop)
 
-hookreceiver_app = Starlette(
+#: The README's mount: the receiver's middleware around the app.
+hookreceiver_app = hooks.asgi_middleware(Starlette(routes=[Route("/", _home)]))
+#: The other mount the README names: inside Starlette's own middleware list.
+hookreceiver_in_starlette_app = Starlette(
     routes=[Route("/", _home)], middleware=[Middleware(hooks.asgi_middleware)]
 )
 #: The receiver's own mountable app, without Starlette around it.

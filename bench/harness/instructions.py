@@ -47,6 +47,7 @@ TARGETS = {
     "fastapi_app": "fastapi_app",
     "hookreceiver_app": "hookreceiver_app",
     "hookreceiver_asgi_app": "hookreceiver_asgi_app",
+    "hookreceiver_in_starlette_app": "hookreceiver_in_starlette_app",
     "hookreceiver_recorded_app": "hookreceiver_recorded_app",
     "hookreceiver_recorded_queue_app": "hookreceiver_recorded_queue_app",
     "hookreceiver_inbox_sync_app": "hookreceiver_inbox_sync_app",
