@@ -22,6 +22,7 @@ if TYPE_CHECKING:
 __all__ = ["DeliveryReport", "EventLog", "Observer", "notify", "observer_failed"]
 
 logger = logging.getLogger("hookreceiver")
+_HANDLED = Outcome.HANDLED  # (an enum member looked up on its class costs a call each time)
 
 
 def notify(observers: Iterable[Observer], report: DeliveryReport) -> None:
@@ -49,7 +50,7 @@ class EventLog:
     def on_report(self, report: DeliveryReport) -> None:
         """Log a handled event (refusals and duplicates have their own log lines)."""
         ctx = report.context
-        if report.outcome is Outcome.HANDLED and ctx is not None:
+        if report.outcome is _HANDLED and ctx is not None:
             if self.logger.isEnabledFor(logging.INFO):
                 self.write(ctx)
 

@@ -71,6 +71,10 @@ def check_declared_length(values: Sequence[str], limit: int) -> None:
         PayloadTooLarge: the declared length is over ``limit`` (413).
     """
     text = values[0] if len(values) == 1 else ""
+    if len(text) <= _MAX_DIGITS and text.isdigit() and text.isascii():  # the common case
+        if int(text) > limit:
+            raise PayloadTooLarge(f"body is larger than the limit of {limit} bytes")
+        return
     if not (text.isdigit() and text.isascii()):
         found = {part.strip() for value in values for part in value.split(",")}
         text = found.pop() if len(found) == 1 else ""
