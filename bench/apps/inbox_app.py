@@ -39,7 +39,11 @@ def fax_in(event: object, ctx: DeliveryContext) -> None:
         file = attachment.open()
         while chunk := file.read(MiB):
             digest.update(chunk)
-        (_done / f"{ctx.delivery_id}.done").write_text(f"{attachment.size} {digest.hexdigest()}")
+        # Written aside and renamed: the benchmark waits for the file and must never read it
+        # half written.
+        part = _done / f"{ctx.delivery_id}.part"
+        part.write_text(f"{attachment.size} {digest.hexdigest()}")
+        part.rename(_done / f"{ctx.delivery_id}.done")
 
 
 app = hooks.asgi_app

@@ -454,7 +454,7 @@ def attachment_rss(
             body, content_type = documo_body(f"growth-{secrets.token_hex(6)}", pdf)
             del pdf
             pid = server.pid
-            before_files = set(done_dir.iterdir())
+            before_files = set(done_dir.glob("*.done"))
             Path(f"/proc/{pid}/clear_refs").write_text("5")
             before = _status_kib(pid, "VmRSS")
             started = time.perf_counter()
@@ -464,13 +464,13 @@ def attachment_rss(
             if status != 200:
                 raise RuntimeError(f"answered {status} {answer!r}: {server.log_tail()}")
             deadline = time.monotonic() + 300
-            while set(done_dir.iterdir()) == before_files:
+            while set(done_dir.glob("*.done")) == before_files:
                 if time.monotonic() > deadline:
                     raise RuntimeError(f"the handler never ran: {server.log_tail()}")
                 time.sleep(0.05)
             handled = time.perf_counter() - started
             peak = _status_kib(pid, "VmHWM")
-            (new,) = set(done_dir.iterdir()) - before_files
+            (new,) = set(done_dir.glob("*.done")) - before_files
             got = int(new.read_text().split()[0])
             if got != size * MiB:
                 raise RuntimeError(f"the handler read {got} bytes of {size * MiB}")
