@@ -99,9 +99,7 @@ def build_receiver(*, worker: bool = True, ack: str | None = None) -> Receiver:
     )
     hooks.endpoint(
         WIRECLOUD_PATH,
-        providers.Wirecloud(
-            signed_urls=URLSigner.from_env("WIRECLOUD_URL_KEYS", expires_in=None)
-        ),
+        providers.Wirecloud(signed_urls=URLSigner.from_env("WIRECLOUD_URL_KEYS", expires_in=None)),
         ack=ack,
     )
     _handlers(hooks)

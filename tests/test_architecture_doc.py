@@ -17,9 +17,7 @@ def test_every_file_the_page_names_exists() -> None:
     missing = sorted(
         path
         for path in named
-        if "<" not in path
-        and not (PACKAGE / path).exists()
-        and not (ROOT / path).exists()
+        if "<" not in path and not (PACKAGE / path).exists() and not (ROOT / path).exists()
     )
     assert missing == []
 

@@ -59,9 +59,7 @@ MiB = 1024 * 1024
 WEEK = 7 * 86400.0
 SAMPLES = 300
 PURGED = 5_000
-PG_SERVER = os.environ.get(
-    "HOOKRECEIVER_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test"
-)
+PG_SERVER = os.environ.get("HOOKRECEIVER_POSTGRES_DSN", "postgresql://postgres@127.0.0.1:5432/test")
 # Commits that do not wait for the disk's flush, as SQLite runs with synchronous=NORMAL: the
 # flush, shared with every other client of the server, would drown the curves.
 PG_DSN = PG_SERVER + ("&" if "?" in PG_SERVER else "?") + "options=-csynchronous_commit%3Doff"

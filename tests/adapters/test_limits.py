@@ -325,7 +325,7 @@ def test_a_stalled_multipart_upload_is_answered_408_and_its_files_dropped(
     monkeypatch.setattr(MultipartSink, "abort", recording_abort)
     boundary = "xyz"
     part = (
-        f"--{boundary}\r\nContent-Disposition: form-data; name=\"file\"; filename=\"a.pdf\"\r\n"
+        f'--{boundary}\r\nContent-Disposition: form-data; name="file"; filename="a.pdf"\r\n'
         "Content-Type: application/pdf\r\n\r\n%PDF-1.4 "
     ).encode()
     with serve_asgi(make_receiver(body_timeout=0.5).asgi_app) as url:
@@ -471,6 +471,7 @@ def test_a_server_cancelling_a_read_is_not_turned_into_a_408() -> None:
 
 
 # The declared-length check itself, over any text -------------------------------------------------
+
 
 @given(st.lists(st.text(max_size=30), min_size=1, max_size=3), st.integers(0, 10**9))
 def test_any_declared_length_is_accepted_or_refused_with_a_4xx(

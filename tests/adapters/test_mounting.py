@@ -64,9 +64,7 @@ def test_wsgi_dispatcher_middleware_in_process() -> None:
         seen: list[Any] = []
         client = Client(werkzeug_app(seen, relative=relative))
         env = {"REMOTE_ADDR": "127.0.0.1"}
-        first = client.post(
-            "/hooks/faxplus", json=faxplus_payload(hook_id="w-1"), environ_base=env
-        )
+        first = client.post("/hooks/faxplus", json=faxplus_payload(hook_id="w-1"), environ_base=env)
         templated = client.post(
             "/hooks/fax/acme", json=faxplus_payload(hook_id="w-2"), environ_base=env
         )

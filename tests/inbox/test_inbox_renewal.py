@@ -104,9 +104,7 @@ def test_task_workers_run_a_handler_slower_than_the_lease_once(tmp_path: Path) -
             assert (await hooks.ahandle(kazoo_delivery())).status == 200
             assert hooks.inbox is not None
             deadline = time.monotonic() + SLOW + 10
-            while [e.state for e in await asyncio.to_thread(hooks.inbox.list)] != [
-                InboxState.DONE
-            ]:
+            while [e.state for e in await asyncio.to_thread(hooks.inbox.list)] != [InboxState.DONE]:
                 assert time.monotonic() < deadline, "the delivery was never handled"
                 await asyncio.sleep(0.05)
             await asyncio.sleep(0.3)

@@ -29,6 +29,7 @@ def examples(fast: int) -> int:
     """A test's example count: ``fast`` by default, ``HYPOTHESIS_EXAMPLES`` in a long run."""
     return _LONG_EXAMPLES if PROFILE == "long" else fast
 
+
 #: Endpoint paths, as the factories address them by default.
 PATHS = {
     "documo": "/hooks/documo",

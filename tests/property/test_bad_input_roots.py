@@ -43,8 +43,7 @@ def send(request: pytest.FixtureRequest) -> Callable[[SimulatedDelivery], Answer
 
     def deliver(sim: SimulatedDelivery) -> Answer:
         headers = tuple(
-            (n, str(len(sim.body)) if n.lower() == "content-length" else v)
-            for n, v in sim.headers
+            (n, str(len(sim.body)) if n.lower() == "content-length" else v) for n, v in sim.headers
         )
         return call(app, Request(sim.method, sim.path, sim.query, headers, sim.body))
 

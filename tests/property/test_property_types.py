@@ -97,9 +97,11 @@ def test_utc_datetime_takes_any_text(value: Any) -> None:
     assert result.tzinfo is UTC and 1 <= result.year <= 9999
 
 
-@given(st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(1, 1, 2)) | st.datetimes(
-    min_value=datetime(9999, 12, 31), max_value=datetime(9999, 12, 31, 23, 59, 59)
-), offsets)
+@given(
+    st.datetimes(min_value=datetime(1, 1, 1), max_value=datetime(1, 1, 2))
+    | st.datetimes(min_value=datetime(9999, 12, 31), max_value=datetime(9999, 12, 31, 23, 59, 59)),
+    offsets,
+)
 def test_utc_datetime_at_the_edges_of_the_calendar(moment: datetime, offset: timezone) -> None:
     aware = moment.replace(tzinfo=offset)
     expected = _in_utc(aware)

@@ -333,11 +333,13 @@ def test_over_http_kept_payloads_are_200_on_kazoo_and_refused_elsewhere(
     serve = serve_asgi(hooks.asgi_app) if server == "uvicorn" else serve_wsgi(hooks.wsgi_app)
     with serve as base, httpx.Client(base_url=base, timeout=10) as client:
         undocumented = client.post(
-            PATH, content=DOC_DESTROY.replace(b"channel_destroy", b"channel_hold"),
+            PATH,
+            content=DOC_DESTROY.replace(b"channel_destroy", b"channel_hold"),
             headers=form_headers,
         )
         invalid = client.post(
-            PATH, content=DOC_DESTROY.replace(b"ringing_seconds=0", b"ringing_seconds=soon"),
+            PATH,
+            content=DOC_DESTROY.replace(b"ringing_seconds=0", b"ringing_seconds=soon"),
             headers=form_headers,
         )
         torn_json = {**form_headers, "content-type": "application/json"}
@@ -350,9 +352,12 @@ def test_over_http_kept_payloads_are_200_on_kazoo_and_refused_elsewhere(
         assert errors == ["invalid_payload", "malformed_body", "unknown_event"]
 
         # Not kept, so refused as before: an unverified sender, too large, wrong type.
-        assert client.post(
-            "/hooks/kazoo-elsewhere", content=DOC_DESTROY, headers=form_headers
-        ).status_code == 403
+        assert (
+            client.post(
+                "/hooks/kazoo-elsewhere", content=DOC_DESTROY, headers=form_headers
+            ).status_code
+            == 403
+        )
         assert client.post(PATH, content=DOC_DESTROY * 20, headers=form_headers).status_code == 413
         wrong_type = {**form_headers, "content-type": "text/plain"}
         assert client.post(PATH, content=DOC_DESTROY, headers=wrong_type).status_code == 415
@@ -361,9 +366,9 @@ def test_over_http_kept_payloads_are_200_on_kazoo_and_refused_elsewhere(
         fax = b'{"hook": {"id": "1", "event": "fax_sent", "event_time": "x"}, "data": {}}'
         unknown = fax.replace(b"fax_sent", b"fax_teleported")
         assert client.post("/hooks/faxplus", content=fax, headers=json_headers).status_code == 400
-        assert client.post(
-            "/hooks/faxplus", content=unknown, headers=json_headers
-        ).status_code == 422
+        assert (
+            client.post("/hooks/faxplus", content=unknown, headers=json_headers).status_code == 422
+        )
         updox = client.post("/hooks/updox/inbound_fax", content=b"{}", headers=json_headers)
         assert updox.status_code == 400 and updox.json()["error"] == "invalid_payload"
     assert len(inbox.list(states=["quarantined"])) == 6

@@ -156,7 +156,7 @@ def test_gunicorn_access_record_keeps_its_atoms() -> None:
             "{x-hook-id}i": "h1",
         }
     )
-    fmt = Config().access_log_format + ' %(U)s %(q)s %({X-Hook-Id}i)s %({missing}i)s'
+    fmt = Config().access_log_format + " %(U)s %(q)s %({X-Hook-Id}i)s %({missing}i)s"
     record = _record("gunicorn.access", fmt, atoms)
     RedactTokens().filter(record)
     assert isinstance(record.args, SafeAtoms)  # missing header atoms still format as "-"

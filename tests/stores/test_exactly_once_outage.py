@@ -26,9 +26,6 @@ from hookreceiver.stores import Store
 LEASE = 0.5
 
 
-
-
-
 def settled(driver: Driver, hooks: Receiver, timeout: float = 15.0) -> bool:
     """Wait until the receiver has no pending completion; an async receiver retries them as
     tasks on its loop, which runs meanwhile (as an ASGI server's does)."""
@@ -90,9 +87,7 @@ def test_redis_outage_between_claim_and_complete_runs_the_handler_once(
     # Restarted without persistence: the claim itself is gone when Redis is back.
     store = RedisStore(private_redis.url, socket_timeout=1.0)
     other = RedisStore(private_redis.url, socket_timeout=1.0)
-    _once_across_the_outage(
-        driver, store, other, private_redis.stop, private_redis.start, caplog
-    )
+    _once_across_the_outage(driver, store, other, private_redis.stop, private_redis.start, caplog)
 
 
 def test_sqlite_outage_between_claim_and_complete_runs_the_handler_once(

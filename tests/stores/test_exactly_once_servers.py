@@ -16,7 +16,6 @@ HEADERS = {"content-type": "application/json"}
 LEASE, DELAY = 1.0, 1.5
 
 
-
 def _status(response: httpx.Response) -> tuple[int, str]:
     return response.status_code, response.json()["status"]
 

@@ -83,8 +83,9 @@ def test_the_default_time_limit_is_a_few_seconds_and_can_be_turned_off(
 
     def setting(store: Any) -> tuple[str, str]:
         with store._pool.connection() as conn:
-            row = conn.execute("SELECT current_setting('statement_timeout'),"
-                               " current_setting('lock_timeout')").fetchone()
+            row = conn.execute(
+                "SELECT current_setting('statement_timeout'), current_setting('lock_timeout')"
+            ).fetchone()
         store.close()
         return tuple(row)
 

@@ -111,7 +111,7 @@ factories.register(__name__)
 '''
 
 # The test module: the provider's own tests, through the hookreceiver pytest plugin.
-TEST_MODULE = '''
+TEST_MODULE = """
 import pytest
 import toy_factories
 from toy_provider import Toy
@@ -142,7 +142,7 @@ def test_ping_is_retried_until_handled(send_with_retries):
 
 def test_pong_is_handled(deliver):
     assert deliver(toy_factories.pong()).outcome == "handled"
-'''
+"""
 
 
 def write_toy(where: Path) -> None:

@@ -28,7 +28,6 @@ __all__ = ["INTERNAL_ERROR", "NOT_FOUND", "DeliveryAbandoned", "adispatch", "dis
 logger = logging.getLogger("hookreceiver")
 
 
-
 class DeliveryAbandoned(Exception):
     """The sender went away before its delivery could be answered: nothing is answered, and
     no report is made (the adapters raise subclasses, such as ``ClientDisconnected``)."""
@@ -150,9 +149,7 @@ def _not_found(started: float) -> DeliveryReport:
 
 def _failed(delivery: Delivery, route: Route, exc: Exception, started: float) -> DeliveryReport:
     """The last resort: a bug of the receiver's outside the places that answer by policy."""
-    logger.error(
-        "unexpected error handling %s %s", delivery.method, delivery.path, exc_info=exc
-    )
+    logger.error("unexpected error handling %s %s", delivery.method, delivery.path, exc_info=exc)
     endpoint = route.endpoint
     return DeliveryReport(
         Outcome.RECEIVER_ERROR,

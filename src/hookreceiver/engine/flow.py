@@ -399,9 +399,7 @@ def never_retries(provider: ProviderProtocol) -> bool:
 def _has_keeper(receiver: ReceiverState, provider: ProviderProtocol) -> bool:
     """Whether a refused, verified delivery can be quarantined: an inbox, or a journal for a
     sender that never retries."""
-    return receiver.inbox is not None or (
-        receiver.journal is not None and never_retries(provider)
-    )
+    return receiver.inbox is not None or (receiver.journal is not None and never_retries(provider))
 
 
 def _refused(

@@ -204,9 +204,7 @@ def _pending_duplicate(event: ParsedEvent, ctx: DeliveryContext) -> Outcome:
 
 
 def _claim_failed(ctx: DeliveryContext, exc: StoreUnavailable, force: bool) -> Claim | Outcome:
-    logger.error(
-        "store unavailable for %s (delivery %s): %s", ctx.event_name, ctx.delivery_id, exc
-    )
+    logger.error("store unavailable for %s (delivery %s): %s", ctx.event_name, ctx.delivery_id, exc)
     if not force:
         return Outcome.STORE_UNAVAILABLE
     return Claim(ClaimState.IN_FLIGHT)
@@ -237,8 +235,10 @@ def _dispatch(
     """
     store = receiver.store
     # Renewed while the handlers run, so a slow one is not taken over by a copy of its event.
-    held = None if token is None else hold_claim(
-        store, event.key, token, receiver.lease, ctx.delivery_id
+    held = (
+        None
+        if token is None
+        else hold_claim(store, event.key, token, receiver.lease, ctx.delivery_id)
     )
     try:
         for spec, normalized in receiver.handlers.resolve(event):

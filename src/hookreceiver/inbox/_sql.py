@@ -520,7 +520,6 @@ class SQLInbox(Inbox):
             oldest_pending_at=oldest,
         )
 
-
     def _search(self, query: SearchQuery, limit: int) -> builtins.list[InboxEntry]:
         return entries(self._fetch_all(*self._sql.listed.search(query, limit)))
 
@@ -571,7 +570,6 @@ class SQLInbox(Inbox):
             if found is not None and found["oldest"] is not None:
                 stats.oldest_pending = float(found["oldest"])
         return stats
-
 
 
 def _rechunked(chunks: Iterable[bytes]) -> Iterator[bytes]:

@@ -377,7 +377,6 @@ def subject_of(event: ParsedEvent) -> str | None:
     return None
 
 
-
 def entry_from_row(row: Mapping[str, Any]) -> InboxEntry:
     """An :class:`InboxEntry` from a row of the shared column layout (both SQL backends)."""
     return InboxEntry(
@@ -395,5 +394,3 @@ def entry_from_row(row: Mapping[str, Any]) -> InboxEntry:
         size=int(row["size"]),
         subject=row["subject"] if "subject" in row.keys() else None,
     )
-
-

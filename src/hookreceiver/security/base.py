@@ -159,8 +159,8 @@ class _Adapted(GuardBase):
         self._check_event: Callable[[GuardRequest, str, EventNames], None] | None = getattr(
             guard, "check_event", None
         )
-        self._check_body_stream: Callable[[GuardRequest, Iterable[bytes]], None] | None = (
-            getattr(guard, "check_body_stream", None)
+        self._check_body_stream: Callable[[GuardRequest, Iterable[bytes]], None] | None = getattr(
+            guard, "check_body_stream", None
         )
         if self.needs_body and not callable(getattr(guard, "check_body", None)):
             raise ConfigurationError(f"guard {guard!r} sets needs_body but has no check_body")

@@ -53,9 +53,7 @@ def _scope(delivery: SimulatedDelivery, path: str, peer: str | None) -> dict[str
     }
 
 
-async def call_asgi(
-    app: Any, delivery: SimulatedDelivery, path: str, peer: str | None
-) -> Answer:
+async def call_asgi(app: Any, delivery: SimulatedDelivery, path: str, peer: str | None) -> Answer:
     """Call ASGI ``app`` with ``delivery`` at ``path`` from ``peer``; its answer."""
     sent_body = False
     start: dict[str, Any] = {}
@@ -120,9 +118,7 @@ def _environ(delivery: SimulatedDelivery, path: str, peer: str | None) -> dict[s
     return environ
 
 
-def call_wsgi(
-    app: Any, delivery: SimulatedDelivery, path: str, peer: str | None
-) -> Answer:
+def call_wsgi(app: Any, delivery: SimulatedDelivery, path: str, peer: str | None) -> Answer:
     """Call WSGI ``app`` with ``delivery`` at ``path`` from ``peer``; its answer."""
     captured: dict[str, Any] = {}
 

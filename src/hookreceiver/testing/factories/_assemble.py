@@ -82,8 +82,6 @@ def transport_of(arguments: Mapping[str, Any]) -> Transport:
     return cast(Transport, {key: arguments[key] for key in Transport.__annotations__})
 
 
-
-
 def _fill(template: str, url_event: str | None) -> str:
     def value(match: re.Match[str]) -> str:
         if match.group(1) != "event" or url_event is None:
