@@ -25,10 +25,6 @@ met by any library using it.
 from __future__ import annotations
 
 import argparse
-import os
-import re
-import shutil
-import subprocess
 import sys
 from collections.abc import Callable, Sequence
 from pathlib import Path
@@ -38,7 +34,6 @@ CASES = ("noop", "sampled_out", "attach", "simple", "simple_bare", "batch", "sim
 WARMUP = 2000
 SHORT = 2000
 LONG = 12000
-_COLLECTED = re.compile(r"Collected\s*:\s*(\d+)")
 ATTRIBUTES = {
     "hookreceiver.provider": "faxplus",
     "http.route": "/hooks/faxplus",
@@ -116,29 +111,11 @@ def drive(case: str, count: int) -> None:
 
 
 def count_instructions(case: str, count: int) -> int:
-    if shutil.which("valgrind") is None:
-        raise RuntimeError("valgrind is not installed")
-    env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
-    done = subprocess.run(
-        [
-            "valgrind",
-            "--tool=callgrind",
-            "--callgrind-out-file=/dev/null",
-            sys.executable,
-            str(Path(__file__).resolve()),
-            "--drive",
-            case,
-            str(count),
-        ],
-        capture_output=True,
-        text=True,
-        env=env,
-        timeout=900,
-    )
-    found = _COLLECTED.search(done.stderr)
-    if done.returncode != 0 or found is None:
-        raise RuntimeError(f"callgrind run of {case} failed:\n{done.stderr[-3000:]}")
-    return int(found.group(1))
+    """Total instructions of one driver process under callgrind (the harness's runner)."""
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    from harness.instructions import callgrind_total
+
+    return callgrind_total(Path(__file__).resolve(), ["--drive", case, str(count)])
 
 
 def per_call(case: str) -> float:

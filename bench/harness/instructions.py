@@ -34,7 +34,7 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
-__all__ = ["TARGETS", "count_instructions", "instructions_per_request"]
+__all__ = ["TARGETS", "callgrind_total", "count_instructions", "instructions_per_request"]
 
 BENCH_DIR = Path(__file__).resolve().parent.parent
 REPO = BENCH_DIR.parent
@@ -149,6 +149,12 @@ def drive(target: str, count: int) -> None:
 
 def count_instructions(target: str, count: int) -> int:
     """Total instructions of one driver process under callgrind."""
+    return callgrind_total(Path(__file__).resolve(), ["--drive", target, str(count)])
+
+
+def callgrind_total(script: Path, args: Sequence[str]) -> int:
+    """Total instructions of ``python script *args`` under callgrind (the same environment
+    for every measurement: a fixed hash seed, no bytecode written, ``bench/`` importable)."""
     if shutil.which("valgrind") is None:
         raise RuntimeError("valgrind is not installed (apt-get install -y valgrind)")
     env = {**os.environ, "PYTHONHASHSEED": "0", "PYTHONDONTWRITEBYTECODE": "1"}
@@ -159,10 +165,8 @@ def count_instructions(target: str, count: int) -> int:
             "--tool=callgrind",
             "--callgrind-out-file=/dev/null",
             sys.executable,
-            str(Path(__file__).resolve()),
-            "--drive",
-            target,
-            str(count),
+            str(script),
+            *args,
         ],
         capture_output=True,
         text=True,
@@ -172,7 +176,9 @@ def count_instructions(target: str, count: int) -> int:
     )
     found = _COLLECTED.search(done.stderr)
     if done.returncode != 0 or found is None:
-        raise RuntimeError(f"callgrind run of {target} failed:\n{done.stderr[-3000:]}")
+        raise RuntimeError(
+            f"callgrind run of {script.name} {' '.join(args)} failed:\n{done.stderr[-3000:]}"
+        )
     return int(found.group(1))
 
 
