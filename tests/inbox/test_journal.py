@@ -255,6 +255,33 @@ def test_concurrent_appends_and_a_torn_tail(tmp_path: Path, away: Path) -> None:
     assert aside.stat().st_size > 0 and not journal.pending()
 
 
+def test_records_see_every_record_while_a_drain_rotates_the_current_file(
+    tmp_path: Path, away: Path
+) -> None:
+    hooks = kazoo_receiver(SQLiteInbox(away), journal_dir=tmp_path / "j")
+    for i in range(3):
+        assert hooks.handle(kazoo_delivery(kazoo_body(call_id=f"r{i}"))).status == 200
+    journal = Journal(tmp_path / "j")
+    journal._rotate()  # one record set aside as a drain would, then two more in the current
+    for i in range(3, 5):
+        assert hooks.handle(kazoo_delivery(kazoo_body(call_id=f"r{i}"))).status == 200
+    listed = journal._draining_files
+    rotated = threading.Event()
+
+    def listing_then_a_rotation() -> list[str]:
+        # A drain in another thread rotates the current file right after the listing.
+        found = listed()
+        rotating = threading.Thread(target=lambda: (journal._rotate(), rotated.set()))
+        rotating.start()
+        rotated.wait(0.3)  # with the journal's lock held, the rotation waits for records()
+        return found
+
+    journal._draining_files = listing_then_a_rotation  # type: ignore[method-assign]
+    assert len(journal.records()) == 5
+    journal._draining_files = listed  # type: ignore[method-assign]
+    assert rotated.wait(5) and len(journal.records()) == 5
+
+
 def _fields(record: Any) -> dict[str, Any]:
     import dataclasses
 

@@ -215,12 +215,17 @@ class Journal(Keeper):
     def records(self) -> list[InboxRecord]:
         """Every record waiting in the journal, oldest first (for inspection)."""
         found: list[InboxRecord] = []
-        for path in [*self._draining_files(), self._current]:
-            try:
-                with open(path, "rb") as file:
-                    found.extend(decode_records(file.read(), path))
-            except FileNotFoundError:
-                continue
+        if not os.path.isdir(self.directory):
+            return found
+        # Under the journal's lock: a drain's rotation between the listing of the draining
+        # files and the read of the current one would hide the current file's records.
+        with self._locked():
+            for path in [*self._draining_files(), self._current]:
+                try:
+                    with open(path, "rb") as file:
+                        found.extend(decode_records(file.read(), path))
+                except FileNotFoundError:
+                    continue
         return found
 
     def drain(self, inbox: Inbox) -> int:
