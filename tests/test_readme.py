@@ -77,6 +77,32 @@ async def test_quickstart_handles_faxes_from_two_providers(
     assert "documo fax" in printed
 
 
+def test_quickstart_mount_under_uvicorn_over_a_socket(
+    quickstart: dict[str, Any], capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The README's mount (the receiver around the app) under a real uvicorn, run as the
+    README says (``--no-proxy-headers``), with a real client on 127.0.0.1: both endpoints
+    check the real peer against their senders' addresses (Documo's password alone is not
+    enough; a header claiming Fax.Plus's address changes nothing), no handler runs, and every
+    other path reaches the app inside."""
+    from support.servers import serve_asgi
+
+    fax = documo.fax_inbound(basic_auth=("documo", "s3cret"))
+    spoofed = faxplus.fax_received(pages=2)
+    with serve_asgi(quickstart["app"], proxy_headers=False) as base:
+        local = httpx.post(base + fax.path, content=fax.body, headers=dict(fax.headers))
+        claimed = httpx.post(
+            base + spoofed.path,
+            content=spoofed.body,
+            headers={**dict(spoofed.headers), "x-forwarded-for": spoofed.sender or ""},
+        )
+        elsewhere = httpx.get(base + "/not-a-hook")
+    for refused in (local, claimed):
+        assert refused.status_code == 403 and refused.json()["error"] == "address_not_allowed"
+    assert elsewhere.status_code == 404 and "error" not in elsewhere.text  # Starlette's own
+    assert "fax" not in capsys.readouterr().out  # no handler ran
+
+
 @pytest.fixture
 def anyio_backend() -> str:
     return "asyncio"
