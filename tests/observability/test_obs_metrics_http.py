@@ -77,20 +77,28 @@ def send_mix(base_url: str) -> None:
         assert post(base_url, "/hooks/faxplus-inbox", faxplus_payload(hook_id=hook_id)) == 200
 
 
+def _attempts(samples: Samples, outcome: str) -> float:
+    return sum(
+        v
+        for labels, v in matching(samples, "hookreceiver_inbox_attempts_total").items()
+        if dict(labels)["outcome"] == outcome
+    )
+
+
 def wait_for_inbox(base_url: str, timeout: float = 30.0) -> Samples:
-    """Scrape until the inbox worker has finished both stored deliveries."""
+    """Scrape until the inbox worker has finished both stored deliveries.
+
+    The record turns dead in the store before the worker counts that last attempt
+    (and under two workers, the other process may count it): wait for the counters
+    too, not only the records.
+    """
     deadline = time.monotonic() + timeout
     while True:
         samples = scrape(base_url)
-        settled = value(samples, "hookreceiver_inbox_records", state="dead") == 1 and (
-            value(
-                samples,
-                "hookreceiver_inbox_attempts_total",
-                provider="faxplus",
-                event=EVENT,
-                outcome="handled",
-            )
-            == 1
+        settled = (
+            value(samples, "hookreceiver_inbox_records", state="dead") == 1
+            and _attempts(samples, "handled") == 1
+            and _attempts(samples, "handler_failed") == 3
         )
         if settled or time.monotonic() > deadline:
             return samples
