@@ -2,7 +2,8 @@
 delivery exactly as the general flow (the ``delivery_flow`` generator driven effect by effect):
 same outcome, answer, handler runs, logs and store state, handled or refused, for duplicates,
 claims in flight, failing handlers, store outages, stores that do I/O and cancellations. A
-receiver with a tracer never takes it."""
+trace that times handlers and counts failed store calls (metrics) is told the same things by
+it as by the traced driver; a trace that follows every step never takes it."""
 
 from __future__ import annotations
 
@@ -21,10 +22,12 @@ from hookreceiver.engine import adispatch, drive_async
 from hookreceiver.engine import flow as flow_module
 from hookreceiver.engine.flow import delivery_flow
 from hookreceiver.engine.report import DeliveryReport
+from hookreceiver.engine.tracing import drive_async_traced
 from hookreceiver.stores import Claim, MemoryStore
 from support.payloads import faxplus_delivery, faxplus_payload
 
 KEY = "faxplus:fax_received:async-flow-1"
+HANDLER = "_receiver.<locals>.handle"
 _ID = re.compile(r"delivery [0-9a-f]{16}")
 
 
@@ -89,6 +92,55 @@ async def _general(hooks: Receiver, delivery: Delivery) -> DeliveryReport:
     return await drive_async(delivery_flow(hooks, route, delivery))
 
 
+class _Timed:
+    """A timed trace without steps (what metrics are): records what it is told."""
+
+    steps = False
+    timed = True
+
+    def __init__(self, told: list[tuple[str, ...]]) -> None:
+        self.told = told
+
+    def phase(self, name: str | None) -> None:
+        self.told.append(("phase", str(name)))
+
+    def ran(self, effect: Any, seconds: float, error: BaseException | None) -> None:
+        assert seconds >= 0
+        self.told.append(("ran", effect.spec.name, type(error).__name__))
+
+    def keeping(self, effect: Any) -> None:
+        self.told.append(("keeping", type(effect).__name__))
+
+    def failed(self, effect: Any, error: BaseException) -> None:
+        self.told.append(("failed", type(effect).__name__, type(error).__name__))
+
+    def reported(self, report: Any) -> None:
+        self.told.append(("reported",))
+
+    def end(self, report: Any, error: BaseException | None = None) -> None:
+        self.told.append(("end", type(error).__name__))
+
+
+class _TimedTracer:
+    def __init__(self) -> None:
+        self.told: list[tuple[str, ...]] = []
+
+    def start(self, delivery: Any, endpoint: Any, **kwargs: Any) -> _Timed:
+        self.told.append(("start",))
+        return _Timed(self.told)
+
+
+async def _general_timed(hooks: Receiver, delivery: Delivery) -> DeliveryReport:
+    """The general flow told to a timed trace: every effect through the traced driver."""
+    route = hooks.match(delivery.path)
+    assert route is not None
+    assert isinstance(hooks.tracer, _TimedTracer)
+    trace = hooks.tracer.start(delivery, route.endpoint)
+    report = await drive_async_traced(delivery_flow(hooks, route, delivery), trace)
+    trace.end(report)
+    return report
+
+
 def _summary(report: DeliveryReport) -> tuple[Any, ...]:
     return (
         report.outcome,
@@ -118,11 +170,19 @@ def _deliveries(case: str) -> list[Delivery]:
 
 
 def _run(
-    case: str, fault: str, io: bool, general: bool, caplog: pytest.LogCaptureFixture
+    case: str,
+    fault: str,
+    io: bool,
+    general: bool,
+    caplog: pytest.LogCaptureFixture,
+    timed: bool = False,
 ) -> tuple[Any, ...]:
     ran: list[str] = []
     errors: list[str] = []
     hooks = _receiver(fault, io, ran, errors)
+    tracer = _TimedTracer()
+    if timed:
+        hooks.tracer = tracer  # type: ignore[assignment]
     if case == "in flight":
         hooks.store.claim(KEY, 30.0)
         deliveries = _deliveries("twice")[:1]
@@ -132,7 +192,10 @@ def _run(
     reports = []
     with caplog.at_level(logging.INFO, logger="hookreceiver"):
         for delivery in deliveries:
-            run = _general(hooks, delivery) if general else adispatch(hooks, delivery)
+            if general:
+                run = _general_timed(hooks, delivery) if timed else _general(hooks, delivery)
+            else:
+                run = adispatch(hooks, delivery)
             reports.append(_summary(asyncio.run(run)))
     messages = [
         (record.levelname, _ID.sub("delivery <id>", record.getMessage()))
@@ -144,7 +207,8 @@ def _run(
     # What the store says of the key now, past its fault (which stays: a completion kept for
     # the store's return must not be recorded later, in another test's logs).
     state = MemoryStore.claim(store, KEY, 30.0).state
-    return reports, ran, errors, messages, KEY in hooks.pending_completions, state
+    told = tracer.told
+    return reports, ran, errors, messages, KEY in hooks.pending_completions, state, told
 
 
 CASES = [
@@ -170,6 +234,31 @@ def test_the_async_flow_answers_as_the_general_flow(
     fast = _run(case, fault, io, False, caplog)
     general = _run(case, fault, io, True, caplog)
     assert fast == general
+
+
+@pytest.mark.parametrize("io", [False, True], ids=["in-place store", "store with io"])
+@pytest.mark.parametrize(("case", "fault"), CASES, ids=[f"{c}, {f}" for c, f in CASES])
+def test_a_timed_trace_is_told_as_the_traced_driver_tells_it(
+    case: str, fault: str, io: bool, caplog: pytest.LogCaptureFixture
+) -> None:
+    fast = _run(case, fault, io, False, caplog, timed=True)
+    general = _run(case, fault, io, True, caplog, timed=True)
+    assert fast == general
+    assert fast[:-1] == _run(case, fault, io, False, caplog)[:-1]  # told, not changed
+
+
+def test_the_timed_traces_differ(caplog: pytest.LogCaptureFixture) -> None:
+    """What the timed trace is told differs by case (so the comparison compares something)."""
+    told = {
+        (case, fault): _run(case, fault, False, False, caplog, timed=True)[-1]
+        for case, fault in CASES
+    }
+    assert ("ran", HANDLER, "NoneType") in told[("twice", "none")]
+    assert ("ran", HANDLER, "RuntimeError") in told[("twice", "handler fails")]
+    assert ("failed", "ClaimKey", "StoreUnavailable") in told[("twice", "claim down")]
+    assert ("failed", "CompleteKey", "StoreUnavailable") in told[("twice", "complete down")]
+    assert ("failed", "ReleaseKey", "StoreUnavailable") in told[("twice", "release down")]
+    assert not any(t[0] == "ran" for t in told[("foreign address", "none")])
 
 
 def test_the_cases_differ(caplog: pytest.LogCaptureFixture) -> None:
@@ -223,7 +312,7 @@ class _Tracer:
         return _Trace(self.seen)
 
 
-def test_a_traced_receiver_never_takes_the_async_flow(monkeypatch: pytest.MonkeyPatch) -> None:
+def test_a_trace_with_steps_never_takes_the_async_flow(monkeypatch: pytest.MonkeyPatch) -> None:
     taken: list[str] = []
     original = flow_module.adeliver
 
@@ -242,12 +331,20 @@ def test_a_traced_receiver_never_takes_the_async_flow(monkeypatch: pytest.Monkey
     assert asyncio.run(adispatch(hooks, delivery)).outcome is Outcome.HANDLED
     assert taken == ["adeliver"]  # not again
     assert tracer.seen  # the effects went through the traced driver
+    hooks.tracer = _TimedTracer()  # type: ignore[assignment]
+    delivery = faxplus_delivery(faxplus_payload(hook_id="traced-3"))
+    assert asyncio.run(adispatch(hooks, delivery)).outcome is Outcome.HANDLED
+    assert taken == ["adeliver", "adeliver"]  # a timed trace without steps takes it
 
 
+@pytest.mark.parametrize("timed", [False, True], ids=["untraced", "timed trace"])
 @pytest.mark.parametrize("general", [False, True], ids=["async flow", "general flow"])
-def test_a_cancelled_async_handler_gives_its_claim_back(general: bool) -> None:
+def test_a_cancelled_async_handler_gives_its_claim_back(general: bool, timed: bool) -> None:
     hooks = Receiver(store=MemoryStore())
     hooks.endpoint("/hooks/faxplus", providers.FaxPlus(allow_ips=["127.0.0.1"]))
+    tracer = _TimedTracer()
+    if timed:
+        hooks.tracer = tracer  # type: ignore[assignment]
 
     async def main() -> str:
         entered = asyncio.Event()
@@ -258,7 +355,10 @@ def test_a_cancelled_async_handler_gives_its_claim_back(general: bool) -> None:
             await asyncio.sleep(60)
 
         delivery = faxplus_delivery(faxplus_payload(hook_id="async-flow-1"))
-        run = _general(hooks, delivery) if general else adispatch(hooks, delivery)
+        if general:
+            run = _general_timed(hooks, delivery) if timed else _general(hooks, delivery)
+        else:
+            run = adispatch(hooks, delivery)
         task = asyncio.ensure_future(run)
         await entered.wait()
         task.cancel()
@@ -267,3 +367,5 @@ def test_a_cancelled_async_handler_gives_its_claim_back(general: bool) -> None:
         return hooks.store.claim(KEY, 30.0).state.value
 
     assert asyncio.run(main()) == "new"  # released: the sender's retry is handled at once
+    ran = [(t[0], t[1].rsplit(".", 1)[-1], t[2]) for t in tracer.told if t[0] == "ran"]
+    assert ran == ([("ran", "slow", "CancelledError")] if timed else [])

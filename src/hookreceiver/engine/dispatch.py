@@ -120,13 +120,17 @@ async def _atraced(
 ) -> DeliveryReport:
     """:func:`adispatch` told to ``tracer``."""
     trace = tracer.start(delivery, route.endpoint)
-    steps = trace.steps  # else no phase to tell of
     try:
-        if steps:
-            trace.phase("verify")
         try:
-            flow = delivery_flow(receiver, route, delivery, started, trace if steps else None)
-            report = await drive_async_traced(flow, trace)
+            if trace.steps:
+                trace.phase("verify")
+                report = await drive_async_traced(
+                    delivery_flow(receiver, route, delivery, started, trace), trace
+                )
+            else:  # metrics, a dropped span, a span alone: the coroutine flow, told as needed
+                report = await adeliver(
+                    receiver, route, delivery, started, trace if trace.timed else None
+                )
         except DeliveryAbandoned:
             raise
         except Exception as exc:

@@ -3,7 +3,8 @@
 :func:`delivery_flow` is a generator of :mod:`effects <.effects>`, driven by
 :func:`~.drivers.drive_sync` or :func:`~.drivers.drive_async`; it returns a
 :class:`~.report.DeliveryReport`. :func:`adeliver` takes the same steps as one coroutine for
-an untraced delivery on an event loop (no driver, no effect objects on its common path).
+a delivery on an event loop that no trace follows step by step (no driver, no effect objects
+on its common path).
 Every decision about statuses lives in the helpers here and in :mod:`.handling` once; both
 call them.
 """
@@ -15,7 +16,7 @@ import logging
 import os
 import secrets
 import time
-from collections.abc import Generator, Iterable, Mapping
+from collections.abc import Coroutine, Generator, Iterable, Mapping
 from typing import TYPE_CHECKING, Any
 
 from ..core.events import ParsedEvent
@@ -30,10 +31,11 @@ from ..errors import (
 )
 from ..parsing.body import Body
 from ..security.base import GuardRequest
-from .drivers import drive_async
+from .drivers import T, drive_async
 from .effects import Effect, Keep, ReadBody, aread_body, perform
 from .handling import ahandle_now, handle_event, new_context
 from .report import DeliveryReport
+from .tracing import drive_async_traced
 
 if TYPE_CHECKING:
     from ..core.events import DeliveryContext
@@ -148,9 +150,13 @@ def delivery_flow(
 
 
 async def adeliver(
-    receiver: ReceiverState, route: Route, delivery: Delivery, started: float
+    receiver: ReceiverState,
+    route: Route,
+    delivery: Delivery,
+    started: float,
+    trace: DeliveryTrace | None = None,
 ) -> DeliveryReport:
-    """:func:`delivery_flow` of an untraced delivery on the running event loop, as a coroutine.
+    """:func:`delivery_flow` of a delivery on the running event loop, as a coroutine.
 
     The same steps calling the same helpers, without a generator, an effect object and a
     driver step for each: it awaits the body and the handlers itself, runs the claim and
@@ -158,6 +164,11 @@ async def adeliver(
     :func:`~.drivers.drive_async` only where a step is rare (keeping in the inbox, a refusal,
     a store that does I/O, a sequence). A cancellation reaches the steps it interrupts as it
     does in the driven flow.
+
+    ``trace``: a :attr:`~.tracing.DeliveryTrace.timed` trace without
+    :attr:`~.tracing.DeliveryTrace.steps` (metrics, a span without child spans), told
+    exactly what :func:`~.tracing.drive_async_traced` would tell it; a trace with steps takes
+    the driven flow.
     """
     endpoint = route.endpoint
     provider = endpoint.provider
@@ -189,11 +200,10 @@ async def adeliver(
         for guard in provider.guards:
             guard.check_event(request, event.name, provider)
     except DeliveryRejected as exc:
-        return await drive_async(
-            _refusal_flow(
-                receiver, route, delivery, request, body, delivery_id, exc, verified, started
-            )
+        refusal = _refusal_flow(
+            receiver, route, delivery, request, body, delivery_id, exc, verified, started
         )
+        return await _drive(refusal, trace)
     except BaseException:
         if body is not None:
             body.close()
@@ -202,9 +212,8 @@ async def adeliver(
     fallback = endpoint.ack == "inbox"
     if fallback:
         try:
-            kept = await drive_async(
-                _keep(receiver, endpoint, request, body, delivery_id, event, None)
-            )
+            keep = _keep(receiver, endpoint, request, body, delivery_id, event, None)
+            kept = await _drive(keep, trace)
         except BaseException:
             body.close()
             raise
@@ -224,12 +233,19 @@ async def adeliver(
     )
     try:
         if receiver.store.blocking or event.sequence is not None:
-            outcome, failure = await drive_async(handle_event(receiver, event, ctx))
+            outcome, failure = await _drive(handle_event(receiver, event, ctx), trace)
         else:
-            outcome, failure = await ahandle_now(receiver, event, ctx)
+            outcome, failure = await ahandle_now(receiver, event, ctx, trace)
     finally:
         body.close()
     return _handled(route, delivery, body, ctx, outcome, failure, fallback, started)
+
+
+def _drive(
+    flow: Generator[Effect[Any], None, T], trace: DeliveryTrace | None
+) -> Coroutine[Any, Any, T]:
+    """Drive one of :func:`adeliver`'s rare steps, telling ``trace`` of it when there is one."""
+    return drive_async(flow) if trace is None else drive_async_traced(flow, trace)
 
 
 def _admit(

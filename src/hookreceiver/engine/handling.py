@@ -8,6 +8,7 @@ from __future__ import annotations
 import asyncio
 import logging
 from collections.abc import Generator, Mapping
+from time import perf_counter
 from typing import TYPE_CHECKING, Any
 
 from ..core.events import DeliveryContext, ParsedEvent
@@ -26,11 +27,13 @@ from .effects import (
     RunHandler,
     perform,
 )
+from .tracing import drive_async_traced
 
 if TYPE_CHECKING:
     from ..core.protocols import ReceiverState
     from ..delivery import Headers
     from ..parsing.attachment import Attachment
+    from .tracing import DeliveryTrace
 
 __all__ = ["ahandle_now", "handle_event", "new_context"]
 
@@ -85,7 +88,7 @@ def handle_event(
         # The fast path of the memory store, untraced: its claim and settle are called here
         # as either driver would run their effects (no I/O, no tracer to tell), without an
         # effect object, a generator and a driver step each. The same helpers decide.
-        claimed = _claim_now(receiver, event, ctx)
+        claimed = _claim_now(receiver, event, ctx, None)
         if isinstance(claimed, Outcome):
             return claimed, None
         token = claimed.token
@@ -114,13 +117,20 @@ def handle_event(
 
 
 async def ahandle_now(
-    receiver: ReceiverState, event: ParsedEvent, ctx: DeliveryContext
+    receiver: ReceiverState,
+    event: ParsedEvent,
+    ctx: DeliveryContext,
+    trace: DeliveryTrace | None = None,
 ) -> tuple[Outcome, Exception | None]:
-    """:func:`handle_event`'s fast path as a coroutine, for an untraced delivery on an event
-    loop whose event has no sequence and whose store does no I/O (the caller checks): the
-    claim and settle called in place, each handler awaited here, the same helpers deciding.
-    Only a store outage at the settle and the error handlers are driven as effects."""
-    claimed = _claim_now(receiver, event, ctx)
+    """:func:`handle_event`'s fast path as a coroutine, for a delivery on an event loop whose
+    event has no sequence and whose store does no I/O (the caller checks): the claim and
+    settle called in place, each handler awaited here, the same helpers deciding. Only a store
+    outage at the settle and the error handlers are driven as effects.
+
+    ``trace``: a :attr:`~.tracing.DeliveryTrace.timed` trace without steps, told what the
+    timed driver would tell it (each handler's duration, each store call that failed).
+    """
+    claimed = _claim_now(receiver, event, ctx, trace)
     if isinstance(claimed, Outcome):
         return claimed, None
     token = claimed.token
@@ -131,24 +141,48 @@ async def ahandle_now(
     held = hold_claim(store, event.key, token, receiver.lease, ctx.delivery_id)
     try:
         for spec, normalized in receiver.handlers.resolve(event):
+            argument = event.normalized if normalized else event.model
             try:
-                await spec.acall(event.normalized if normalized else event.model, ctx)
+                if trace is None:
+                    await spec.acall(argument, ctx)
+                else:  # timed as the timed driver times it (a cancellation too)
+                    began = perf_counter()
+                    try:
+                        await spec.acall(argument, ctx)
+                    except (Exception, asyncio.CancelledError) as exc:
+                        ran = RunHandler(spec, argument, ctx)
+                        trace.ran(ran, perf_counter() - began, exc)
+                        raise
+                    trace.ran(RunHandler(spec, argument, ctx), perf_counter() - began, None)
             except Exception as exc:
-                await drive_async(_on_error(receiver, spec.name, exc, ctx))
+                errors = _on_error(receiver, spec.name, exc, ctx)
+                await (drive_async(errors) if trace is None else drive_async_traced(errors, trace))
                 failure = exc
                 break
     except asyncio.CancelledError:
         if _release_on_cancel(receiver, event, ctx):
             try:
                 store.release(event.key, token)  # (no I/O: called in place)
-            except StoreUnavailable:
-                pass  # the lease expires on its own
+            except StoreUnavailable as exc:
+                if trace is not None:
+                    trace.failed(ReleaseKey(store, event.key, token), exc)
+                # the lease expires on its own
         raise
     finally:
         let_go(held)
     down = _settle_now(receiver, event, ctx, token, failure)
     if down is not None:
-        await drive_async(_settle_failed(receiver, event, ctx, token, failure, down))
+        settle = _settle_failed(receiver, event, ctx, token, failure, down)
+        if trace is None:
+            await drive_async(settle)
+        else:
+            trace.failed(
+                CompleteKey(store, event.key, token, receiver.retain_for)
+                if failure is None
+                else ReleaseKey(store, event.key, token),
+                down,
+            )
+            await drive_async_traced(settle, trace)
     return _SUCCEEDED if failure is None else (Outcome.HANDLER_FAILED, failure)
 
 
@@ -178,15 +212,21 @@ def _claim(
 
 
 def _claim_now(
-    receiver: ReceiverState, event: ParsedEvent, ctx: DeliveryContext
+    receiver: ReceiverState,
+    event: ParsedEvent,
+    ctx: DeliveryContext,
+    trace: DeliveryTrace | None,
 ) -> Claim | Outcome:
     """:func:`_claim` of an event with no sequence, not forced, from a store that does no I/O:
-    called, not yielded."""
+    called, not yielded (``trace`` told if it fails)."""
     if event.key in receiver.pending_completions:
         return _pending_duplicate(event, ctx)
+    store = receiver.store
     try:
-        claim = receiver.store.claim(event.key, receiver.lease)
+        claim = store.claim(event.key, receiver.lease)
     except StoreUnavailable as exc:
+        if trace is not None:
+            trace.failed(ClaimKey(store, event.key, receiver.lease), exc)
         return _claim_failed(ctx, exc, False)
     return claim if claim.state is _NEW else _claimed(claim, event, ctx, False)
 
