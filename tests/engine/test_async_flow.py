@@ -18,11 +18,11 @@ import pytest
 from hookreceiver import Receiver, StoreUnavailable, providers
 from hookreceiver.core.outcome import Outcome
 from hookreceiver.delivery import Delivery
-from hookreceiver.engine import adispatch, drive_async
+from hookreceiver.engine import adispatch, dispatch, drive_async
 from hookreceiver.engine import flow as flow_module
 from hookreceiver.engine.flow import delivery_flow
 from hookreceiver.engine.report import DeliveryReport
-from hookreceiver.engine.tracing import drive_async_traced
+from hookreceiver.engine.tracing import drive_async_traced, drive_sync_traced
 from hookreceiver.stores import Claim, MemoryStore
 from support.payloads import faxplus_delivery, faxplus_payload
 
@@ -141,6 +141,18 @@ async def _general_timed(hooks: Receiver, delivery: Delivery) -> DeliveryReport:
     return report
 
 
+def _general_timed_sync(hooks: Receiver, delivery: Delivery) -> DeliveryReport:
+    """The same with blocking I/O: no store called in place (the trace is not handed to the
+    flow), every effect through the traced sync driver."""
+    route = hooks.match(delivery.path)
+    assert route is not None
+    assert isinstance(hooks.tracer, _TimedTracer)
+    trace = hooks.tracer.start(delivery, route.endpoint)
+    report = drive_sync_traced(delivery_flow(hooks, route, delivery), trace)
+    trace.end(report)
+    return report
+
+
 def _summary(report: DeliveryReport) -> tuple[Any, ...]:
     return (
         report.outcome,
@@ -176,6 +188,7 @@ def _run(
     general: bool,
     caplog: pytest.LogCaptureFixture,
     timed: bool = False,
+    sync: bool = False,
 ) -> tuple[Any, ...]:
     ran: list[str] = []
     errors: list[str] = []
@@ -192,6 +205,12 @@ def _run(
     reports = []
     with caplog.at_level(logging.INFO, logger="hookreceiver"):
         for delivery in deliveries:
+            if sync:  # the sync dispatch (WSGI's), fast path or not
+                done = (
+                    _general_timed_sync(hooks, delivery) if general else dispatch(hooks, delivery)
+                )
+                reports.append(_summary(done))
+                continue
             if general:
                 run = _general_timed(hooks, delivery) if timed else _general(hooks, delivery)
             else:
@@ -245,6 +264,18 @@ def test_a_timed_trace_is_told_as_the_traced_driver_tells_it(
     general = _run(case, fault, io, True, caplog, timed=True)
     assert fast == general
     assert fast[:-1] == _run(case, fault, io, False, caplog)[:-1]  # told, not changed
+
+
+@pytest.mark.parametrize(("case", "fault"), CASES, ids=[f"{c}, {f}" for c, f in CASES])
+def test_a_timed_trace_is_told_alike_by_the_sync_fast_path(
+    case: str, fault: str, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Under blocking I/O (WSGI), a timed trace lets the memory store be called in place: the
+    answers, and what the trace is told, are those of every effect driven."""
+    fast = _run(case, fault, False, False, caplog, timed=True, sync=True)
+    general = _run(case, fault, False, True, caplog, timed=True, sync=True)
+    assert fast == general
+    assert fast[-1] == _run(case, fault, False, False, caplog, timed=True)[-1]
 
 
 def test_the_timed_traces_differ(caplog: pytest.LogCaptureFixture) -> None:
@@ -369,3 +400,27 @@ def test_a_cancelled_async_handler_gives_its_claim_back(general: bool, timed: bo
     assert asyncio.run(main()) == "new"  # released: the sender's retry is handled at once
     ran = [(t[0], t[1].rsplit(".", 1)[-1], t[2]) for t in tracer.told if t[0] == "ran"]
     assert ran == ([("ran", "slow", "CancelledError")] if timed else [])
+
+
+def test_a_timed_trace_calls_the_memory_store_in_place(monkeypatch: pytest.MonkeyPatch) -> None:
+    """What the sync comparison above compares: dispatch with a timed trace takes the fast
+    path (the claim called in place), the flow driven without the trace does not."""
+    from hookreceiver.engine import handling
+
+    calls: list[str] = []
+    original = handling._claim_now
+
+    def spy(*args: Any) -> Any:
+        calls.append("in place")
+        return original(*args)
+
+    monkeypatch.setattr(handling, "_claim_now", spy)
+    hooks = _receiver("none", False, [], [])
+    hooks.tracer = _TimedTracer()  # type: ignore[assignment]
+    assert dispatch(hooks, faxplus_delivery(faxplus_payload(hook_id="sync-1"))).outcome is (
+        Outcome.HANDLED
+    )
+    assert calls == ["in place"]
+    delivery = faxplus_delivery(faxplus_payload(hook_id="sync-2"))
+    assert _general_timed_sync(hooks, delivery).outcome is Outcome.HANDLED
+    assert calls == ["in place"]  # not again

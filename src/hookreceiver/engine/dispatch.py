@@ -97,7 +97,7 @@ def _traced(
         if steps:
             trace.phase("verify")
         try:
-            flow = delivery_flow(receiver, route, delivery, started, trace if steps else None)
+            flow = delivery_flow(receiver, route, delivery, started, trace)
             report = drive_sync_traced(flow, trace)
         except DeliveryAbandoned:
             raise

@@ -89,7 +89,9 @@ def delivery_flow(
     trace: DeliveryTrace | None = None,
 ) -> Flow:
     """The steps of one delivery to a known endpoint; returns its report. ``trace`` (a
-    receiver with a tracer) is told where verification ends and parsing does.
+    receiver with a tracer, driven by the traced driver) is told where verification ends and
+    parsing does when it follows :attr:`~.tracing.DeliveryTrace.steps`; without steps, a
+    store that does no I/O is called in place, the trace told of what fails there.
 
     :func:`adeliver` takes the same steps as a coroutine (an untraced delivery on an event
     loop); both call the helpers below, which decide.
@@ -102,6 +104,7 @@ def delivery_flow(
     request: GuardRequest | None = None
     body: Body | None = None
     verified = False
+    phases = trace if trace is not None and trace.steps else None
     try:
         request, sink = _admit(receiver, route, delivery)
         if sink is None:
@@ -112,14 +115,14 @@ def delivery_flow(
             body = read.result
         _check_body(provider, request, body)
         verified = True  # from here on, a refusal is quarantined in the inbox
-        if trace is not None:
-            trace.phase("parse")
+        if phases is not None:
+            phases.phase("parse")
         event = parse_event(provider, delivery, route.params, body, live=True)
         verified = False  # refused for its event (a signed URL's forgery): nothing to keep
         for guard in provider.guards:
             guard.check_event(request, event.name, provider)
-        if trace is not None:
-            trace.phase(None)
+        if phases is not None:
+            phases.phase(None)
     except DeliveryRejected as exc:
         return (
             yield from _refusal_flow(
@@ -143,7 +146,7 @@ def delivery_flow(
 
     ctx = _context(route, delivery, request, body, event, delivery_id)
     try:
-        outcome, failure = yield from handle_event(receiver, event, ctx)
+        outcome, failure = yield from handle_event(receiver, event, ctx, trace=trace)
     finally:
         body.close()
     return _handled(route, delivery, body, ctx, outcome, failure, fallback, started)

@@ -75,20 +75,33 @@ def new_context(
 
 
 def handle_event(
-    receiver: ReceiverState, event: ParsedEvent, ctx: DeliveryContext, *, force: bool = False
+    receiver: ReceiverState,
+    event: ParsedEvent,
+    ctx: DeliveryContext,
+    *,
+    force: bool = False,
+    trace: DeliveryTrace | None = None,
 ) -> Generator[Effect[Any], None, tuple[Outcome, Exception | None]]:
     """Claim the key, run the handlers, complete or release: the exactly-once core.
 
     Returns the outcome and the handler's exception when one failed. ``force`` (an explicit
     replay) runs the handlers even when the key is already handled or in flight, without
-    touching the store's record of it.
+    touching the store's record of it. ``trace``: the delivery's trace, when the traced
+    driver drives this (see below).
     """
     store = receiver.store
-    if not store.blocking and receiver.tracer is None and event.sequence is None and not force:
-        # The fast path of the memory store, untraced: its claim and settle are called here
-        # as either driver would run their effects (no I/O, no tracer to tell), without an
-        # effect object, a generator and a driver step each. The same helpers decide.
-        claimed = _claim_now(receiver, event, ctx, None)
+    if (
+        not store.blocking
+        and event.sequence is None
+        and not force
+        and (receiver.tracer is None or (trace is not None and not trace.steps))
+    ):
+        # The fast path of the memory store, untraced or traced without steps: its claim and
+        # settle are called here as either driver would run their effects (no I/O), without
+        # an effect object, a generator and a driver step each; a timed trace is told of
+        # what fails here as the traced driver would tell it. The same helpers decide.
+        told = trace if trace is not None and trace.timed else None
+        claimed = _claim_now(receiver, event, ctx, told)
         if isinstance(claimed, Outcome):
             return claimed, None
         token = claimed.token
@@ -96,6 +109,8 @@ def handle_event(
         failure = yield from _dispatch(receiver, event, ctx, token)
         down = _settle_now(receiver, event, ctx, token, failure)
         if down is not None:
+            if told is not None:
+                told.failed(_settle_effect(receiver, event, token, failure), down)
             yield from _settle_failed(receiver, event, ctx, token, failure, down)
         return _SUCCEEDED if failure is None else (Outcome.HANDLER_FAILED, failure)
     claimed = yield from _claim(receiver, event, ctx, force)
@@ -176,14 +191,20 @@ async def ahandle_now(
         if trace is None:
             await drive_async(settle)
         else:
-            trace.failed(
-                CompleteKey(store, event.key, token, receiver.retain_for)
-                if failure is None
-                else ReleaseKey(store, event.key, token),
-                down,
-            )
+            trace.failed(_settle_effect(receiver, event, token, failure), down)
             await drive_async_traced(settle, trace)
     return _SUCCEEDED if failure is None else (Outcome.HANDLER_FAILED, failure)
+
+
+def _settle_effect(
+    receiver: ReceiverState, event: ParsedEvent, token: str, failure: Exception | None
+) -> Effect[bool]:
+    """The settle called in place, as the effect the traced driver would have run (to tell a
+    trace that it failed)."""
+    store = receiver.store
+    if failure is None:
+        return CompleteKey(store, event.key, token, receiver.retain_for)
+    return ReleaseKey(store, event.key, token)
 
 
 def _claim(
