@@ -93,8 +93,8 @@ def delivery_flow(
     parsing does when it follows :attr:`~.tracing.DeliveryTrace.steps`; without steps, a
     store that does no I/O is called in place, the trace told of what fails there.
 
-    :func:`adeliver` takes the same steps as a coroutine (an untraced delivery on an event
-    loop); both call the helpers below, which decide.
+    :func:`adeliver` takes the same steps as a coroutine (a delivery on an event loop that no
+    trace follows step by step); both call the helpers below, which decide.
     """
     if started is None:
         started = time.perf_counter()

@@ -2,8 +2,11 @@
 phases and effects (spans, per-handler timings).
 
 An app with no tracer pays one ``None`` test per delivery (in :mod:`.dispatch` and the inbox's
-processing); with one, the delivery runs through :func:`drive_sync_traced` or
-:func:`drive_async_traced`. Those drivers go one of three ways, by what the delivery's
+processing). With one, a live delivery whose trace has no :attr:`~DeliveryTrace.steps` takes
+the untraced flow's shortcuts (the coroutine flow on an event loop, a store without I/O called
+in place), which tell a :attr:`~DeliveryTrace.timed` trace what the drivers below would; the
+rest runs through :func:`drive_sync_traced` or :func:`drive_async_traced`. Those drivers go
+one of three ways, by what the delivery's
 :class:`DeliveryTrace` asks for (:attr:`~DeliveryTrace.steps`, :attr:`~DeliveryTrace.timed`):
 a call before and after each effect (a span per step); only each handler's duration and each
 failed effect (metrics alone, or a span a sampler dropped: a type test per effect); or nothing
