@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -149,3 +150,37 @@ def test_instruction_gate_flags_a_regression_over_the_tolerance() -> None:
     measured = {"hookreceiver_app": 221_000.0, "hookreceiver_asgi_app": 100.0}
     failures = check(measured, baseline, 0.10)
     assert len(failures) == 1 and failures[0].startswith("hookreceiver_app: 221,000")
+
+
+def test_pyprofile_names_each_trampoline_and_counts_it_inclusively(tmp_path: Path) -> None:
+    """The per-function profile's own steps on a small made-up run: trampolines renamed from
+    perf's map (an address outside every entry left as it is), inclusive counts read back
+    through valgrind's callgrind_annotate."""
+    sys.path.insert(0, str(INSTRUCTIONS.parent.parent))
+    try:
+        from harness import pyprofile
+    finally:
+        sys.path.remove(str(INSTRUCTIONS.parent.parent))
+    perf_map = tmp_path / "perf-1.map"
+    perf_map.write_text("1000 b py::outer:/x/app.py\n2000 b py::inner:/x/app.py\n")
+    out = tmp_path / "callgrind.out"
+    out.write_text(
+        "version: 1\ncreator: test\npid: 1\ncmd: python\npart: 1\n\n"
+        "positions: line\nevents: Ir\n\n"
+        "ob=(1) ???\nfl=(1) ???\n"
+        "fn=(1) 0x0000000000001004\n0 10\n"
+        "cfn=(2) 0x0000000000002000\ncalls=3 0\n0 90\n\n"
+        "fn=(2)\n0 90\n\n"
+        "fn=(3) 0x0000000000009000\n0 5\n\n"
+        "totals: 105\n"
+    )
+    named = pyprofile._rename(out, perf_map)
+    text = named.read_text()
+    assert "fn=(1) PY outer:/x/app.py" in text and "cfn=(2) PY inner:/x/app.py" in text
+    assert "fn=(3) 0x0000000000009000" in text  # no trampoline there: left alone
+    if shutil.which("callgrind_annotate") is None:
+        if os.environ.get("CI"):
+            pytest.fail("callgrind_annotate (valgrind) is missing on CI")
+        pytest.skip("callgrind_annotate (valgrind) is not installed")
+    counts = pyprofile._inclusive(named)
+    assert counts == {"outer:/x/app.py": 100, "inner:/x/app.py": 90}
