@@ -81,6 +81,7 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
     parser.add_argument("--smoke", action="store_true", help="a few seconds; no wrk needed")
     parser.add_argument("--rounds", type=int)
+    parser.add_argument("--processes", type=int, help="fresh server processes per target")
     parser.add_argument("--duration", type=float)
     parser.add_argument("--connections", type=int)
     parser.add_argument("--out", type=Path, default=BENCH_DIR / "results")
@@ -88,7 +89,7 @@ def main(argv: list[str] | None = None) -> int:
     config = Config.for_smoke() if args.smoke else Config()
     if not args.smoke and not wrk_available():
         config = replace(config, load="python")
-    changes = {k: getattr(args, k) for k in ("rounds", "duration", "connections")}
+    changes = {k: getattr(args, k) for k in ("rounds", "processes", "duration", "connections")}
     config = replace(config, **{k: v for k, v in changes.items() if v is not None})
     results = measure(config)
     text = table(results)

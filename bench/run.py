@@ -39,6 +39,9 @@ def _arguments(argv: list[str] | None) -> argparse.Namespace:
     parser.add_argument("--stores", help="comma-separated stores (memory,sqlite,redis,postgres)")
     parser.add_argument("--load", choices=["wrk", "python"], help="the load generator")
     parser.add_argument("--rounds", type=int, help="measured rounds per target")
+    parser.add_argument(
+        "--processes", type=int, help="fresh server processes per target, each with its rounds"
+    )
     parser.add_argument("--duration", type=float, help="seconds per measured round")
     parser.add_argument("--connections", type=int, help="concurrent connections")
     parser.add_argument("--loop", choices=["asyncio", "uvloop"], help="uvicorn's event loop")
@@ -57,7 +60,7 @@ def _config(args: argparse.Namespace) -> Config:
     config = Config.for_smoke() if args.smoke else Config()
     changes = {
         name: getattr(args, name)
-        for name in ("load", "rounds", "duration", "connections", "loop")
+        for name in ("load", "rounds", "processes", "duration", "connections", "loop")
         if getattr(args, name) is not None
     }
     config = replace(config, **changes)

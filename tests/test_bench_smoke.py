@@ -31,7 +31,17 @@ def smoke(tmp_path_factory: pytest.TempPathFactory) -> tuple[dict, str]:
     if os.environ.get("HOOKRECEIVER_POSTGRES_DSN"):
         stores.append("postgres")
     done = subprocess.run(
-        [sys.executable, str(RUNNER), "--smoke", "--out", str(out), "--stores", ",".join(stores)],
+        [
+            sys.executable,
+            str(RUNNER),
+            "--smoke",
+            "--processes",
+            "2",  # each HTTP target served by two server processes in turn
+            "--out",
+            str(out),
+            "--stores",
+            ",".join(stores),
+        ],
         capture_output=True,
         text=True,
         timeout=120,
@@ -66,6 +76,7 @@ def test_http_targets_served_every_request(
     for name, row in results["targets"].items():
         assert row["errors"] == 0, name
         assert all(run["requests"] > 0 for run in row["runs"]), name
+        assert [run["process"] for run in row["runs"]] == [0, 1], name  # a round on each
         assert row["rps"] > 0 and row["p99_ms"] >= row["p50_ms"] > 0, name
 
 

@@ -18,6 +18,9 @@ class Config:
     #: ``wrk`` or ``python``.
     load: str = "wrk"
     rounds: int = 5
+    #: Server processes per target, one after another, each measured ``rounds`` times: the
+    #: same code's speed differs between processes (memory layout) by more than between rounds.
+    processes: int = 1
     duration: float = 5.0
     warmup: float = 2.0
     connections: int = 16

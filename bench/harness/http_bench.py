@@ -81,24 +81,35 @@ def run_http(targets: Sequence[ServerSpec], config: Config) -> dict[str, Any]:
     """Serve every target at once (idle ones cost nothing), then load them in turn.
 
     Each target is warmed up, then measured ``rounds`` times interleaved (A, B, C, A, B, C...)
-    so that noise from a shared machine falls on all of them alike; medians are reported.
+    so that noise from a shared machine falls on all of them alike; medians are reported. With
+    ``processes`` above 1, that is done again on fresh server processes, and the medians are
+    over every process's rounds: one process of the same code can run 10-25 % slower than the
+    next (where its memory landed), which no number of rounds on it averages out.
     """
-    servers = [Server(spec, cpu=config.server_cpu, loop=config.loop, threads=4) for spec in targets]
-    try:
-        for server in servers:
-            server.launch()
-        for server in servers:
-            server.wait_ready()
-        checks = {server.spec.name: _check(server) for server in servers}
-        for server in servers:
-            _load(server, config, config.warmup)
-        runs: dict[str, list[dict[str, Any]]] = {server.spec.name: [] for server in servers}
-        for _ in range(config.rounds):
+    runs: dict[str, list[dict[str, Any]]] = {spec.name: [] for spec in targets}
+    checks: dict[str, dict[str, Any]] = {}
+    for process in range(config.processes):
+        servers = [
+            Server(spec, cpu=config.server_cpu, loop=config.loop, threads=4) for spec in targets
+        ]
+        try:
             for server in servers:
-                runs[server.spec.name].append(_measured(server, config, config.duration))
-    finally:
-        for server in servers:
-            server.stop()
+                server.launch()
+            for server in servers:
+                server.wait_ready()
+            for server in servers:
+                checked = _check(server)
+                if process == 0:
+                    checks[server.spec.name] = checked
+            for server in servers:
+                _load(server, config, config.warmup)
+            for _ in range(config.rounds):
+                for server in servers:
+                    measured = _measured(server, config, config.duration)
+                    runs[server.spec.name].append({**measured, "process": process})
+        finally:
+            for server in servers:
+                server.stop()
     kind = targets[0].kind
     return {
         "server": _server_description(kind, config),
@@ -120,7 +131,8 @@ def _load_description(config: Config) -> str:
     pinned = "" if config.server_cpu is None else f", server on CPU {config.server_cpu}"
     pinned += "" if config.load_cpu is None else f", load on CPU {config.load_cpu}"
     tool = "wrk -t1" if config.load == "wrk" else "python keep-alive loop"
+    processes = "" if config.processes == 1 else f" on each of {config.processes} server processes"
     return (
         f"{tool}, {config.connections} connections, {config.rounds} rounds of "
-        f"{config.duration:g} s interleaved after {config.warmup:g} s warm-up{pinned}"
+        f"{config.duration:g} s interleaved after {config.warmup:g} s warm-up{processes}{pinned}"
     )
