@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 logger = logging.getLogger("hookreceiver")
+_blank = object.__new__
 
 Flow = Generator[Effect[Any], None, DeliveryReport]
 
@@ -262,14 +263,19 @@ def _admit(
             f"{delivery.method} is not accepted here", headers=endpoint.allow_header
         )
     proxies = receiver.proxies
-    request = GuardRequest(  # positional (signed: None): once per delivery
-        delivery,
-        endpoint.path,
-        route.params,
-        delivery.peer if proxies is None else proxies.client_address(delivery),
-        None,
-        proxies is not None,
-    )
+    # GuardRequest(delivery, endpoint.path, route.params, client, None, proxies is not None),
+    # built slot by slot: a third of the constructor's cost, once per delivery.
+    request: GuardRequest = _blank(GuardRequest)
+    request.delivery = delivery
+    request.endpoint = endpoint.path
+    request.params = route.params
+    if proxies is None:
+        request.client = delivery.peer
+        request.trusted_proxies = False
+    else:
+        request.client = proxies.client_address(delivery)
+        request.trusted_proxies = True
+    request.signed = None
     provider = endpoint.provider
     for guard in provider.guards:
         guard.check(request)

@@ -16,7 +16,13 @@ from ..core.events import ParsedEvent
 from ..core.outcome import Outcome, Response, error_response
 from ..delivery import Delivery, media_type
 from ..errors import ConfigurationError, DeliveryRejected, InvalidPayload, UnsupportedMediaType
-from ..parsing.body import Body, BodySink, BufferedSink, check_declared_length
+from ..parsing.body import (
+    MAX_LENGTH_DIGITS,
+    Body,
+    BodySink,
+    BufferedSink,
+    check_declared_length,
+)
 
 if TYPE_CHECKING:
     from ..security.base import Guard, GuardBase
@@ -204,16 +210,28 @@ class Provider:
             raise UnsupportedMediaType(
                 f"content type {content_type or '(none)'!r} is not one {self.name} sends"
             )
-        if lengths:
-            multipart = content_type == "multipart/form-data"
-            check_declared_length(lengths, self.max_multipart_body if multipart else self.max_body)
         if content_type == "multipart/form-data":
+            if lengths:
+                check_declared_length(lengths, self.max_multipart_body)
             # python-multipart loads with the first multipart delivery, not with every app.
             from ..parsing.multipart import MultipartSink, multipart_boundary
 
             boundary = multipart_boundary(declared or "")
             return MultipartSink(boundary, limit=self.max_multipart_body, keep_raw=self._keep_raw)
-        return BufferedSink(self.max_body, content_type)
+        limit = self.max_body
+        if lengths:
+            text = lengths[0]
+            # check_declared_length's common case, without the call: one plain decimal within
+            # the limit (anything else, it judges whole).
+            if not (
+                len(lengths) == 1
+                and len(text) <= MAX_LENGTH_DIGITS
+                and text.isdigit()
+                and text.isascii()
+                and int(text) <= limit
+            ):
+                check_declared_length(lengths, limit)
+        return BufferedSink(limit, content_type)
 
     def parse(self, delivery: Delivery, params: Mapping[str, str], body: Body) -> ParsedEvent:
         """Turn a verified, fully read delivery into a typed event.
